@@ -1,0 +1,1 @@
+"""MHC Live core: HTTP API, nginx hooks, playback gate and the `mhc` CLI."""

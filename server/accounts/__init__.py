@@ -1,0 +1,1 @@
+"""Accounts, passwords, JWT access tokens and rotating refresh tokens."""

@@ -1,0 +1,54 @@
+"""Resolving the caller of a request from its bearer token."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.accounts.tokens import InvalidToken, Principal, decode_access
+from server.errors import ApiError, forbidden, unauthorized
+from server.keys import CLOCK, CONFIG, REDIS
+
+_PRINCIPAL = web.RequestKey("principal", Principal)
+DENIED_PREFIX = "auth:denied-jti:"
+
+
+async def principal_from_token(app: web.Application, token: str) -> Principal:
+    """Decode an access token and refuse it if it was logged out; raises 401 ApiError."""
+    try:
+        principal = decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
+    except InvalidToken as exc:
+        raise unauthorized(f"invalid access token: {exc}", "invalid_token") from None
+    if await app[REDIS].exists(DENIED_PREFIX + principal.jti):
+        raise unauthorized("access token was revoked", "invalid_token")
+    return principal
+
+
+async def optional_user(request: web.Request) -> Principal | None:
+    """The caller, or None when no Authorization header was sent."""
+    if _PRINCIPAL in request:
+        return request[_PRINCIPAL]
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("expected 'Authorization: Bearer <token>'", "invalid_token")
+    principal = await principal_from_token(request.app, token.strip())
+    request[_PRINCIPAL] = principal
+    return principal
+
+
+async def require_user(request: web.Request, *roles: str) -> Principal:
+    """The caller, who must be logged in and (when roles are given) hold one of them."""
+    principal = await optional_user(request)
+    if principal is None:
+        raise unauthorized()
+    if roles and principal.role not in roles and not principal.is_admin:
+        raise ApiError(403, "forbidden", f"requires role {' or '.join(roles)}")
+    return principal
+
+
+def ensure(condition: bool, message: str = "not allowed") -> None:
+    """Raise 403 unless `condition`."""
+    if not condition:
+        raise forbidden(message)

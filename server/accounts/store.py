@@ -1,0 +1,85 @@
+"""SQL for the users and refresh_tokens tables; nothing else touches them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+USER_COLUMNS = "id, email, display_name, role, created_at"
+
+
+async def insert_user(conn: asyncpg.Connection, user_id: uuid.UUID, email: str, password_hash: str,
+                      display_name: str, role: str) -> asyncpg.Record | None:
+    """Create a user; None when the email is taken."""
+    return await conn.fetchrow(
+        f"""INSERT INTO users (id, email, password_hash, display_name, role)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (lower(email)) DO NOTHING
+            RETURNING {USER_COLUMNS}""",
+        user_id, email, password_hash, display_name, role,
+    )
+
+
+async def user_with_hash(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """A user and its password hash, by email (case-insensitive)."""
+    return await conn.fetchrow(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)", email
+    )
+
+
+async def user_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """A user by id."""
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+
+
+async def set_role(conn: asyncpg.Connection, user_id: uuid.UUID, role: str) -> asyncpg.Record | None:
+    """Change a user's role."""
+    return await conn.fetchrow(
+        f"UPDATE users SET role = $2 WHERE id = $1 RETURNING {USER_COLUMNS}", user_id, role
+    )
+
+
+async def insert_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, family_id: uuid.UUID,
+                         digest: bytes, expires_at: datetime) -> None:
+    """Store a new refresh token of a family."""
+    await conn.execute(
+        """INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        uuid.uuid4(), user_id, family_id, digest, expires_at,
+    )
+
+
+async def use_refresh(conn: asyncpg.Connection, digest: bytes, now: datetime) -> dict[str, Any]:
+    """Mark a refresh token used, atomically; reports whether it was fresh, reused or unknown."""
+    row = await conn.fetchrow(
+        """UPDATE refresh_tokens SET used_at = $2
+           WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+           RETURNING user_id, family_id""",
+        digest, now,
+    )
+    if row is not None:
+        return {"state": "fresh", "user_id": row["user_id"], "family_id": row["family_id"]}
+    known = await conn.fetchrow(
+        "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1", digest
+    )
+    if known is None:
+        return {"state": "unknown"}
+    return {"state": "spent", "user_id": known["user_id"], "family_id": known["family_id"]}
+
+
+async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID, now: datetime) -> None:
+    """Revoke every token of a family (logout, or a reused token)."""
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id, now,
+    )
+
+
+async def family_of(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
+    """The family and owner of a refresh token."""
+    return await conn.fetchrow(
+        "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1", digest
+    )

@@ -1,0 +1,29 @@
+"""A clock the app reads time from, so tests can move time forward through the real app."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+
+class Clock:
+    """Wall-clock UTC time plus an offset that only tests change."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def time(self) -> float:
+        """Seconds since the epoch."""
+        return time.time() + self._offset
+
+    def now(self) -> datetime:
+        """Aware UTC datetime."""
+        return datetime.fromtimestamp(self.time(), timezone.utc)
+
+    def advance(self, seconds: float) -> None:
+        """Move this clock forward (tests only)."""
+        self._offset += seconds
+
+    def advance_delta(self, delta: timedelta) -> None:
+        """Move this clock forward by a timedelta (tests only)."""
+        self.advance(delta.total_seconds())

@@ -1,0 +1,153 @@
+"""Configuration from the environment (and an optional env file), validated at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+# Names whose values must never appear in logs or `repr`.
+SECRET_NAMES = frozenset({"MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET", "DATABASE_URL"})
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines (comments and blank lines ignored, optional quotes stripped)."""
+    values: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):]
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings; secrets are excluded from repr so they cannot leak into logs."""
+
+    database_url: str | None = field(repr=False)
+    redis_url: str | None
+    host: str
+    port: int
+    public_url: str
+    jwt_secret: str = field(repr=False)
+    playback_secret: str = field(repr=False)
+    hook_secret: str = field(repr=False)
+    access_ttl: int = 900
+    refresh_ttl: int = 30 * 24 * 3600
+    playback_ttl: int = 600
+    state_dir: Path = Path(".mhc-state")
+    rtmp_port: int = 1935
+    http_port: int = 8000
+    hls_dir: Path = Path(".mhc-state/hls")
+    max_body_bytes: int = 64 * 1024
+    login_max_failures_account: int = 5
+    login_max_failures_ip: int = 20
+    login_window: int = 900
+    dev: bool = False
+
+    @property
+    def rtmp_url(self) -> str:
+        """The server URL an artist types into OBS."""
+        host = self.public_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return f"rtmp://{host}:{self.rtmp_port}/live"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str, dev: bool) -> str:
+    value = env.get(name, "")
+    file_name = env.get(f"{name}_FILE")
+    if not value and file_name:
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+    if not value:
+        if dev:
+            # Dev stacks get a fresh random secret per process start; tokens just expire sooner.
+            import secrets
+
+            return secrets.token_urlsafe(32)
+        raise ConfigError(f"{name} is required (or {name}_FILE naming a file that holds it)")
+    if len(value) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = env.get(name) or None
+    if value is not None and not value.startswith(schemes):
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from `env` (default: os.environ plus MHC_ENV_FILE), or raise ConfigError."""
+    merged: dict[str, str] = {}
+    source = dict(os.environ if env is None else env)
+    env_file = source.get("MHC_ENV_FILE")
+    if env_file:
+        path = Path(env_file)
+        if not path.is_file():
+            raise ConfigError(f"MHC_ENV_FILE names {env_file!r}, which is not a file")
+        merged.update(read_env_file(path))
+    merged.update(source)  # the real environment wins over the file
+
+    dev = merged.get("MHC_DEV", "").lower() in {"1", "true", "yes"}
+    port = _int(merged, "MHC_PORT", 8080)
+    if port > 65535:
+        raise ConfigError(f"MHC_PORT must be at most 65535, got {port}")
+    host = merged.get("MHC_HOST", "127.0.0.1")
+    state_dir = Path(merged.get("MHC_STATE_DIR", ".mhc-state")).resolve()
+    http_port = _int(merged, "MHC_HTTP_PORT", 8000)
+    public_url = merged.get("MHC_PUBLIC_URL", f"http://127.0.0.1:{http_port}").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise ConfigError("MHC_PUBLIC_URL must start with http:// or https://")
+    return Config(
+        database_url=_url(merged, "DATABASE_URL", ("postgres://", "postgresql://")),
+        redis_url=_url(merged, "REDIS_URL", ("redis://", "rediss://", "unix://")),
+        host=host,
+        port=port,
+        public_url=public_url,
+        jwt_secret=_secret(merged, "MHC_JWT_SECRET", dev),
+        playback_secret=_secret(merged, "MHC_PLAYBACK_SECRET", dev),
+        hook_secret=_secret(merged, "MHC_HOOK_SECRET", dev),
+        access_ttl=_int(merged, "MHC_ACCESS_TTL", 900),
+        refresh_ttl=_int(merged, "MHC_REFRESH_TTL", 30 * 24 * 3600),
+        playback_ttl=_int(merged, "MHC_PLAYBACK_TTL", 600, minimum=10),
+        state_dir=state_dir,
+        rtmp_port=_int(merged, "MHC_RTMP_PORT", 1935),
+        http_port=http_port,
+        hls_dir=Path(merged.get("MHC_HLS_DIR", str(state_dir / "hls"))).resolve(),
+        max_body_bytes=_int(merged, "MHC_MAX_BODY_BYTES", 64 * 1024),
+        login_max_failures_account=_int(merged, "MHC_LOGIN_MAX_FAILURES_ACCOUNT", 5),
+        login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),
+        login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
+        dev=dev,
+    )

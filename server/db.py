@@ -1,0 +1,91 @@
+"""asyncpg pool and numbered SQL migrations, each package owning its own folder of them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Packages whose `migrations/NNNN_name.sql` files are applied, in this order: a package's
+# tables may reference only tables of packages listed before it.
+MIGRATION_PACKAGES: tuple[str, ...] = ("server", "forensics", "ticketing", "ledger", "distribution", "media")
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Any constant works; it only has to be the same for every process that migrates.
+_MIGRATION_LOCK = 0x6D6863
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One SQL file of one package."""
+
+    package: str
+    version: int
+    name: str
+    sql: str
+
+
+def discover() -> list[Migration]:
+    """All migrations of all packages, in apply order."""
+    found: list[Migration] = []
+    for package in MIGRATION_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:  # not installed, or not a package yet
+            continue
+        folder = Path(spec.origin).parent / "migrations"
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            match = _NAME.match(entry.name)
+            if match:
+                found.append(Migration(package, int(match.group(1)), entry.name, entry.read_text()))
+    return found
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply pending migrations in one transaction each; safe to run concurrently and repeatedly."""
+    applied_now: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   package text NOT NULL,
+                   version integer NOT NULL,
+                   name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (package, version))"""
+        )
+        rows = await conn.fetch("SELECT package, version FROM schema_migrations")
+        done = {(r["package"], r["version"]) for r in rows}
+        for m in discover():
+            if (m.package, m.version) in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (package, version, name) VALUES ($1, $2, $3)",
+                    m.package, m.version, m.name,
+                )
+            log.info("applied migration %s/%s", m.package, m.name)
+            applied_now.append(f"{m.package}/{m.name}")
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied_now
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python values."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool

@@ -1,0 +1,1 @@
+"""Live events, stream keys and the nginx-rtmp publish hooks."""

@@ -1,0 +1,149 @@
+"""Live event rules: creation, edits, stream keys and the publish lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from server import audit
+from server.accounts.tokens import Principal
+from server.errors import conflict, forbidden, not_found
+from server.keys import CLOCK, DB
+from server.live import store
+from server.metrics import PUBLISHES
+
+# An OBS reconnect within this window resumes the show instead of leaving it ended.
+RESUME_GRACE = timedelta(minutes=10)
+
+StatusListener = Callable[[web.Application, uuid.UUID, str], Awaitable[None]]
+STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
+
+
+def new_stream_key() -> tuple[str, bytes]:
+    """A stream key (shown once) and the digest stored in its place."""
+    key = "live_" + secrets.token_urlsafe(24)
+    return key, key_digest(key)
+
+
+def key_digest(key: str) -> bytes:
+    """SHA-256 of a key: keys are random 192-bit strings, so a fast hash is enough."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def event_json(row: Any) -> dict[str, Any]:
+    """An event as the API shows it (never its key)."""
+    def iso(value: Any) -> str | None:
+        return None if value is None else str(value.isoformat())
+
+    return {
+        "id": str(row["id"]), "artist_id": str(row["artist_id"]), "title": row["title"],
+        "description": row["description"], "starts_at": iso(row["starts_at"]),
+        "price": row["price_minor"], "currency": row["currency"].strip(),
+        "capacity": row["capacity"], "replay_access": row["replay_access"],
+        "status": row["status"], "publishing": row["publishing"],
+        "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]),
+        "created_at": iso(row["created_at"]),
+    }
+
+
+async def get_event(app: web.Application, event_id: uuid.UUID) -> asyncpg.Record:
+    """An event or a 404."""
+    async with app[DB].acquire() as conn:
+        row = await store.get(conn, event_id)
+    if row is None:
+        raise not_found("event")
+    return row
+
+
+def ensure_owner(principal: Principal, event: Any) -> None:
+    """Only the event's artist (or an admin) manages it."""
+    if event["artist_id"] != principal.user_id and not principal.is_admin:
+        raise forbidden("only the event's artist can do this")
+
+
+async def create(app: web.Application, artist: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+    """Create an event; the stream key is in this reply and nowhere else."""
+    key, digest = new_stream_key()
+    async with app[DB].acquire() as conn:
+        row = await store.insert(conn, uuid.uuid4(), artist.user_id, fields, digest)
+    await audit.log(app, "EVENT_CREATED", actor=artist.user_id, subject=row["id"],
+                    price=row["price_minor"], currency=row["currency"])
+    return {**event_json(row), "stream_key": key}
+
+
+async def edit(app: web.Application, principal: Principal, event_id: uuid.UUID,
+               changes: dict[str, Any]) -> dict[str, Any]:
+    """Edit an event that has not started."""
+    ensure_owner(principal, await get_event(app, event_id))
+    async with app[DB].acquire() as conn:
+        row = await store.update(conn, event_id, changes, app[CLOCK].now())
+    if row is None:
+        raise conflict("only scheduled events can be edited", "not_editable")
+    return event_json(row)
+
+
+async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel an event that has not started."""
+    ensure_owner(principal, await get_event(app, event_id))
+    async with app[DB].acquire() as conn:
+        row = await store.cancel(conn, event_id, app[CLOCK].now())
+    if row is None:
+        raise conflict("only scheduled events can be cancelled", "not_cancellable")
+    await audit.log(app, "EVENT_CANCELLED", actor=principal.user_id, subject=event_id)
+    await _notify(app, event_id, "cancelled")
+    return event_json(row)
+
+
+async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
+    """Issue a new stream key; the old one stops working at once."""
+    ensure_owner(principal, await get_event(app, event_id))
+    key, digest = new_stream_key()
+    async with app[DB].acquire() as conn:
+        changed = await store.set_key(conn, event_id, digest, app[CLOCK].now())
+    if not changed:
+        raise conflict("the event is over; its key cannot change", "not_editable")
+    await audit.log(app, "STREAM_KEY_ROTATED", actor=principal.user_id, subject=event_id)
+    return {"id": str(event_id), "stream_key": key}
+
+
+async def _notify(app: web.Application, event_id: uuid.UUID, status: str) -> None:
+    for listener in app.get(STATUS_LISTENERS, []):
+        await listener(app, event_id, status)
+
+
+async def publish_started(app: web.Application, key: str, client: str) -> uuid.UUID | None:
+    """Claim the stream for a key; the event id it is renamed to, or None to refuse."""
+    clock = app[CLOCK]
+    now = clock.now()
+    async with app[DB].acquire() as conn:
+        row = await store.start_publish(conn, key_digest(key), client, now, now - RESUME_GRACE)
+    if row is None:
+        PUBLISHES.labels("refused").inc()
+        return None
+    PUBLISHES.labels("accepted").inc()
+    await audit.log(app, "STREAM_STARTED", actor=row["artist_id"], subject=row["id"],
+                    client=client)
+    await _notify(app, row["id"], "live")
+    return row["id"]  # type: ignore[no-any-return]
+
+
+async def publish_ended(app: web.Application, name: str, client: str) -> None:
+    """Release the stream; `name` is the event id after the rename (or the key if none)."""
+    async with app[DB].acquire() as conn:
+        try:
+            event_id: uuid.UUID | None = uuid.UUID(name)
+        except ValueError:
+            event = await store.event_for_key(conn, key_digest(name))
+            event_id = event["id"] if event else None
+        row = await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+    if row is not None:
+        await audit.log(app, "STREAM_ENDED", actor=row["artist_id"], subject=row["id"],
+                        client=client)
+        await _notify(app, row["id"], "ended")

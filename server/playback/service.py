@@ -1,0 +1,130 @@
+"""Granting, renewing and revoking playback, and the gate's allow/deny decision."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from server import audit
+from server.access import can_watch
+from server.accounts.tokens import Principal
+from server.errors import forbidden, not_found
+from server.keys import CLOCK, CONFIG, DB, REDIS
+from server.live.service import get_event
+from server.metrics import GATE_DECISIONS
+from server.playback import store, tokens
+
+REVOKED_PREFIX = "play:revoked:"
+
+
+def playback_url(app: web.Application, token: str, event_id: uuid.UUID) -> str:
+    """Path-based, so the playlist's relative segment URLs carry the token too."""
+    return f"{app[CONFIG].public_url}/play/{token}/{event_id}/index.m3u8"
+
+
+def issue(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
+          session_id: uuid.UUID) -> dict[str, Any]:
+    """Sign a token for an existing session (callers have checked access)."""
+    cfg = app[CONFIG]
+    exp = int(app[CLOCK].time()) + cfg.playback_ttl
+    token = tokens.sign(cfg.playback_secret.encode(),
+                        tokens.PlaybackClaims(viewer, event_id, session_id, exp))
+    return {"token": token, "url": playback_url(app, token, event_id),
+            "session_id": str(session_id), "event_id": str(event_id), "expires_at": exp,
+            "expires_in": cfg.playback_ttl}
+
+
+async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
+    """Start a new viewing session and sign its first token (callers have checked access)."""
+    session_id = uuid.uuid4()
+    async with app[DB].acquire() as conn:
+        await store.insert(conn, session_id, viewer, event_id)
+    return issue(app, viewer, event_id, session_id)
+
+
+async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
+                session_id: uuid.UUID | None) -> dict[str, Any]:
+    """A new session, or a renewed token for `session_id`, while access lasts."""
+    event = await get_event(app, event_id)
+    if not await can_watch(app, principal, event):
+        raise forbidden("you have no access to this event", "no_access")
+    if session_id is None:
+        return await open_session(app, principal.user_id, event_id)
+    async with app[DB].acquire() as conn:
+        session = await store.get(conn, session_id)
+    if session is None or session["user_id"] != principal.user_id or session["event_id"] != event_id:
+        raise not_found("playback session")
+    if session["revoked_at"] is not None:
+        raise forbidden("this playback session was ended", "session_revoked")
+    return issue(app, principal.user_id, event_id, session_id)
+
+
+async def revoke(app: web.Application, session_ids: list[uuid.UUID], reason: str,
+                 actor: object = None) -> list[uuid.UUID]:
+    """Stop sessions: the gate refuses their tokens once nginx's short allow-cache lapses."""
+    if not session_ids:
+        return []
+    async with app[DB].acquire() as conn:
+        revoked = await store.revoke(conn, session_ids, app[CLOCK].now())
+    if revoked:
+        # A token lives at most playback_ttl, so the mark can go once every such token has expired.
+        ttl = app[CONFIG].playback_ttl + 60
+        async with app[REDIS].pipeline(transaction=False) as pipe:
+            for sid in revoked:
+                pipe.set(REVOKED_PREFIX + str(sid), reason, ex=ttl)
+            await pipe.execute()
+        for sid in revoked:
+            await audit.log(app, "PLAYBACK_REVOKED", actor=actor, subject=sid, reason=reason)
+    return revoked
+
+
+async def revoke_viewer(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID, reason: str,
+                        actor: object = None) -> list[uuid.UUID]:
+    """Stop every session of one viewer for one event."""
+    async with app[DB].acquire() as conn:
+        active = await store.active_for(conn, viewer, event_id)
+    return await revoke(app, active, reason, actor)
+
+
+async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUID | None:
+    """The viewer a session belongs to."""
+    async with app[DB].acquire() as conn:
+        row = await store.get(conn, session_id)
+    return None if row is None else row["user_id"]  # type: ignore[no-any-return]
+
+
+def parse_play_path(uri: str) -> tuple[str, str] | None:
+    """(token, event id) from `/play/<token>/<event_id>/<file>`, or None when malformed."""
+    path = uri.split("?", 1)[0]
+    parts = path.split("/")
+    # ['', 'play', token, event, file]: nothing nested, no dot-dot games.
+    if len(parts) != 5 or parts[0] != "" or parts[1] != "play":
+        return None
+    name = parts[4]
+    if not name or name.startswith(".") or not name.endswith((".m3u8", ".ts", ".m4s", ".mp4")):
+        return None
+    return parts[2], parts[3]
+
+
+async def gate(app: web.Application, uri: str) -> bool:
+    """The auth_request decision: signature, expiry, path match, Redis revocation; no SQL."""
+    parsed = parse_play_path(uri)
+    if parsed is None:
+        GATE_DECISIONS.labels("malformed").inc()
+        return False
+    token, event = parsed
+    try:
+        claims = tokens.verify(app[CONFIG].playback_secret.encode(), token, app[CLOCK].time())
+    except tokens.TokenRejected as exc:
+        GATE_DECISIONS.labels(str(exc)).inc()
+        return False
+    if str(claims.event) != event:
+        GATE_DECISIONS.labels("wrong_event").inc()
+        return False
+    if await app[REDIS].exists(REVOKED_PREFIX + str(claims.session)):
+        GATE_DECISIONS.labels("revoked").inc()
+        return False
+    GATE_DECISIONS.labels("allowed").inc()
+    return True

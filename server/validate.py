@@ -1,0 +1,101 @@
+"""Small validators for JSON request bodies; each failure is a 400 naming the field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from server.errors import ApiError, bad_request
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "too_large", "request body too large") from None
+    if not raw:
+        raise bad_request("a JSON body is required", "invalid_json")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("body is not valid JSON", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object", "invalid_json")
+    return body
+
+
+def text(body: dict[str, Any], name: str, *, min_len: int = 1, max_len: int = 200,
+         required: bool = True, default: str = "") -> str:
+    """A trimmed string field within length bounds."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{name} is required", "invalid_field")
+        return default
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string", "invalid_field")
+    value = value.strip()
+    if not min_len <= len(value) <= max_len:
+        raise bad_request(f"{name} must be {min_len}-{max_len} characters", "invalid_field")
+    return value
+
+
+def integer(body: dict[str, Any], name: str, *, minimum: int, maximum: int,
+            required: bool = True, default: int | None = None) -> int | None:
+    """An integer field (booleans and floats refused) within bounds."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{name} is required", "invalid_field")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer", "invalid_field")
+    if not minimum <= value <= maximum:
+        raise bad_request(f"{name} must be between {minimum} and {maximum}", "invalid_field")
+    return value
+
+
+def boolean(body: dict[str, Any], name: str, default: bool) -> bool:
+    """A boolean field."""
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise bad_request(f"{name} must be true or false", "invalid_field")
+    return value
+
+
+def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> datetime | None:
+    """An ISO 8601 timestamp with a zone, normalised to UTC."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{name} is required", "invalid_field")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be an ISO 8601 string", "invalid_field")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"{name} is not an ISO 8601 timestamp", "invalid_field") from None
+    if parsed.tzinfo is None:
+        raise bad_request(f"{name} must include a time zone", "invalid_field")
+    return parsed.astimezone(timezone.utc)
+
+
+def uuid_value(raw: object, what: str) -> uuid.UUID:
+    """A UUID from a path segment or field, or a 404-free 400."""
+    if not isinstance(raw, str):
+        raise bad_request(f"{what} must be a UUID", "invalid_id")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise bad_request(f"{what} must be a UUID", "invalid_id") from None
+
+
+def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
+    """A UUID from the URL path."""
+    return uuid_value(request.match_info.get(name), name)
