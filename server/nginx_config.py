@@ -48,6 +48,7 @@ def render(config: Config, layout: NginxLayout) -> str:
         "daemon": "on" if layout.daemon else "off",
         "state_dir": str(layout.state_dir),
         "rtmp_listen": layout.rtmp_listen,
+        "rtmp_port": layout.rtmp_listen.rsplit(":", 1)[-1],
         "http_listen": layout.http_listen,
         "app_url": f"http://{layout.app_host}:{layout.app_port}",
         "app_host": layout.app_host,

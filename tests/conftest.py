@@ -6,6 +6,8 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +18,9 @@ from redis.asyncio import Redis
 from server.app import create_app
 from server.clock import Clock
 from server.config import Config, load_config
-from server.localstack import free_port
+from server.keys import CONFIG
+from server.localstack import free_port, start_nginx
+from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
 from tests.services import Services, test_services
 
 
@@ -85,9 +89,8 @@ class Api:
 @pytest.fixture(scope="session")
 async def app_server(services: Services) -> AsyncIterator[tuple[web.Application, str]]:
     """The app, started on a loopback port, for the whole session."""
-    cfg = make_config(services)
     port = free_port()
-    cfg = type(cfg)(**{**cfg.__dict__, "port": port})
+    cfg = make_config(services, MHC_PORT=str(port))
     app = create_app(cfg, Clock())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -95,6 +98,38 @@ async def app_server(services: Services) -> AsyncIterator[tuple[web.Application,
     await site.start()
     yield app, f"http://127.0.0.1:{port}"
     await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Nginx:
+    """A real nginx with the rendered config, in front of the session app."""
+
+    http_url: str
+    rtmp_url: str
+    hls_dir: Path
+    record_dir: Path
+    cache_seconds: int
+
+
+@pytest.fixture(scope="session")
+def nginx(app_server: tuple[web.Application, str], services: Services) -> Iterator[Nginx]:
+    """nginx-rtmp + the HLS gate, started once per session for the tests that need it."""
+    app, url = app_server
+    cfg = app[CONFIG]
+    http_port, rtmp_port = free_port(), free_port()
+    layout = NginxLayout(state_dir=services.work_dir / "nginx", rtmp_listen=f"127.0.0.1:{rtmp_port}",
+                         http_listen=f"127.0.0.1:{http_port}", app_host="127.0.0.1",
+                         app_port=cfg.port, record_dir=services.work_dir / "recordings",
+                         gate_cache_seconds=2, worker_user=default_worker_user())
+    prepare_dirs(cfg, layout)
+    conf = layout.state_dir / "nginx.conf"
+    conf.write_text(render(cfg, layout))
+    proc = start_nginx(conf, http_port)
+    try:
+        yield Nginx(f"http://127.0.0.1:{http_port}", f"rtmp://127.0.0.1:{rtmp_port}/live",
+                    cfg.hls_dir, layout.record_dir or Path(), layout.gate_cache_seconds)
+    finally:
+        proc.stop()
 
 
 @pytest.fixture

@@ -60,9 +60,21 @@ async def on_publish_done(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def is_local_relay(fields: dict[str, str]) -> bool:
+    """nginx's own push into the loopback HLS application, not a viewer.
+
+    A relay's pseudo-connection reports `addr` as "host:port/app", which no TCP client can
+    produce (nginx fills `addr` from the socket); clients pick `flashver`, so that alone is no proof.
+    """
+    addr = fields.get("addr", "")
+    return fields.get("flashver") == "ngx-local-relay" and "/" in addr and addr.endswith("/hls")
+
+
 @routes.post("/hooks/rtmp/{secret}/play", name="hook_play")
 async def on_play(request: web.Request) -> web.Response:
-    """Viewers watch over HLS only; RTMP playback is refused."""
-    await _form(request)
+    """Viewers watch over HLS only: RTMP playback is refused, except nginx's own HLS relay."""
+    fields = await _form(request)
+    if is_local_relay(fields):
+        return web.Response(status=204)
     AUTH_DECISIONS.labels("rtmp_play", "denied").inc()
     raise ApiError(403, "rtmp_play_refused", "watch over HLS")
