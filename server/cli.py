@@ -66,18 +66,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_nginx_config(args: argparse.Namespace) -> int:
-    """Print (or write) the nginx.conf for this configuration."""
-    from server.nginx_config import NginxLayout, default_worker_user, render
+    """Print (or write) the nginx.conf for this configuration and create the dirs it names."""
+    from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
 
     cfg = _config()
     layout = NginxLayout(
         state_dir=Path(args.state_dir or cfg.state_dir / "nginx").resolve(),
         rtmp_listen=str(cfg.rtmp_port), http_listen=str(cfg.http_port),
-        app_host="127.0.0.1", app_port=cfg.port,
+        app_host=os.environ.get("MHC_NGINX_APP_HOST", "127.0.0.1"), app_port=cfg.port,
         record_dir=(cfg.state_dir / "recordings").resolve(),
         worker_user=default_worker_user(),
     )
     text = render(cfg, layout)
+    prepare_dirs(cfg, layout)
     if args.out:
         Path(args.out).write_text(text)
     else:
