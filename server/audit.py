@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-AuditSink = Callable[[str, "str | None", "str | None", dict[str, Any]], Awaitable[None]]
-AUDIT_SINK = web.AppKey("audit_sink", AuditSink)  # type: ignore[arg-type]
+AuditSink = Callable[[str, str | None, str | None, dict[str, Any]], Awaitable[None]]
+AUDIT_SINK: web.AppKey[AuditSink] = web.AppKey("audit_sink")
 
 
 async def log(app: web.Application, event_type: str, *, actor: object = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
@@ -18,7 +18,7 @@ class Clock:
 
     def now(self) -> datetime:
         """Aware UTC datetime."""
-        return datetime.fromtimestamp(self.time(), timezone.utc)
+        return datetime.fromtimestamp(self.time(), UTC)
 
     def advance(self, seconds: float) -> None:
         """Move this clock forward (tests only)."""

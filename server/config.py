@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 
 class ConfigError(Exception):
@@ -23,8 +23,7 @@ def read_env_file(path: Path) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith("export "):
-            line = line[len("export "):]
+        line = line.removeprefix("export ")
         key, sep, value = line.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -83,7 +83,7 @@ def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> date
         raise bad_request(f"{name} is not an ISO 8601 timestamp", "invalid_field") from None
     if parsed.tzinfo is None:
         raise bad_request(f"{name} must include a time zone", "invalid_field")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def uuid_value(raw: object, what: str) -> uuid.UUID:

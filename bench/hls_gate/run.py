@@ -30,10 +30,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from server import localstack  # noqa: E402
-from server.config import load_config  # noqa: E402
-from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render  # noqa: E402
-from server.playback import tokens  # noqa: E402
+from server import localstack
+from server.config import load_config
+from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
+from server.playback import tokens
 
 
 def wrk(url: str, seconds: int, connections: int) -> float:

@@ -64,18 +64,18 @@ async def set_key(conn: asyncpg.Connection, event_id: uuid.UUID, key_hash: bytes
            WHERE id = $1 AND status IN ('scheduled', 'live')""",
         event_id, key_hash, now,
     )
-    return result.endswith(" 1")
+    return bool(result.endswith(" 1"))
 
 
 async def listing(conn: asyncpg.Connection, statuses: tuple[str, ...], limit: int,
                   artist_id: uuid.UUID | None = None) -> list[asyncpg.Record]:
     """Events in the given states, soonest first."""
-    return await conn.fetch(
+    return list(await conn.fetch(
         f"""SELECT {COLUMNS} FROM live_events
             WHERE status = ANY($1::text[]) AND ($3::uuid IS NULL OR artist_id = $3)
             ORDER BY starts_at, id LIMIT $2""",
         list(statuses), limit, artist_id,
-    )
+    ))
 
 
 async def start_publish(conn: asyncpg.Connection, key_hash: bytes, client: str, now: datetime,

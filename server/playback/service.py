@@ -92,7 +92,7 @@ async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUI
     """The viewer a session belongs to."""
     async with app[DB].acquire() as conn:
         row = await store.get(conn, session_id)
-    return None if row is None else row["user_id"]  # type: ignore[no-any-return]
+    return None if row is None else row["user_id"]
 
 
 def parse_play_path(uri: str) -> tuple[str, str] | None:
