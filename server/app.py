@@ -17,6 +17,7 @@ from server.live.hooks import routes as hook_routes
 from server.live.routes import routes as live_routes
 from server.ops.routes import routes as ops_routes
 from server.playback.routes import routes as playback_routes
+from server.web.routes import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[CLOCK] = clock or Clock()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
-    for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes):
+    for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes,
+                  web_routes):
         app.router.add_routes(table)
     for setup in PACKAGE_SETUPS:
         setup(app)

@@ -88,3 +88,12 @@ async def test_migrations_are_idempotent_and_concurrent(services: Services) -> N
     assert await db.migrate(conns[0]) == []
     for c in conns:
         await c.close()
+
+
+async def test_browser_client_is_served(api: Api) -> None:
+    status, html = await api.call("GET", "/")
+    assert status == 200 and "<video" in html and "/static/app.js" in html
+    status, js = await api.call("GET", "/static/app.js")
+    assert status == 200 and "/api/live" in js
+    status, _ = await api.call("GET", "/static/../server/config.py")
+    assert status in (403, 404)

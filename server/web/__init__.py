@@ -1,0 +1,1 @@
+"""The browser client: one page that logs in, lists events and plays a granted stream."""
