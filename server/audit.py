@@ -6,19 +6,38 @@ calls are no-ops, so core code never depends on whether the audit trail is confi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+import uuid
 from typing import Any
 
 from aiohttp import web
 
-AuditSink = Callable[[str, str | None, str | None, dict[str, Any]], Awaitable[None]]
+AuditSink = Callable[[str, str | None, str | None, dict[str, Any], Mapping[str, Any] | None],
+                     Awaitable[Any]]
 AUDIT_SINK: web.AppKey[AuditSink] = web.AppKey("audit_sink")
 
 
 async def log(app: web.Application, event_type: str, *, actor: object = None,
-              subject: object = None, **data: Any) -> None:
-    """Append an event to the forensic log (ids only: never personal data)."""
+              subject: object = None, personal: Mapping[str, Any] | None = None,
+              **data: Any) -> None:
+    """Append an event to the forensic log.
+
+    `data` enters the hash chain, so it holds ids, amounts and reasons only; `personal`
+    (an IP, an email) is stored encrypted under the subject's erasable key instead.
+    """
     sink = app.get(AUDIT_SINK)
     if sink is not None:
         await sink(event_type, None if actor is None else str(actor),
-                   None if subject is None else str(subject), data)
+                   None if subject is None else str(subject),
+                   {k: _plain(v) for k, v in data.items()}, personal)
+
+
+def _plain(value: Any) -> Any:
+    """Ids and enums as strings: the chain holds JSON values only."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

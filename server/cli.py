@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.accounts.tokens import ROLES
 from server.config import Config, ConfigError, load_config
 
 
@@ -189,13 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     user_sub = user.add_subparsers(dest="user_cmd", required=True)
     create = user_sub.add_parser("create")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", choices=("fan", "artist", "moderator", "admin"), default="fan")
+    create.add_argument("--role", choices=ROLES, default="fan")
     create.add_argument("--password")
     create.add_argument("--name")
     role = user_sub.add_parser("set-role")
     role.add_argument("--email", required=True)
-    role.add_argument("--role", choices=("fan", "artist", "moderator", "admin"), required=True)
+    role.add_argument("--role", choices=ROLES, required=True)
     user.set_defaults(func=cmd_user)
+    from forensics.cli import add_parser as add_forensics
+
+    add_forensics(sub)
     return parser
 
 

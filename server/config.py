@@ -53,11 +53,15 @@ class Config:
     rtmp_port: int = 1935
     http_port: int = 8000
     hls_dir: Path = Path(".mhc-state/hls")
+    # Packaged HLS VOD replays, served by nginx under /replay/ beside the HLS dir.
+    replay_dir: Path = Path(".mhc-state/replays")
     max_body_bytes: int = 64 * 1024
     login_max_failures_account: int = 5
     login_max_failures_ip: int = 20
     login_window: int = 900
     dev: bool = False
+    # The merged environment (file + process), where each package reads its own settings.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def rtmp_url(self) -> str:
@@ -128,6 +132,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     public_url = merged.get("MHC_PUBLIC_URL", f"http://127.0.0.1:{http_port}").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
         raise ConfigError("MHC_PUBLIC_URL must start with http:// or https://")
+    hls_dir = Path(merged.get("MHC_HLS_DIR", str(state_dir / "hls"))).resolve()
     return Config(
         database_url=_url(merged, "DATABASE_URL", ("postgres://", "postgresql://")),
         redis_url=_url(merged, "REDIS_URL", ("redis://", "rediss://", "unix://")),
@@ -143,10 +148,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         state_dir=state_dir,
         rtmp_port=_int(merged, "MHC_RTMP_PORT", 1935),
         http_port=http_port,
-        hls_dir=Path(merged.get("MHC_HLS_DIR", str(state_dir / "hls"))).resolve(),
+        hls_dir=hls_dir,
+        # The nginx template aliases /replay/ to ${hls_dir}/../replays, so this follows hls_dir
+        # (<state>/replays by default) rather than being configured on its own.
+        replay_dir=hls_dir.parent / "replays",
         max_body_bytes=_int(merged, "MHC_MAX_BODY_BYTES", 64 * 1024),
         login_max_failures_account=_int(merged, "MHC_LOGIN_MAX_FAILURES_ACCOUNT", 5),
         login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),
         login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
         dev=dev,
+        env=merged,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import validate
+from server import audit, validate
 from server.accounts import service, store
 from server.accounts.auth import require_user
 from server.accounts.tokens import ROLES
@@ -85,7 +85,7 @@ async def me(request: web.Request) -> web.Response:
 @routes.post("/api/admin/users/{id}/role", name="admin_set_role")
 async def set_role(request: web.Request) -> web.Response:
     """Admins grant any role (moderator, admin) to an account."""
-    await require_user(request, "admin")
+    admin = await require_user(request, "admin")
     user_id = validate.path_uuid(request)
     body = await validate.read_json(request)
     role = body.get("role")
@@ -95,4 +95,5 @@ async def set_role(request: web.Request) -> web.Response:
         row = await store.set_role(conn, user_id, role)
     if row is None:
         raise not_found("user")
+    await audit.log(request.app, "ROLE_CHANGED", actor=admin.user_id, subject=user_id, role=role)
     return web.json_response(service.user_json(row))

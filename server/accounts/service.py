@@ -69,11 +69,11 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         await per_ip.add(ip)
         AUTH_DECISIONS.labels("login", "denied").inc()
         await audit.log(app, "USER_LOGIN_FAILED", subject=row["id"] if row else None,
-                        reason="bad_credentials")
+                        personal={"ip": ip} if row else None, reason="bad_credentials")
         raise unauthorized("wrong email or password", "bad_credentials")
     await per_account.clear(account_key)
     AUTH_DECISIONS.labels("login", "allowed").inc()
-    await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"])
+    await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"], personal={"ip": ip})
     return await _session(app, row, uuid.uuid4())
 
 

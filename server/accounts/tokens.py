@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import jwt
 
-ROLES = ("fan", "artist", "moderator", "admin")
+ROLES = ("fan", "artist", "moderator", "admin", "auditor")
 _ISSUER = "mhc-live"
 
 

@@ -1,0 +1,316 @@
+"""Hash-chained audit records and their canonical encoding.
+
+A record is (seq, ts, type, actor, subject, data, prev_hash). Its canonical bytes are
+the RFC 8785 (JSON Canonicalization Scheme) encoding of the object
+
+    {"actor": str|null, "data": {...}, "prev": <64 lowercase hex>, "seq": int,
+     "subject": str|null, "ts": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "type": str}
+
+that is: members sorted by the UTF-16 code units of their names, no insignificant
+whitespace, strings escaped only where JSON requires (``\\b \\t \\n \\f \\r``, other
+controls as lowercase ``\\u00xx``, ``\\"`` and ``\\\\``), UTF-8 output. ``data`` holds only
+null, booleans, integers within +-(2**53 - 1), strings, arrays and objects: floats
+are refused because their text form is not stable across implementations, and the
+integer bound keeps every JCS implementation on the same digits. ``ts`` is UTC with
+exactly six fraction digits.
+
+record hash = SHA-256(canonical bytes). The first record has seq 1 and a prev of 32
+zero bytes; each later record's prev is the hash of the record before it. The
+Merkle leaf of a record is its record hash, so its leaf hash is
+SHA-256(0x00 || record hash). In exports each record is one line: the canonical
+encoding of the same object plus a ``"hash"`` member (the record hash in hex).
+See ENCODING.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from typing import Any, TypeAlias
+
+JSONValue: TypeAlias = "None | bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+
+GENESIS_PREV = bytes(32)
+MAX_INT = 2**53 - 1
+FIELDS = frozenset({"seq", "ts", "type", "actor", "subject", "data", "prev"})
+LINE_FIELDS = FIELDS | {"hash"}
+
+_TS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+# Characters whose UTF-16 order differs from code point order; json's sort_keys is
+# only RFC 8785 order for keys without them (a \u escape in the text might be one).
+_HIGH_RE = re.compile("[\ue000-\U0010ffff]")
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+
+
+def _sorted_encoder() -> Callable[[object], str]:
+    """Return a compact, key-sorted, non-ASCII-preserving JSON encoder for parsed values."""
+    try:
+        from _json import make_encoder
+    except ImportError:  # not CPython: the public encoder gives the same text
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    # Calling the C encoder directly skips JSONEncoder.encode's per-call set-up, a
+    # third of the cost for records this small. Parsed JSON holds no floats or cycles.
+    encode = make_encoder(None, repr, encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps_sorted = _sorted_encoder()
+
+
+class EncodingError(ValueError):
+    """A value or record has no canonical encoding (a float, a huge int, a bad field)."""
+
+
+def _no_float(text: str) -> Any:
+    """Refuse a JSON float or NaN/Infinity while parsing."""
+    raise EncodingError(f"non-integer number {text} in record")
+
+
+def _int53(text: str) -> int:
+    """Parse a JSON integer, refusing those that JCS cannot reproduce exactly."""
+    value = int(text)
+    if not -MAX_INT <= value <= MAX_INT:
+        raise EncodingError(f"integer {text} is outside +-(2**53 - 1)")
+    return value
+
+
+# The decoder's scanner skips raw_decode's Python wrapper, about a third of parse time.
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_float=_no_float, parse_constant=_no_float, parse_int=_int53
+).scan_once
+
+
+@dataclass(frozen=True)
+class Record:
+    """One audit record; prev_hash is the record hash of its predecessor."""
+
+    seq: int
+    ts: datetime
+    type: str
+    actor: str | None
+    subject: str | None
+    data: Mapping[str, JSONValue] = field(default_factory=dict)
+    prev_hash: bytes = GENESIS_PREV
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first record at which a chain fails, and why."""
+
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        """Return 'seq N: reason'."""
+        return f"seq {self.seq}: {self.reason}"
+
+
+def _canon(value: object) -> JSONValue:
+    """Check a JSON value and return it with object members in RFC 8785 order."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise EncodingError(f"integer {value} is outside +-(2**53 - 1)")
+        return value
+    if isinstance(value, float):
+        raise EncodingError(f"float {value!r} is not allowed; use integers")
+    if isinstance(value, Mapping):
+        for k in value:
+            if not isinstance(k, str):
+                raise EncodingError(f"object key {k!r} is not a string")
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return {k: _canon(value[k]) for k in keys}
+    if isinstance(value, (list, tuple)):
+        return [_canon(v) for v in value]
+    raise EncodingError(f"{type(value).__name__} is not a JSON value")
+
+
+def canonical_json(value: object) -> bytes:
+    """Return the RFC 8785 encoding of a float-free JSON value."""
+    # A lone surrogate in a string fails the UTF-8 encode, a ValueError like the rest.
+    return _dumps(_canon(value)).encode()
+
+
+def format_ts(ts: datetime) -> str:
+    """Return a timezone-aware datetime as UTC 'YYYY-MM-DDTHH:MM:SS.ffffffZ'."""
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise EncodingError("timestamp must be timezone-aware")
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse the canonical UTC timestamp form."""
+    if not _TS_RE.fullmatch(text):
+        raise EncodingError(f"timestamp {text!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return datetime.fromisoformat(text)  # validates the calendar; 'Z' gives UTC
+
+
+def _fields(record: Record) -> dict[str, JSONValue]:
+    """Return the hashed members of a record as a JSON object."""
+    if type(record.seq) is not int or record.seq < 1:
+        raise EncodingError(f"seq {record.seq!r} must be a positive integer")
+    if len(record.prev_hash) != 32:
+        raise EncodingError("prev_hash must be 32 bytes")
+    for name in ("type", "actor", "subject"):
+        v = getattr(record, name)
+        if not (isinstance(v, str) or (v is None and name != "type")):
+            raise EncodingError(f"{name} must be a string" + ("" if name == "type" else " or None"))
+    if not isinstance(record.data, Mapping):
+        raise EncodingError("data must be a JSON object")
+    return {
+        "seq": record.seq,
+        "ts": format_ts(record.ts),
+        "type": record.type,
+        "actor": record.actor,
+        "subject": record.subject,
+        "data": record.data,
+        "prev": record.prev_hash.hex(),
+    }
+
+
+def canonical_bytes(record: Record) -> bytes:
+    """Return the canonical encoding of a record, the input of its hash."""
+    return canonical_json(_fields(record))
+
+
+def record_hash(record: Record) -> bytes:
+    """Return SHA-256 of the record's canonical bytes."""
+    return hashlib.sha256(canonical_bytes(record)).digest()
+
+
+def record_line(record: Record) -> str:
+    """Return the export line of a record: its canonical object plus "hash"."""
+    obj = _fields(record)
+    obj["hash"] = record_hash(record).hex()
+    return canonical_json(obj).decode()
+
+
+def record_from_json(obj: object) -> tuple[Record, bytes]:
+    """Return the record and stored hash of a parsed export line, checking its shape."""
+    if not isinstance(obj, dict):
+        raise EncodingError("record is not a JSON object")
+    if obj.keys() != LINE_FIELDS:
+        missing, extra = LINE_FIELDS - obj.keys(), obj.keys() - LINE_FIELDS
+        raise EncodingError(
+            f"record members wrong: missing {sorted(missing)}, extra {sorted(extra)}"
+        )
+    for name in ("prev", "hash"):
+        if not isinstance(obj[name], str) or not _HEX_RE.fullmatch(obj[name]):
+            raise EncodingError(f"{name} is not 64 lowercase hex digits")
+    if not isinstance(obj["ts"], str):
+        raise EncodingError("ts is not a string")
+    record = Record(
+        seq=obj["seq"],
+        ts=parse_ts(obj["ts"]),
+        type=obj["type"],
+        actor=obj["actor"],
+        subject=obj["subject"],
+        data=obj["data"],
+        prev_hash=bytes.fromhex(obj["prev"]),
+    )
+    _fields(record)  # the same type checks the writer applies
+    return record, bytes.fromhex(obj["hash"])
+
+
+def verify_chain(
+    records: Iterable[Record],
+    expected_prev: bytes = GENESIS_PREV,
+    first_seq: int = 1,
+    hashes: Sequence[bytes] | None = None,
+) -> ChainBreak | None:
+    """Return the first break in a run of records, or None if seq, links and hashes hold.
+
+    The run must start at first_seq with prev == expected_prev; with hashes given,
+    each record's recomputed hash must also equal the stored one.
+    """
+    seq, prev = first_seq, expected_prev
+    for i, record in enumerate(records):
+        if record.seq != seq:
+            return ChainBreak(seq, f"expected seq {seq}, found seq {record.seq}")
+        if record.prev_hash != prev:
+            return ChainBreak(seq, "prev does not match the hash of the record before")
+        try:
+            prev = record_hash(record)
+        except ValueError as e:
+            return ChainBreak(seq, f"cannot encode record: {e}")
+        if hashes is not None and (i >= len(hashes) or hashes[i] != prev):
+            return ChainBreak(seq, "stored hash does not match the recomputed hash")
+        seq += 1
+    if hashes is not None and len(hashes) != seq - first_seq:
+        return ChainBreak(seq, f"{len(hashes)} stored hashes for {seq - first_seq} records")
+    return None
+
+
+def verify_lines(
+    lines: Iterable[bytes], expected_prev: bytes = GENESIS_PREV, first_seq: int = 1
+) -> tuple[list[bytes], ChainBreak | None]:
+    """Check UTF-8 export lines as a chain; return the hashes verified and the first break.
+
+    Equivalent to parsing every line with record_from_json and calling verify_chain
+    with the stored hashes, but does the common case with one C-level parse, one
+    C-level encode and one SHA-256 per line. A trailing newline on a line is allowed.
+    """
+    hashes: list[bytes] = []
+    prev_hex, seq = expected_prev.hex(), first_seq
+    sha256, scan, dumps, high = hashlib.sha256, _scan, _dumps_sorted, _HIGH_RE.search
+    for raw in lines:
+        try:
+            line = raw.decode().removesuffix("\n")
+            obj, end = scan(line, 0)
+            if end != len(line) or type(obj) is not dict:
+                raise ValueError("line is not exactly one JSON object")
+            stored = obj.get("hash")
+            if obj.get("seq") != seq or type(obj["seq"]) is not int:
+                return hashes, ChainBreak(seq, f"expected seq {seq}, found seq {obj.get('seq')!r}")
+            if obj.get("prev") != prev_hex:
+                return hashes, ChainBreak(seq, "prev does not match the hash of the record before")
+            plain = (raw.isascii() or high(line) is None) and b"\\u" not in raw
+            if plain and obj.keys() == LINE_FIELDS and _fast_shape(obj):
+                del obj["hash"]
+                digest = sha256(dumps(obj).encode()).digest()
+            else:
+                record, _ = record_from_json(obj)
+                digest = hashlib.sha256(canonical_bytes(record)).digest()
+        except StopIteration:
+            return hashes, ChainBreak(seq, "line is not valid JSON")
+        except (ValueError, RecursionError) as e:  # nesting too deep to parse is malformed too
+            return hashes, ChainBreak(seq, f"malformed record: {e}")
+        prev_hex = digest.hex()
+        if stored != prev_hex:
+            return hashes, ChainBreak(seq, "stored hash does not match the recomputed hash")
+        hashes.append(digest)
+        seq += 1
+    return hashes, None
+
+
+def _fast_shape(obj: dict[str, Any]) -> bool:
+    """Return whether a parsed line with the right members has the right types."""
+    ts, actor, subject = obj["ts"], obj["actor"], obj["subject"]
+    return (
+        type(obj["type"]) is str
+        and (actor is None or type(actor) is str)
+        and (subject is None or type(subject) is str)
+        and type(obj["data"]) is dict
+        and type(ts) is str
+        and _TS_RE.fullmatch(ts) is not None
+        and _valid_date(ts)
+        and type(obj["hash"]) is str
+    )
+
+
+def _valid_date(ts: str) -> bool:
+    """Return whether a well-shaped timestamp names a real instant."""
+    try:
+        datetime.fromisoformat(ts)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,128 @@
+"""Group-committed appends: concurrent callers share one transaction per batch.
+
+Each batch takes a transaction-scoped advisory lock, reads the chain's tail, and inserts
+its records with contiguous seqs after it. Processes serialize on that lock, so there is
+one chain and no fork; a writer that dies mid-batch rolls back whole, so there is no gap.
+Callers await their record's commit: nothing is reported done before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+
+from forensics import store
+from forensics.chain import Record, canonical_json, record_hash
+from server.clock import Clock
+
+log = logging.getLogger(__name__)
+APPENDED = Counter("mhc_forensic_records_total", "Records appended to the forensic log")
+BATCH = Histogram(
+    "mhc_forensic_batch_size",
+    "Records per forensic append transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+
+
+@dataclass
+class _Pending:
+    event_type: str
+    actor: str | None
+    subject: str | None
+    data: Mapping[str, Any]
+    done: asyncio.Future[int] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class LogWriter:
+    """Appends records to the forensic log in batches, from one background task."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, max_batch: int = 512) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin draining the queue."""
+        self._task = asyncio.create_task(self._run(), name="forensic-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def append(
+        self, event_type: str, actor: str | None, subject: str | None, data: Mapping[str, Any]
+    ) -> int:
+        """Append one record; returns its seq once committed."""
+        canonical_json(dict(data))  # refuse unencodable data here, not in someone's batch
+        if self._task is None:
+            raise RuntimeError("forensic writer is not running")
+        pending = _Pending(event_type, actor, subject, data)
+        await self._queue.put(pending)
+        return await pending.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                seqs = await self._write(batch)
+            except Exception as exc:  # the callers learn of it; the writer lives on
+                log.exception("forensic append of %d records failed", len(batch))
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+            else:
+                for item, seq in zip(batch, seqs, strict=True):
+                    if not item.done.done():
+                        item.done.set_result(seq)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Pending]) -> list[int]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            seq, prev = await store.lock_and_tail(conn)
+            now = self._clock.now()
+            rows = []
+            for item in batch:
+                seq += 1
+                record = Record(
+                    seq, now, item.event_type, item.actor, item.subject, dict(item.data), prev
+                )
+                digest = record_hash(record)
+                rows.append(
+                    (
+                        seq,
+                        now,
+                        item.event_type,
+                        item.actor,
+                        item.subject,
+                        dict(item.data),
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+            await store.insert_records(conn, rows)
+        APPENDED.inc(len(batch))
+        BATCH.observe(len(batch))
+        return [row[0] for row in rows]

@@ -1,0 +1,223 @@
+"""Canonical record encoding, record hashes and chain verification."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from forensics.chain import (
+    GENESIS_PREV,
+    EncodingError,
+    Record,
+    canonical_bytes,
+    canonical_json,
+    format_ts,
+    parse_ts,
+    record_from_json,
+    record_hash,
+    record_line,
+    verify_chain,
+    verify_lines,
+)
+
+T0 = datetime(2025, 3, 1, 20, 15, 0, 250000, tzinfo=UTC)
+
+
+def make_chain(n: int, data: Any = None, seed: int = 0) -> list[Record]:
+    """Return records 1..n correctly chained."""
+    rng = random.Random(seed)
+    records, prev = [], GENESIS_PREV
+    for seq in range(1, n + 1):
+        r = Record(
+            seq=seq,
+            ts=T0 + timedelta(microseconds=rng.randrange(10**9) + seq * 10**9),
+            type="ticket.purchased",
+            actor=f"user:{rng.randrange(100)}" if seq % 3 else None,
+            subject=None if seq % 5 == 0 else f"ticket:{seq}",
+            data={"amount": seq * 100, "currency": "EUR"} if data is None else data,
+            prev_hash=prev,
+        )
+        prev = record_hash(r)
+        records.append(r)
+    return records
+
+
+def test_rfc8785_key_order() -> None:
+    """Members sort by UTF-16 code units: the emoji goes before U+FB33 (RFC 8785 3.2.3)."""
+    value = {"\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\U0001f600": 5, "\u0080": 6, "\u00f6": 7}
+    keys = list(json.loads(canonical_json(value)))
+    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+
+
+def test_rfc8785_strings() -> None:
+    """Strings escape only what JSON requires, control characters in lowercase hex."""
+    value = "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/\x7f\u2028"
+    assert canonical_json(value) == '"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/\x7f\u2028"'.encode()
+    assert canonical_json({"b": [True, None, -0, 2**53 - 1], "a": {}}) == (
+        b'{"a":{},"b":[true,null,0,9007199254740991]}'
+    )
+
+
+@pytest.mark.parametrize("bad", [1.5, 1.0, float("nan"), 2**53, -(2**53), {1: 2}, "\ud800", {1}])
+def test_unencodable_values(bad: object) -> None:
+    """Floats, out-of-range integers, non-string keys, lone surrogates are refused."""
+    with pytest.raises(ValueError):
+        canonical_json({"x": bad})
+
+
+def test_known_record_hash() -> None:
+    """The worked example of ENCODING.md."""
+    r = Record(
+        1,
+        T0,
+        "ticket.purchased",
+        "user:7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "ticket:16fd2706-8baf-433b-82eb-8c7fada847da",
+        {"amount": 1500, "currency": "EUR", "event": "Café concert"},
+    )
+    assert canonical_bytes(r).startswith(b'{"actor":"user:7c9e6679')
+    assert b'"ts":"2025-03-01T20:15:00.250000Z"' in canonical_bytes(r)
+    assert record_hash(r).hex() == (
+        "76988e3fdf96f55ed6639f33899fdeccd6164010db8c5505ae9f4a90818e114c"
+    )
+
+
+def test_timestamps() -> None:
+    """Timestamps are UTC with six fraction digits; naive ones are refused."""
+    plus2 = timezone(timedelta(hours=2))
+    assert format_ts(datetime(2025, 1, 1, 2, 0, tzinfo=plus2)) == "2025-01-01T00:00:00.000000Z"
+    assert format_ts(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00.000000Z"
+    assert parse_ts("2025-03-01T20:15:00.250000Z") == T0
+    with pytest.raises(EncodingError):
+        format_ts(datetime(2025, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2025-03-01T20:15:00.25Z",
+        "2025-03-01T20:15:00.250000+00:00",
+        "2025-02-30T20:15:00.250000Z",
+        "2025-03-01 20:15:00.250000Z",
+    ],
+)
+def test_noncanonical_timestamps(bad: str) -> None:
+    """Only the canonical timestamp form of a real instant parses."""
+    with pytest.raises(ValueError):
+        parse_ts(bad)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seq": 0},
+        {"seq": True},
+        {"prev_hash": b"x"},
+        {"type": None},
+        {"actor": 5},
+        {"data": [1]},
+        {"data": {"f": 0.5}},
+    ],
+)
+def test_record_fields_are_checked(change: dict[str, Any]) -> None:
+    """Records with wrong field types cannot be encoded."""
+    good = make_chain(1)[0]
+    with pytest.raises(EncodingError):
+        canonical_bytes(Record(**{**good.__dict__, **change}))
+
+
+def test_chain_verifies() -> None:
+    """A well-formed chain has no break, with or without stored hashes."""
+    records = make_chain(50)
+    assert verify_chain(records) is None
+    assert verify_chain(records, hashes=[record_hash(r) for r in records]) is None
+    assert verify_chain(records[10:], expected_prev=record_hash(records[9]), first_seq=11) is None
+
+
+def test_chain_breaks_name_the_first_bad_seq() -> None:
+    """Changes, gaps, reorders and wrong hashes are reported at the first bad seq."""
+    records = make_chain(20)
+    hashes = [record_hash(r) for r in records]
+    altered = list(records)
+    altered[6] = Record(**{**records[6].__dict__, "data": {"amount": 1}})
+    brk = verify_chain(altered)
+    assert brk is not None and brk.seq == 8 and "prev" in brk.reason  # 7's change shows at 8
+    brk = verify_chain(altered, hashes=hashes)
+    assert brk is not None and brk.seq == 7 and "hash" in brk.reason
+    brk = verify_chain(records[:4] + records[5:])
+    assert brk is not None and (brk.seq, brk.reason) == (5, "expected seq 5, found seq 6")
+    brk = verify_chain([records[1], records[0], *records[2:]])
+    assert brk is not None and brk.seq == 1
+    brk = verify_chain(records, hashes=hashes[:-1])
+    assert brk is not None and brk.seq == 20
+
+
+def _lines(records: list[Record]) -> list[bytes]:
+    """Return export lines as a file would give them."""
+    return [(record_line(r) + "\n").encode() for r in records]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"amount": 1500, "currency": "EUR"},
+        {"\ufb33": 1, "\U0001f600": [2, {"é": None}], "ctl": "a\x01b\tc"},
+        {"nested": {"z": [], "a": {"k": "v\u2028"}}, "neg": -(2**53 - 1)},
+        {},
+    ],
+)
+def test_lines_round_trip(data: dict[str, Any]) -> None:
+    """Export lines verify on both the fast and the exact path, to the same hashes."""
+    records = make_chain(30, data)
+    hashes, brk = verify_lines(_lines(records))
+    assert brk is None
+    assert hashes == [record_hash(r) for r in records]
+    for line, r in zip(_lines(records), records, strict=True):
+        assert record_from_json(json.loads(line)) == (r, record_hash(r))
+
+
+def test_line_without_newline_and_noncanonical_spacing() -> None:
+    """The same record written with other spacing still hashes to its committed hash."""
+    line = _lines(make_chain(1))[0]
+    spaced = json.dumps(json.loads(line), indent=1).replace("\n", " ").encode()
+    assert verify_lines([line.rstrip(b"\n")])[1] is None
+    assert verify_lines([spaced])[1] is None
+
+
+@pytest.mark.parametrize(
+    ("mangle", "seq", "reason"),
+    [
+        (lambda s: s.replace('"amount":300', '"amount":301'), 3, "stored hash does not match"),
+        (lambda s: s.replace('"amount":300', '"amount":300.0'), 3, "non-integer"),
+        (lambda s: s.replace('"amount":300', f'"amount":{2**60}'), 3, "outside"),
+        (lambda s: s.replace('"seq":3', '"seq":4'), 3, "expected seq 3, found seq 4"),
+        (lambda s: s.replace('"currency":"EUR"}', '"currency":"EUR"', 1), 3, "malformed"),
+        (lambda s: s.replace('"type":"ticket.purchased"', '"type":7'), 3, "type must be"),
+        (lambda s: s.replace('"ts":"2025', '"ts":"1925'), 3, "stored hash does not match"),
+        (lambda s: s.replace('Z"', '+00:00"'), 3, "timestamp"),
+        (lambda s: s + "{}", 3, "malformed"),
+        (lambda s: "", 3, "not valid JSON"),
+        (lambda s: "[" * 100_000, 3, "malformed"),
+        (lambda s: s.replace('"hash":"', '"hash":"0'), 3, "stored hash does not match"),
+    ],
+)
+def test_bad_lines(mangle: Any, seq: int, reason: str) -> None:
+    """A bad line stops verification at its seq with a reason."""
+    lines = _lines(make_chain(6))
+    lines[2] = mangle(lines[2].decode().rstrip("\n")).encode()
+    hashes, brk = verify_lines(lines)
+    assert brk is not None and brk.seq == seq and reason in brk.reason, brk
+    assert len(hashes) == seq - 1
+
+
+def test_lines_after_a_prefix() -> None:
+    """A run may start after earlier records, given the hash before it."""
+    records = make_chain(10)
+    lines = _lines(records)
+    assert verify_lines(lines[4:], record_hash(records[3]), 5)[1] is None
+    brk = verify_lines(lines[4:], record_hash(records[2]), 5)[1]
+    assert brk is not None and brk.seq == 5 and "prev" in brk.reason
