@@ -6,11 +6,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import forensics
-import ticketing
 from aiohttp import web
 from redis.asyncio import Redis
 
-from server import chat, db, middleware
+from server import db, middleware
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
@@ -24,7 +23,7 @@ from server.web.routes import routes as web_routes
 log = logging.getLogger(__name__)
 
 # Domain packages plug in here: each `setup(app)` adds routes, rules and background tasks.
-PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup, ticketing.setup]
+PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup]
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -63,7 +62,6 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes,
                   web_routes):
         app.router.add_routes(table)
-    chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes
     for setup in PACKAGE_SETUPS:
         setup(app)
     return app
