@@ -108,6 +108,7 @@ def write_bundle(
     """Write the bundle of records a..b, where a = len(prefix_hashes) + 1."""
 
     def lines() -> Iterator[str]:
+        """Yield export lines, checking the records start right after the prefix."""
         for seq, record in enumerate(records, len(prefix_hashes) + 1):
             if record.seq != seq:
                 raise BundleError(f"expected record seq {seq}, got {record.seq}")
@@ -165,8 +166,19 @@ def write_bundle_lines(
     if any(out.iterdir()):
         raise BundleError(f"{out} is not empty")
     try:
-        _write_files(out, lines, first, head.size, prefix_hashes, checkpoint_text, key,
-                     previous_checkpoint_text, consistency_proof, origin, created_at)  # fmt: skip
+        _write_files(
+            out,
+            lines,
+            first,
+            head.size,
+            prefix_hashes,
+            checkpoint_text,
+            key,
+            previous_checkpoint_text,
+            consistency_proof,
+            origin,
+            created_at,
+        )
     except BaseException:
         # Leave no half-written bundle that someone might ship.
         for path in out.iterdir():

@@ -162,7 +162,8 @@ def parse_checkpoint(body: str) -> Checkpoint:
 
 def sign_note(text: str, key_name: str, private_key: Ed25519PrivateKey) -> str:
     """Return text as a signed note with one Ed25519 signature."""
-    if not text.endswith("\n") or "\n\n" in text or _CONTROL_RE.search(text):
+    lines = text.split("\n")
+    if lines[-1] != "" or "" in lines[:-1] or _CONTROL_RE.search(text):
         raise CheckpointError("note text must be non-empty lines, each ending in a newline")
     kid = key_id(key_name, private_key.public_key())
     sig = private_key.sign(text.encode())
