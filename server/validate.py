@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -29,9 +30,13 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def text(body: dict[str, Any], name: str, *, min_len: int = 1, max_len: int = 200,
-         required: bool = True, default: str = "") -> str:
-    """A trimmed string field within length bounds."""
+         required: bool = True, default: str = "", multiline: bool = False) -> str:
+    """A trimmed string field within length bounds, without control characters."""
     value = body.get(name)
     if value is None:
         if required:
@@ -40,6 +45,8 @@ def text(body: dict[str, Any], name: str, *, min_len: int = 1, max_len: int = 20
     if not isinstance(value, str):
         raise bad_request(f"{name} must be a string", "invalid_field")
     value = value.strip()
+    if (_CONTROL if multiline else _CONTROL_LINE).search(value):
+        raise bad_request(f"{name} must not contain control characters", "invalid_field")
     if not min_len <= len(value) <= max_len:
         raise bad_request(f"{name} must be {min_len}-{max_len} characters", "invalid_field")
     return value

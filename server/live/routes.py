@@ -26,7 +26,7 @@ def _fields(body: dict[str, Any], partial: bool) -> dict[str, Any]:
         out["title"] = validate.text(body, "title", max_len=200)
     if need or "description" in body:
         out["description"] = validate.text(body, "description", min_len=0, max_len=5000,
-                                           required=False)
+                                           required=False, multiline=True)
     if need or "starts_at" in body:
         out["starts_at"] = validate.timestamp(body, "starts_at")
     if need or "price" in body:
