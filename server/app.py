@@ -6,8 +6,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import forensics
+import ticketing
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from server import db, middleware
 from server.accounts.routes import routes as account_routes
@@ -23,7 +24,7 @@ from server.web.routes import routes as web_routes
 log = logging.getLogger(__name__)
 
 # Domain packages plug in here: each `setup(app)` adds routes, rules and background tasks.
-PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup]
+PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup, ticketing.setup]
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -42,7 +43,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
     assert cfg.redis_url, "REDIS_URL must be set before the app starts"
-    client: Redis = Redis.from_url(cfg.redis_url, decode_responses=True)
+    # A blocking pool makes bursts wait for a free connection instead of failing.
+    pool = BlockingConnectionPool.from_url(cfg.redis_url, decode_responses=True,
+                                           max_connections=256, timeout=5)
+    client: Redis = Redis(connection_pool=pool)
     await client.ping()
     app[REDIS] = client
     yield

@@ -75,7 +75,7 @@ def cmd_nginx_config(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir or cfg.state_dir / "nginx").resolve(),
         rtmp_listen=str(cfg.rtmp_port), http_listen=str(cfg.http_port),
         app_host=os.environ.get("MHC_NGINX_APP_HOST", "127.0.0.1"), app_port=cfg.port,
-        record_dir=(cfg.state_dir / "recordings").resolve(),
+        record_dir=cfg.record_dir,
         worker_user=default_worker_user(),
     )
     text = render(cfg, layout)

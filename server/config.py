@@ -53,7 +53,8 @@ class Config:
     rtmp_port: int = 1935
     http_port: int = 8000
     hls_dir: Path = Path(".mhc-state/hls")
-    # Packaged HLS VOD replays, served by nginx under /replay/ beside the HLS dir.
+    # nginx-rtmp recordings (named after the event id), and the HLS VOD replays made from them.
+    record_dir: Path = Path(".mhc-state/recordings")
     replay_dir: Path = Path(".mhc-state/replays")
     max_body_bytes: int = 64 * 1024
     login_max_failures_account: int = 5
@@ -149,9 +150,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         rtmp_port=_int(merged, "MHC_RTMP_PORT", 1935),
         http_port=http_port,
         hls_dir=hls_dir,
-        # The nginx template aliases /replay/ to ${hls_dir}/../replays, so this follows hls_dir
-        # (<state>/replays by default) rather than being configured on its own.
-        replay_dir=hls_dir.parent / "replays",
+        record_dir=Path(merged.get("MHC_RECORD_DIR") or state_dir / "recordings").resolve(),
+        replay_dir=Path(merged.get("MHC_REPLAY_DIR") or state_dir / "replays").resolve(),
         max_body_bytes=_int(merged, "MHC_MAX_BODY_BYTES", 64 * 1024),
         login_max_failures_account=_int(merged, "MHC_LOGIN_MAX_FAILURES_ACCOUNT", 5),
         login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),

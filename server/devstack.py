@@ -72,7 +72,7 @@ async def _run(cfg: Config) -> None:
         await site.start()
         layout = NginxLayout(state_dir=state / "nginx", rtmp_listen=str(cfg.rtmp_port),
                              http_listen=str(cfg.http_port), app_host="127.0.0.1",
-                             app_port=cfg.port, record_dir=state / "recordings",
+                             app_port=cfg.port, record_dir=cfg.record_dir,
                              worker_user=default_worker_user())
         prepare_dirs(cfg, layout)
         conf = layout.state_dir / "nginx.conf"

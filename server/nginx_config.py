@@ -55,6 +55,7 @@ def render(config: Config, layout: NginxLayout) -> str:
         "app_port": str(layout.app_port),
         "hook_secret": config.hook_secret,
         "hls_dir": str(config.hls_dir),
+        "replay_dir": str(config.replay_dir),
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
@@ -68,8 +69,8 @@ def render(config: Config, layout: NginxLayout) -> str:
 
 def prepare_dirs(config: Config, layout: NginxLayout) -> None:
     """Create nginx's state, temp, HLS and record dirs, writable by its workers."""
-    dirs = [layout.state_dir, layout.state_dir / "tmp", layout.state_dir / "gate-cache",
-            config.hls_dir]
+    dirs = [layout.state_dir, config.replay_dir, layout.state_dir / "tmp",
+            layout.state_dir / "gate-cache", config.hls_dir]
     dirs += [layout.state_dir / "tmp" / n for n in ("body", "proxy", "fastcgi", "uwsgi", "scgi")]
     if layout.record_dir is not None:
         dirs.append(layout.record_dir)
@@ -80,5 +81,5 @@ def prepare_dirs(config: Config, layout: NginxLayout) -> None:
         import pwd
 
         pw = pwd.getpwnam(layout.worker_user)
-        for d in dirs[1:]:
+        for d in dirs[2:]:
             os.chown(d, pw.pw_uid, pw.pw_gid)

@@ -41,7 +41,7 @@ async def revoke(request: web.Request) -> web.Response:
 
 @routes.get("/internal/play-auth", name="playback_gate")
 async def gate(request: web.Request) -> web.Response:
-    """nginx auth_request target: 200 allows the HLS request, 403 denies it."""
+    """nginx auth_request target for /play/ and /replay/: 200 allows, 403 denies."""
     uri = request.headers.get("X-Original-URI", "")
     allowed = await service.gate(request.app, uri)
     # 200, not 204: nginx caches the allow for a few seconds (proxy_cache_valid 200).

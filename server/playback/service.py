@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from server import audit
-from server.access import can_watch
+from server.access import STAFF_ROLES, can_watch
 from server.accounts.tokens import Principal
 from server.errors import forbidden, not_found
 from server.keys import CLOCK, CONFIG, DB, REDIS
@@ -19,19 +19,25 @@ from server.playback import store, tokens
 REVOKED_PREFIX = "play:revoked:"
 
 
-def playback_url(app: web.Application, token: str, event_id: uuid.UUID) -> str:
+# Live HLS is served under /play/, packaged replays under /replay/; one token format for both.
+PATH_KINDS = ("play", "replay")
+# A replay path is allowed only for sessions marked here (by whoever checked replay access).
+REPLAY_PREFIX = "play:replay:"
+
+
+def playback_url(app: web.Application, token: str, event_id: uuid.UUID, kind: str = "play") -> str:
     """Path-based, so the playlist's relative segment URLs carry the token too."""
-    return f"{app[CONFIG].public_url}/play/{token}/{event_id}/index.m3u8"
+    return f"{app[CONFIG].public_url}/{kind}/{token}/{event_id}/index.m3u8"
 
 
 def issue(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
-          session_id: uuid.UUID) -> dict[str, Any]:
+          session_id: uuid.UUID, kind: str = "play") -> dict[str, Any]:
     """Sign a token for an existing session (callers have checked access)."""
     cfg = app[CONFIG]
     exp = int(app[CLOCK].time()) + cfg.playback_ttl
     token = tokens.sign(cfg.playback_secret.encode(),
                         tokens.PlaybackClaims(viewer, event_id, session_id, exp))
-    return {"token": token, "url": playback_url(app, token, event_id),
+    return {"token": token, "url": playback_url(app, token, event_id, kind),
             "session_id": str(session_id), "event_id": str(event_id), "expires_at": exp,
             "expires_in": cfg.playback_ttl}
 
@@ -44,6 +50,12 @@ async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.U
     return issue(app, viewer, event_id, session_id)
 
 
+def opens_sessions_directly(principal: Principal, event: Any) -> bool:
+    """Free events, the artist and staff start sessions here; everyone else via their ticket."""
+    return (event["price_minor"] == 0 or event["artist_id"] == principal.user_id
+            or principal.role in STAFF_ROLES)
+
+
 async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
                 session_id: uuid.UUID | None) -> dict[str, Any]:
     """A new session, or a renewed token for `session_id`, while access lasts."""
@@ -51,6 +63,9 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
     if not await can_watch(app, principal, event):
         raise forbidden("you have no access to this event", "no_access")
     if session_id is None:
+        if not opens_sessions_directly(principal, event):
+            # Ticket holders get sessions from ticket validation, which keeps one per ticket.
+            raise forbidden("present your ticket to start watching", "ticket_required")
         return await open_session(app, principal.user_id, event_id)
     async with app[DB].acquire() as conn:
         session = await store.get(conn, session_id)
@@ -95,17 +110,22 @@ async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUI
     return None if row is None else row["user_id"]
 
 
-def parse_play_path(uri: str) -> tuple[str, str] | None:
-    """(token, event id) from `/play/<token>/<event_id>/<file>`, or None when malformed."""
+async def allow_replay(app: web.Application, session_id: uuid.UUID, seconds: int) -> None:
+    """Let `session_id`'s tokens open /replay/ paths for `seconds` (revocation still applies)."""
+    await app[REDIS].set(REPLAY_PREFIX + str(session_id), "1", ex=max(int(seconds), 1))
+
+
+def parse_play_path(uri: str) -> tuple[str, str, str] | None:
+    """(kind, token, event id) from `/<play|replay>/<token>/<event_id>/<file>`, or None."""
     path = uri.split("?", 1)[0]
     parts = path.split("/")
-    # ['', 'play', token, event, file]: nothing nested, no dot-dot games.
-    if len(parts) != 5 or parts[0] != "" or parts[1] != "play":
+    # ['', kind, token, event, file]: nothing nested, no dot-dot games.
+    if len(parts) != 5 or parts[0] != "" or parts[1] not in PATH_KINDS:
         return None
     name = parts[4]
     if not name or name.startswith(".") or not name.endswith((".m3u8", ".ts", ".m4s", ".mp4")):
         return None
-    return parts[2], parts[3]
+    return parts[1], parts[2], parts[3]
 
 
 async def gate(app: web.Application, uri: str) -> bool:
@@ -114,7 +134,7 @@ async def gate(app: web.Application, uri: str) -> bool:
     if parsed is None:
         GATE_DECISIONS.labels("malformed").inc()
         return False
-    token, event = parsed
+    kind, token, event = parsed
     try:
         claims = tokens.verify(app[CONFIG].playback_secret.encode(), token, app[CLOCK].time())
     except tokens.TokenRejected as exc:
@@ -125,6 +145,9 @@ async def gate(app: web.Application, uri: str) -> bool:
         return False
     if await app[REDIS].exists(REVOKED_PREFIX + str(claims.session)):
         GATE_DECISIONS.labels("revoked").inc()
+        return False
+    if kind == "replay" and not await app[REDIS].exists(REPLAY_PREFIX + str(claims.session)):
+        GATE_DECISIONS.labels("no_replay_access").inc()
         return False
     GATE_DECISIONS.labels("allowed").inc()
     return True

@@ -1,0 +1,221 @@
+"""Ticket validations per second and p99 latency, against the bare conditional UPDATE.
+
+Runs, side by side in one run on loopback:
+  1. ours: many concurrent validators, each POSTing a distinct ticket's fresh signed code to
+     /api/tickets/validate of a real `mhc serve` process (JWT auth, Redis rate limits,
+     signature and window, the single-use conditional UPDATE, a playback session, the
+     forensic record), every reply a 200 with a playback grant;
+  2. baseline: the same number of concurrent workers running only the bare asyncpg
+     `UPDATE ... SET used = true WHERE id = $1 AND used = false` on a table of the same shape,
+     through a pool as large as the app's.
+The last line is the ratio ours/baseline (validations per second).
+
+Usage: python bench/ticket_validate/run.py [--tickets 4000] [--concurrency 64]
+Uses DATABASE_URL/REDIS_URL or starts private ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from server import localstack
+from server.accounts.tokens import issue_access
+from ticketing import qr
+
+POOL_SIZE = 20  # the app's pool (server.db.create_pool max_size)
+
+
+async def _fresh_database(dsn: str) -> str:
+    name = f"mhc_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+async def _seed(dsn: str, base: str, jwt_secret: str, qr_key: bytes, n: int
+                ) -> tuple[list[tuple[str, str]], list[uuid.UUID]]:
+    """An event with n paid tickets (plus n baseline rows): (token, code) per ticket."""
+    now = time.time()
+    artist = uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO users (id, email, password_hash, display_name, role) "
+                           "VALUES ($1, $2, 'x', 'Bench artist', 'artist')",
+                           artist, f"artist-{artist.hex[:8]}@bench.test")
+        token = issue_access(jwt_secret, artist, "artist", now, 3600)[0]
+        async with aiohttp.ClientSession() as s, s.post(
+                base + "/api/live/create", headers={"Authorization": f"Bearer {token}"},
+                json={"title": "bench", "starts_at": "2030-01-01T00:00:00Z", "price": 999,
+                      "currency": "EUR"}) as r:
+            event = uuid.UUID((await r.json())["id"])
+        fans = [uuid.uuid4() for _ in range(n)]
+        tickets = [uuid.uuid4() for _ in range(n)]
+        paid = datetime.now(UTC)
+        await conn.executemany(
+            "INSERT INTO users (id, email, password_hash, display_name, role) "
+            "VALUES ($1, $2, 'x', 'Bench fan', 'fan')",
+            [(f, f"fan-{f.hex}@bench.test") for f in fans])
+        await conn.executemany(
+            """INSERT INTO tickets (id, event_id, user_id, status, amount_minor, currency,
+                                    replay_access, provider, reserved_until, paid_at)
+               VALUES ($1, $2, $3, 'paid', 999, 'EUR', false, 'dev', $4, $4)""",
+            [(t, event, f, paid) for t, f in zip(tickets, fans)])
+        await conn.execute("INSERT INTO ticket_stock (event_id, held) VALUES ($1, $2)", event, n)
+        # The baseline's table: the tickets table's shape plus a `used` flag.
+        await conn.execute("""CREATE TABLE bench_baseline (LIKE tickets INCLUDING DEFAULTS
+                                  INCLUDING CONSTRAINTS INCLUDING INDEXES);
+                              ALTER TABLE bench_baseline ADD COLUMN used boolean NOT NULL
+                                  DEFAULT false""")
+        baseline = [uuid.uuid4() for _ in range(n)]
+        await conn.executemany(
+            """INSERT INTO bench_baseline (id, event_id, user_id, status, amount_minor, currency,
+                                           replay_access, provider, reserved_until, paid_at)
+               VALUES ($1, $2, $3, 'paid', 999, 'EUR', false, 'dev', $4, $4)""",
+            [(b, event, f, paid) for b, f in zip(baseline, fans)])
+        await conn.execute("ANALYZE tickets; ANALYZE bench_baseline")
+    finally:
+        await conn.close()
+    nbf = int(now)
+    work = [(issue_access(jwt_secret, f, "fan", now, 3600)[0],
+             qr.sign(qr_key, t, event, nbf, nbf + 300)) for t, f in zip(tickets, fans)]
+    return work, baseline
+
+
+async def _drive(items: list[object], concurrency: int,
+                 one: Callable[[object], Awaitable[bool]]) -> tuple[float, list[float]]:
+    """Run `one` over items with `concurrency` workers; (elapsed s, latencies s)."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            item = queue.get_nowait()
+            t0 = time.perf_counter()
+            ok = await one(item)
+            latencies.append(time.perf_counter() - t0)
+            if not ok:
+                raise SystemExit(f"a validation failed: {item!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def _p(latencies: list[float], q: float) -> float:
+    return statistics.quantiles(latencies, n=1000)[int(q * 1000) - 1] * 1000
+
+
+async def _bench(dsn: str, base: str, jwt_secret: str, qr_key: bytes, n: int, warmup: int,
+                 concurrency: int) -> None:
+    work, baseline = await _seed(dsn, base, jwt_secret, qr_key, n + warmup)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        counter = iter(range(10**9))
+
+        async def ours(item: object) -> bool:
+            assert isinstance(item, tuple)
+            token, code = item
+            i = next(counter)
+            async with session.post(base + "/api/tickets/validate", json={"code": code},
+                                    headers={"Authorization": f"Bearer {token}",
+                                             "X-Real-IP": f"198.18.{i // 250 % 250}.{i % 250 + 1}"}
+                                    ) as resp:
+                body = await resp.json()
+                return resp.status == 200 and bool(body["playback"]["token"])
+
+        await _drive(list(work[:warmup]), concurrency, ours)
+        ours_s, ours_lat = await _drive(list(work[warmup:]), concurrency, ours)
+
+    pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
+    assert pool is not None
+
+    async def bare(item: object) -> bool:
+        async with pool.acquire() as conn:
+            result = await conn.execute(
+                "UPDATE bench_baseline SET used = true, admitted_at = now() "
+                "WHERE id = $1 AND used = false", item)
+        return bool(result == "UPDATE 1")
+
+    await _drive(list(baseline[:warmup]), concurrency, bare)
+    base_s, base_lat = await _drive(list(baseline[warmup:]), concurrency, bare)
+    await pool.close()
+
+    ours_rate, base_rate = n / ours_s, n / base_s
+    print(f"{n} validations of distinct tickets, {concurrency} concurrent validators "
+          f"({warmup} more as warm-up each)")
+    print(f"ours     (HTTP validate, full checks): {ours_rate:9.0f} validations/s  "
+          f"p50 {_p(ours_lat, 0.5):7.2f} ms  p99 {_p(ours_lat, 0.99):7.2f} ms")
+    print(f"baseline (bare conditional UPDATE):    {base_rate:9.0f} updates/s      "
+          f"p50 {_p(base_lat, 0.5):7.2f} ms  p99 {_p(base_lat, 0.99):7.2f} ms")
+    print(f"ratio ours/baseline: {ours_rate / base_rate:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=4000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="mhc-bench-"))
+    work.chmod(0o755)
+    started: list[localstack.Service] = []
+    try:
+        dsn = os.environ.get("DATABASE_URL")
+        if not dsn:
+            pg, dsn = localstack.start_postgres(work / "pg", durable=False)
+            started.append(pg)
+        dsn = asyncio.run(_fresh_database(dsn))
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            rd, redis_url = localstack.start_redis(work / "redis")
+            started.append(rd)
+        # redis-py fails past 100 pooled connections unless told otherwise.
+        redis_url += ("&" if "?" in redis_url else "?") + "max_connections=1000"
+        port = localstack.free_port()
+        secrets_env = {n: secrets.token_urlsafe(32) for n in
+                       ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET", "MHC_QR_SECRET")}
+        env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": redis_url, "MHC_PORT": str(port),
+               "MHC_STATE_DIR": str(work / "state"), "MHC_LOG_LEVEL": "WARNING",
+               "MHC_PAYMENTS": "dev", **secrets_env}
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+            env.pop(name, None)
+        app = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env,
+                               cwd=Path(__file__).resolve().parents[2])
+        started.append(localstack.Service("app", app, port))
+        localstack.wait_for_port(port, app, "app")
+        qr_key = hashlib.sha256(secrets_env["MHC_QR_SECRET"].encode()).digest()
+        asyncio.run(_bench(dsn, f"http://127.0.0.1:{port}", secrets_env["MHC_JWT_SECRET"], qr_key,
+                           args.tickets, args.warmup, args.concurrency))
+    finally:
+        for service in reversed(started):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Media processing: recordings to HLS VOD replays (PyAV, without re-encoding)."""

@@ -1,0 +1,182 @@
+"""Validation: single admission, reasons in order, rate limits, sessions per ticket and per IP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import stripe
+
+from server.clock import Clock
+from tests.conftest import Api
+from tests.ticketing.conftest import buy, code_for, make_fans, make_user, paid_event
+from ticketing import qr
+from ticketing.keys import TICKETING_CONFIG
+
+
+async def gate(api: Api, url: str) -> int:
+    async with api.session.get(api.base_url + "/internal/play-auth",
+                               headers={"X-Original-URI": urlsplit(url).path}) as resp:
+        return resp.status
+
+
+async def check(api: Api, fan: dict[str, Any], code: str, ip: str = "192.0.2.1",
+                stream: str | None = None) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"code": code}
+    if stream is not None:
+        body["streamId"] = stream
+    return await api.call("POST", "/api/tickets/validate", token=str(fan["access"]), json=body,
+                          headers={"X-Real-IP": ip})
+
+
+async def test_validation_admits_once_and_opens_stream_and_chat(
+        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fan = await make_user(tapi)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    status, _ = await tapi.call("POST", f"/api/live/{event['id']}/playback", token=fan["access"])
+    assert status == 403, "a bought but unvalidated ticket does not open the stream"
+
+    code = await code_for(tapi, fan, ticket["id"])
+    status, ok = await check(tapi, fan, code, stream=event["id"])
+    assert status == 200, ok
+    assert ok["status"] == "ok" and ok["ticket_id"] == ticket["id"] and ok["chat"]["allowed"]
+    grant = ok["playback"]
+    assert urlsplit(grant["url"]).path == f"/play/{grant['token']}/{event['id']}/index.m3u8"
+    assert await gate(tapi, grant["url"]) == 200
+    # Admitted: the core's grant (renewal, chat) now says yes through the watch rule.
+    status, renewed = await tapi.call("POST", f"/api/live/{event['id']}/playback",
+                                      token=fan["access"], json={"session_id": grant["session_id"]})
+    assert status == 200 and renewed["session_id"] == grant["session_id"]
+
+    for again in (code, await code_for(tapi, fan, ticket["id"])):
+        status, err = await check(tapi, fan, again)
+        assert status == 409 and err["error"]["code"] == "already_redeemed"
+        assert err["error"]["reason"] == "already_redeemed"
+    status, mine = await tapi.call("GET", f"/api/tickets/{ticket['id']}", token=fan["access"])
+    assert mine["admitted_at"] is not None
+
+
+async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
+        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fan = await make_user(tapi)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    code = await code_for(tapi, fan, ticket["id"])
+    results = await asyncio.gather(*(check(tapi, fan, code, ip=f"198.18.0.{i}") for i in range(50)))
+    statuses = sorted(s for s, _ in results)
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(409) == 49
+    assert {b["error"]["code"] for s, b in results if s == 409} == {"already_redeemed"}
+
+
+async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
+        tapi: Api, tclock: Clock, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist, capacity=10)
+    other_event = await paid_event(tapi, artist)
+    fan, stranger = await make_fans(tapi, 2)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    code = await code_for(tapi, fan, ticket["id"])
+    key = tapi.app[TICKETING_CONFIG].qr_key
+    now = int(tclock.time())
+    # An unpaid (held) ticket and a refunded one.
+    status, held = await tapi.call("POST", "/api/tickets/purchase", token=stranger["access"],
+                                   json={"streamId": event["id"]})
+    unpaid = qr.sign(key, uuid.UUID(held["ticket"]["id"]), uuid.UUID(event["id"]), now, now + 300)
+    refunded_fan = await make_user(tapi)
+    refunded = await buy(tapi, stripe_client, refunded_fan, event["id"])
+    refunded_code = await code_for(tapi, refunded_fan, refunded["id"])
+    status, _ = await tapi.call("POST", f"/api/tickets/{refunded['id']}/refund",
+                                token=artist["access"])
+    assert status == 200
+    forged = code[:30] + ("A" if code[30] != "A" else "B") + code[31:]
+    wrong_key = qr.sign(b"x" * 32, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now, now + 300)
+    stale = qr.sign(key, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now - 700, now - 100)
+    cases = [
+        (fan, forged, None, 400, "invalid"),
+        (fan, wrong_key, None, 400, "invalid"),
+        (fan, code[:50], None, 400, "invalid"),
+        (fan, "", None, 400, "invalid"),
+        (fan, stale, None, 403, "invalid_time"),
+        (stranger, unpaid, None, 403, "unpaid"),
+        (refunded_fan, refunded_code, None, 403, "canceled"),
+        (fan, code, other_event["id"], 403, "wrong_event"),
+        (stranger, code, None, 403, "not_owner"),
+    ]
+    for who, bad, stream, want_status, reason in cases:
+        status, err = await check(tapi, who, bad, stream=stream)
+        assert (status, err["error"]["code"]) == (want_status, reason), (reason, err)
+        assert err["error"]["reason"] == reason
+    status, _ = await tapi.call("POST", "/api/tickets/validate", json={"code": code})
+    assert status == 401
+    # A screenshot goes stale: the same code after its window.
+    tclock.advance(tapi.app[TICKETING_CONFIG].qr_ttl + 1)
+    status, err = await check(tapi, fan, code)
+    assert (status, err["error"]["code"]) == (403, "invalid_time")
+    # Nothing was burned: a fresh code of the owner still admits.
+    status, ok = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]))
+    assert status == 200, ok
+
+
+async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
+                                                 stripe_client: stripe.StripeClient) -> None:
+    cfg = tapi.app[TICKETING_CONFIG]
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fan = await make_user(tapi)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    now = int(time.time())
+    forged = qr.sign(b"z" * 32, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now, now + 300)
+    statuses = [(await check(tapi, fan, forged, ip=f"198.19.{i // 250}.{i % 250}"))[0]
+                for i in range(cfg.validate_ticket_burst)]
+    assert set(statuses) == {400}
+    status, err = await check(tapi, fan, forged, ip="198.19.9.9")
+    assert status == 429 and err["error"]["code"] == "rate_limited"
+    # The genuine code is refused too while the ticket's bucket is empty (checked first).
+    status, err = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]), ip="198.19.9.8")
+    assert status == 429
+
+    other = await paid_event(tapi, artist)
+    junk = "A" * qr.CODE_LEN
+    statuses = [(await check(tapi, fan, junk, ip="203.0.113.77", stream=other["id"]))[0]
+                for _ in range(cfg.validate_ip_burst)]
+    assert set(statuses) == {400}
+    status, err = await check(tapi, fan, junk, ip="203.0.113.77", stream=other["id"])
+    assert status == 429 and err["error"]["code"] == "rate_limited"
+    status, err = await check(tapi, fan, junk, ip="203.0.113.78", stream=other["id"])
+    assert status == 400, "another address has its own budget"
+
+
+async def test_reentry_moves_the_session_and_one_session_per_ip(
+        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist, capacity=10)
+    fan, neighbour, stranger = await make_fans(tapi, 3)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter", token=fan["access"],
+                                headers={"X-Real-IP": "192.0.2.10"})
+    assert status == 409, "re-entry needs an admission first"
+    status, phone = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]), ip="192.0.2.10")
+    assert status == 200
+    status, tv = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
+                                 token=fan["access"], headers={"X-Real-IP": "192.0.2.11"})
+    assert status == 200 and tv["reentry"] is True
+    assert await gate(tapi, tv["playback"]["url"]) == 200
+    assert await gate(tapi, phone["playback"]["url"]) == 403, "last login wins"
+    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
+                                token=stranger["access"])
+    assert status == 404
+
+    # Another ticket holder behind the same address: that address keeps one session.
+    other = await buy(tapi, stripe_client, neighbour, event["id"])
+    status, second = await check(tapi, neighbour, await code_for(tapi, neighbour, other["id"]),
+                                 ip="192.0.2.11")
+    assert status == 200
+    assert await gate(tapi, second["playback"]["url"]) == 200
+    assert await gate(tapi, tv["playback"]["url"]) == 403

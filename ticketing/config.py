@@ -1,0 +1,122 @@
+"""Ticketing settings from the environment (and MHC_ENV_FILE), validated when the app is built.
+
+Payments use Stripe when STRIPE_SECRET_KEY is set; without it a clearly-labelled development
+provider completes purchases locally (MHC_PAYMENTS=dev|stripe forces one or the other).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.config import Config, ConfigError
+
+MAX_QR_TTL = 600  # a code is valid for at most 10 minutes
+
+
+@dataclass(frozen=True)
+class TicketingConfig:
+    """Validated ticketing settings; secrets stay out of repr."""
+
+    provider: str  # "stripe" or "dev"
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_publishable_key: str | None = None
+    stripe_api_base: str | None = None
+    webhook_tolerance: int = 300
+    qr_key: bytes = field(default=b"", repr=False)
+    qr_ttl: int = 300
+    hold_seconds: int = 15 * 60
+    sweep_seconds: float = 30.0
+    replay_days: int = 7
+    record_dir: Path = Path(".mhc-state/recordings")
+    purchase_burst: int = 10
+    purchase_per_minute: int = 6
+    validate_ip_burst: int = 30
+    validate_ip_per_minute: int = 30
+    validate_ticket_burst: int = 10
+    validate_ticket_per_minute: int = 10
+    session_ip_ttl: int = 6 * 3600
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _prefixed(env: Mapping[str, str], name: str, prefixes: tuple[str, ...]) -> str | None:
+    value = env.get(name, "").strip()
+    file_name = env.get(f"{name}_FILE")
+    if not value and file_name:
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+    if not value:
+        return None
+    if not value.startswith(prefixes) or len(value) < len(prefixes[0]) + 4:
+        raise ConfigError(f"{name} must start with {' or '.join(prefixes)}")
+    return value
+
+
+def _qr_key(env: Mapping[str, str], core: Config) -> bytes:
+    value = env.get("MHC_QR_SECRET", "")
+    if value:
+        if len(value) < 32:
+            raise ConfigError("MHC_QR_SECRET must be at least 32 characters")
+        return hashlib.sha256(value.encode()).digest()
+    # Without its own secret, the QR key is derived from the playback secret (a one-way,
+    # domain-separated derivation), so codes stay valid across restarts and processes.
+    return hmac.new(core.playback_secret.encode(), b"mhc-ticket-qr-v1", hashlib.sha256).digest()
+
+
+def load(core: Config, env: Mapping[str, str] | None = None) -> TicketingConfig:
+    """Build the ticketing config from the core's merged environment (or `env`), or raise
+    ConfigError naming the bad variable."""
+    e = dict(core.env if env is None else env)
+    secret = _prefixed(e, "STRIPE_SECRET_KEY", ("sk_", "rk_"))
+    webhook = _prefixed(e, "STRIPE_WEBHOOK_SECRET", ("whsec_",))
+    publishable = _prefixed(e, "STRIPE_PUBLISHABLE_KEY", ("pk_",))
+    api_base = e.get("STRIPE_API_BASE", "").rstrip("/") or None
+    if api_base is not None and not api_base.startswith(("http://", "https://")):
+        raise ConfigError("STRIPE_API_BASE must start with http:// or https://")
+    mode = e.get("MHC_PAYMENTS", "").strip().lower() or ("stripe" if secret else "dev")
+    if mode not in ("stripe", "dev"):
+        raise ConfigError(f"MHC_PAYMENTS must be 'stripe' or 'dev', got {mode!r}")
+    if mode == "stripe":
+        if secret is None:
+            raise ConfigError("STRIPE_SECRET_KEY is required when MHC_PAYMENTS=stripe")
+        if webhook is None:
+            raise ConfigError("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
+    record_dir = core.record_dir
+    return TicketingConfig(
+        provider=mode,
+        stripe_secret_key=secret,
+        stripe_webhook_secret=webhook,
+        stripe_publishable_key=publishable,
+        stripe_api_base=api_base,
+        webhook_tolerance=_int(e, "STRIPE_WEBHOOK_TOLERANCE", 300, 30, 600),
+        qr_key=_qr_key(e, core),
+        qr_ttl=_int(e, "MHC_QR_TTL", 300, 30, MAX_QR_TTL),
+        hold_seconds=_int(e, "MHC_TICKET_HOLD_MINUTES", 15, 1, 120) * 60,
+        sweep_seconds=float(_int(e, "MHC_TICKET_SWEEP_SECONDS", 30, 1, 3600)),
+        replay_days=_int(e, "MHC_REPLAY_DAYS", 7, 1, 365),
+        record_dir=record_dir,
+        purchase_burst=_int(e, "MHC_PURCHASE_BURST", 10, 1, 10_000),
+        purchase_per_minute=_int(e, "MHC_PURCHASE_PER_MINUTE", 6, 1, 100_000),
+        validate_ip_burst=_int(e, "MHC_VALIDATE_IP_BURST", 30, 1, 100_000),
+        validate_ip_per_minute=_int(e, "MHC_VALIDATE_IP_PER_MINUTE", 30, 1, 1_000_000),
+        validate_ticket_burst=_int(e, "MHC_VALIDATE_TICKET_BURST", 10, 1, 100_000),
+        validate_ticket_per_minute=_int(e, "MHC_VALIDATE_TICKET_PER_MINUTE", 10, 1, 1_000_000),
+    )

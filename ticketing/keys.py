@@ -1,0 +1,39 @@
+"""Typed application keys of the ticketing package."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from server.ratelimit import TokenBucket
+from ticketing.config import TicketingConfig
+from ticketing.limits import Bucket, MultiBucket
+from ticketing.payments import PaymentProvider
+
+
+@dataclass
+class Runtime:
+    """What ticketing opens at start: the payment provider, limiters and its tasks."""
+
+    provider: PaymentProvider
+    purchase_limit: TokenBucket
+    limits: MultiBucket
+    validate_ip_limit: Bucket
+    validate_ticket_limit: Bucket
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    replay_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` in the background; it is awaited (or cancelled) when the app stops."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+TICKETING_CONFIG = web.AppKey("ticketing_config", TicketingConfig)
+RUNTIME = web.AppKey("ticketing_runtime", Runtime)

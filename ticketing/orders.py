@@ -1,0 +1,322 @@
+"""Purchases: seat holds, payment state from the provider, issuing, expiry and late payments.
+
+Invariants: a seat is held only by a reserved, paid or refunding ticket (see store); a user
+has at most one such ticket per event; a payment that succeeds for a ticket that can no
+longer be issued (sold out meanwhile, event over, or the user holds another ticket) is
+refunded at once, never kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from server import audit
+from server.accounts.tokens import Principal
+from server.errors import ApiError, conflict
+from server.keys import CLOCK, DB
+from server.live.service import get_event
+from ticketing import payments, store
+from ticketing.keys import RUNTIME, TICKETING_CONFIG
+from ticketing.metrics import PAYMENTS, PURCHASES
+from ticketing.payments import Payment, PaymentError
+from ticketing.split import split
+from ticketing.views import ticket_json
+
+log = logging.getLogger(__name__)
+SELLING = ("scheduled", "live")
+
+
+def idempotency_key(ticket_id: uuid.UUID) -> str:
+    """One payment per ticket, however often its creation is retried."""
+    return f"mhc-ticket-{ticket_id}"
+
+
+def refund_key(ticket_id: uuid.UUID) -> str:
+    """One refund per ticket, whichever path asks for it."""
+    return f"mhc-refund-{ticket_id}"
+
+
+def _payment_json(app: web.Application, payment: Payment) -> dict[str, Any]:
+    provider = app[RUNTIME].provider
+    out: dict[str, Any] = {"provider": provider.name, "label": provider.label, "id": payment.id,
+                           "status": payment.status, "client_secret": payment.client_secret,
+                           "amount": payment.amount, "currency": payment.currency}
+    cfg = app[TICKETING_CONFIG]
+    if provider.name == "stripe" and cfg.stripe_publishable_key:
+        out["publishable_key"] = cfg.stripe_publishable_key
+    if provider.name == "dev":
+        out["confirm_url"] = f"/api/payments/dev/{payment.id}/confirm"
+    return out
+
+
+async def _rate_limit(app: web.Application, principal: Principal) -> None:
+    allowed, wait_ms = await app[RUNTIME].purchase_limit.take(str(principal.user_id),
+                                                              app[CLOCK].time())
+    if not allowed:
+        PURCHASES.labels("rate_limited").inc()
+        raise ApiError(429, "rate_limited", "too many purchase attempts; try again shortly",
+                       retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
+async def purchase(app: web.Application, principal: Principal,
+                   event_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+    """Hold one seat and start its payment: (201, reply), or (200, reply) for a hold in progress."""
+    await _rate_limit(app, principal)
+    event = await get_event(app, event_id)
+    if event["status"] == "cancelled":
+        PURCHASES.labels("refused").inc()
+        raise conflict("the event was cancelled", "event_cancelled")
+    if event["status"] not in SELLING:
+        PURCHASES.labels("refused").inc()
+        raise conflict("the event has ended", "event_ended")
+    if event["price_minor"] == 0:
+        PURCHASES.labels("refused").inc()
+        raise conflict("this event is free: no ticket is needed", "free_event")
+    cfg, rt, clock = app[TICKETING_CONFIG], app[RUNTIME], app[CLOCK]
+    now = clock.now()
+    released: list[Any] = []
+    ticket = None
+    async with app[DB].acquire() as conn:
+        existing = await store.active_for_user(conn, event_id, principal.user_id)
+        if existing is not None and existing["status"] != "reserved":
+            PURCHASES.labels("duplicate").inc()
+            raise conflict("you already have a ticket for this event", "already_has_ticket")
+        if existing is not None and existing["reserved_until"] > now:
+            return 200, await _pending_reply(app, existing)
+        try:
+            async with conn.transaction():
+                if existing is not None:  # the caller's own hold ran out: let it go first
+                    released += await store.release_expired(conn, event_id, now, principal.user_id)
+                seat = await store.claim_seat(conn, event_id, event["capacity"])
+                if not seat:
+                    freed = await store.release_expired(conn, event_id, now)
+                    released += freed
+                    seat = bool(freed) and await store.claim_seat(conn, event_id, event["capacity"])
+                if seat:
+                    ticket = await store.insert_reserved(
+                        conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
+                        event["currency"].strip(), event["replay_access"], rt.provider.name, now,
+                        now + timedelta(seconds=cfg.hold_seconds))
+        except asyncpg.UniqueViolationError:
+            PURCHASES.labels("duplicate").inc()
+            raise conflict("you already have a ticket (or a purchase in progress) for this event",
+                           "already_has_ticket") from None
+    for row in released:
+        await _after_release(app, row, "expired")
+    if ticket is None:
+        PURCHASES.labels("sold_out").inc()
+        raise conflict("the event is sold out", "sold_out")
+    try:
+        payment = await rt.provider.create(
+            amount=ticket["amount_minor"], currency=ticket["currency"].strip(),
+            ticket_id=ticket["id"], event_id=event_id, idempotency_key=idempotency_key(ticket["id"]))
+    except PaymentError as exc:
+        log.warning("payment creation failed for ticket %s: %s", ticket["id"], exc)
+        async with app[DB].acquire() as conn:
+            await store.transition(conn, ticket["id"], ("reserved",), "released", clock.now(),
+                                   "payment_error")
+        PURCHASES.labels("provider_error").inc()
+        raise ApiError(502, "payment_provider_error",
+                       "the payment service is unavailable: nothing was charged and no seat is held"
+                       ) from None
+    async with app[DB].acquire() as conn:
+        await store.set_payment_ref(conn, ticket["id"], payment.id)
+    PURCHASES.labels("reserved").inc()
+    return 201, {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
+
+
+async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
+    if ticket["payment_ref"] is None:
+        raise conflict("a purchase for this event is already being started", "purchase_in_progress")
+    try:
+        payment = await app[RUNTIME].provider.retrieve(ticket["payment_ref"])
+    except PaymentError:
+        raise ApiError(502, "payment_provider_error", "the payment service is unavailable") from None
+    return {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
+
+
+async def _after_release(app: web.Application, row: Any, reason: str) -> None:
+    """Audit a released hold and cancel its payment in the background (best effort)."""
+    await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
+                    reason=reason, payment=row["payment_ref"])
+    rt = app[RUNTIME]
+    if row["payment_ref"] and row["provider"] == rt.provider.name:
+        rt.spawn(_cancel_quietly(app, row["payment_ref"]))
+
+
+async def _cancel_quietly(app: web.Application, payment_id: str) -> None:
+    try:
+        await app[RUNTIME].provider.cancel(payment_id)
+    except PaymentError as exc:
+        # Already succeeded or processing: its webhook (or the next sync) settles it.
+        log.info("could not cancel payment %s: %s", payment_id, exc)
+
+
+async def ticket_for_payment(app: web.Application, payment: Payment) -> Any:
+    """The ticket a payment belongs to (re-attaching its id if creation was interrupted)."""
+    async with app[DB].acquire() as conn:
+        ticket = await store.by_payment_ref(conn, payment.id)
+        if ticket is None and payment.ticket_id is not None:
+            candidate = await store.get(conn, payment.ticket_id)
+            if candidate is not None and candidate["payment_ref"] is None:
+                await store.set_payment_ref(conn, candidate["id"], payment.id)
+                ticket = await store.get(conn, candidate["id"])
+    return ticket
+
+
+async def sync_payment(app: web.Application, payment_id: str) -> str:
+    """Fetch a payment from the provider and bring its ticket in line; returns the outcome.
+
+    Raises PaymentError when the provider cannot be asked (the caller retries later).
+    """
+    payment = await app[RUNTIME].provider.retrieve(payment_id)
+    ticket = await ticket_for_payment(app, payment)
+    if ticket is None:
+        outcome = "unknown_payment"
+    elif payment.status == payments.SUCCEEDED:
+        outcome = await settle_success(app, ticket, payment)
+    elif payment.status in (payments.FAILED, payments.CANCELED):
+        outcome = await settle_failure(app, ticket, payment)
+    else:
+        outcome = "pending"
+    PAYMENTS.labels(outcome).inc()
+    return outcome
+
+
+async def settle_success(app: web.Application, ticket: Any, payment: Payment) -> str:
+    """Issue the ticket, or refund the payment when the ticket cannot be issued any more."""
+    now = app[CLOCK].now()
+    if (payment.amount, payment.currency) != (ticket["amount_minor"], ticket["currency"].strip()):
+        log.error("payment %s amount/currency does not match ticket %s", payment.id, ticket["id"])
+        async with app[DB].acquire() as conn:
+            await store.transition(conn, ticket["id"], ("reserved",), "released", now,
+                                   "amount_mismatch")
+            ticket = await store.get(conn, ticket["id"])
+        if ticket["status"] == "released":
+            return await refund_unissued(app, ticket, payment, "amount_mismatch")
+        return "ignored"
+    if ticket["status"] == "reserved":
+        async with app[DB].acquire() as conn:
+            async with conn.transaction():
+                row = await store.mark_paid(conn, ticket["id"], now)
+                if row is not None:
+                    await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+            if row is None:
+                ticket = await store.get(conn, ticket["id"])
+        if row is not None:
+            await _issued(app, row, payment, late=False)
+            return "issued"
+    if ticket["status"] != "released":
+        return "duplicate"
+    # Paid after its hold was released: issue it if a seat is still free, else refund.
+    event = await get_event(app, ticket["event_id"])
+    reason = "event_over"
+    row = None
+    if event["status"] in SELLING:
+        reason = "sold_out"
+        try:
+            async with app[DB].acquire() as conn, conn.transaction():
+                row = await store.reacquire(conn, ticket, event["capacity"], now)
+                if row is not None:
+                    await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+        except asyncpg.UniqueViolationError:
+            reason = "already_has_ticket"
+    if row is not None:
+        await _issued(app, row, payment, late=True)
+        return "issued_late"
+    async with app[DB].acquire() as conn:
+        current = await store.get(conn, ticket["id"])
+    if current is None or current["status"] != "released":
+        return "duplicate"
+    return await refund_unissued(app, current, payment, reason)
+
+
+async def _issued(app: web.Application, row: Any, payment: Payment, late: bool) -> None:
+    parts = split(row["amount_minor"])
+    await audit.log(app, "PAYMENT_COMPLETED", actor=row["user_id"], subject=row["id"],
+                    payment=payment.id, provider=row["provider"], amount=row["amount_minor"],
+                    currency=row["currency"].strip())
+    await audit.log(app, "TICKET_ISSUED", actor=row["user_id"], subject=row["id"],
+                    event=str(row["event_id"]), late=late, artist=parts.artist,
+                    platform=parts.platform, processing=parts.processing)
+
+
+async def refund_unissued(app: web.Application, ticket: Any, payment: Payment, reason: str) -> str:
+    """Refund a payment whose (released) ticket will not be issued; money is never kept."""
+    await app[RUNTIME].provider.refund(payment.id, idempotency_key=refund_key(ticket["id"]),
+                                       reason=reason)
+    async with app[DB].acquire() as conn:
+        row = await store.transition(conn, ticket["id"], ("released",), "refunded",
+                                     app[CLOCK].now(), reason)
+    if row is not None:
+        await audit.log(app, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
+                        event=str(ticket["event_id"]), payment=payment.id, reason=reason,
+                        amount=payment.amount, currency=payment.currency)
+    return f"refunded_{reason}"
+
+
+async def settle_failure(app: web.Application, ticket: Any, payment: Payment) -> str:
+    """A declined or cancelled payment releases the seat its ticket held."""
+    if ticket["status"] != "reserved":
+        return "ignored"
+    reason = "payment_failed" if payment.status == payments.FAILED else "payment_canceled"
+    async with app[DB].acquire() as conn:
+        row = await store.transition(conn, ticket["id"], ("reserved",), "released",
+                                     app[CLOCK].now(), reason)
+    if row is None:
+        return "ignored"
+    await audit.log(app, "PAYMENT_FAILED", subject=row["id"], event=str(row["event_id"]),
+                    reason=reason, payment=payment.id)
+    if payment.status == payments.FAILED:
+        # A later attempt on the same payment must not succeed for a released seat.
+        await _cancel_quietly(app, payment.id)
+    return "released"
+
+
+async def expire_due(app: web.Application, limit: int = 200) -> int:
+    """Release holds whose time ran out (settling any that were paid meanwhile)."""
+    rt = app[RUNTIME]
+    async with app[DB].acquire() as conn:
+        due = await store.due_reservations(conn, app[CLOCK].now(), limit)
+    released = 0
+    for ticket in due:
+        if ticket["payment_ref"] and ticket["provider"] == rt.provider.name:
+            try:
+                payment = await rt.provider.retrieve(ticket["payment_ref"])
+                if payment.status == payments.SUCCEEDED:
+                    await settle_success(app, ticket, payment)
+                    continue
+                if payment.status != payments.CANCELED:
+                    await rt.provider.cancel(payment.id)
+            except PaymentError as exc:
+                log.info("expiring ticket %s: provider said %s", ticket["id"], exc)
+        async with app[DB].acquire() as conn:
+            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
+                                         app[CLOCK].now(), "expired")
+        if row is not None:
+            released += 1
+            await audit.log(app, "SEAT_RELEASED", subject=row["id"],
+                            event=str(row["event_id"]), reason="expired",
+                            payment=row["payment_ref"])
+    return released
+
+
+async def sweep_forever(app: web.Application) -> None:
+    """The background task that expires holds."""
+    interval = app[TICKETING_CONFIG].sweep_seconds
+    while True:
+        try:
+            await expire_due(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reservation sweep failed")
+        await asyncio.sleep(interval)

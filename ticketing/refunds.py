@@ -1,0 +1,128 @@
+"""Refunds and chargebacks: money back revokes the ticket and every playback session it opened."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from server import audit
+from server.accounts.tokens import Principal
+from server.errors import ApiError, conflict, forbidden, not_found
+from server.keys import CLOCK, DB
+from server.live.service import get_event
+from server.playback.service import revoke_viewer
+from ticketing import store
+from ticketing.keys import RUNTIME
+from ticketing.orders import refund_key
+from ticketing.payments import PaymentError
+from ticketing.views import ticket_json
+
+log = logging.getLogger(__name__)
+
+
+async def refund(app: web.Application, principal: Principal, ticket_id: uuid.UUID) -> dict[str, Any]:
+    """An admin or the event's artist refunds a paid ticket in full."""
+    async with app[DB].acquire() as conn:
+        ticket = await store.get(conn, ticket_id)
+    if ticket is None:
+        raise not_found("ticket")
+    event = await get_event(app, ticket["event_id"])
+    if not principal.is_admin and event["artist_id"] != principal.user_id:
+        raise forbidden("only an admin or the event's artist can refund a ticket")
+    return ticket_json(await refund_ticket(app, ticket, principal.user_id, "requested"))
+
+
+async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason: str) -> Any:
+    """Refund at the provider, then close the ticket; nothing changes if the provider refuses."""
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn:
+        claimed = await store.transition(conn, ticket["id"], ("paid",), "refunding", now)
+    if claimed is None:
+        if ticket["status"] in ("refunded", "refunding"):
+            raise conflict("the ticket is already refunded", "already_refunded")
+        raise conflict(f"only a paid ticket can be refunded (this one is {ticket['status']})",
+                       "not_refundable")
+    try:
+        await app[RUNTIME].provider.refund(claimed["payment_ref"],
+                                           idempotency_key=refund_key(ticket["id"]), reason=reason)
+    except PaymentError as exc:
+        log.warning("refund of ticket %s failed: %s", ticket["id"], exc)
+        async with app[DB].acquire() as conn:
+            await store.transition(conn, ticket["id"], ("refunding",), "paid", app[CLOCK].now())
+        raise ApiError(502, "payment_provider_error",
+                       "the payment service refused or is unavailable; the ticket is unchanged"
+                       ) from None
+    row = await close_ticket(app, ticket["id"], "refunded", reason, actor)
+    if row is None:  # closed meanwhile by the provider's own notification
+        async with app[DB].acquire() as conn:
+            row = await store.get(conn, ticket["id"])
+    return row
+
+
+async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, reason: str,
+                       actor: object) -> Any:
+    """Refund or revoke a paid ticket: release its seat, void its sale, stop its sessions."""
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn, conn.transaction():
+        row = await store.transition(conn, ticket_id, ("paid", "refunding"), status, now, reason)
+        if row is not None:
+            await store.sale_refunded(conn, ticket_id, now)
+    if row is None:
+        return None
+    sessions = await revoke_viewer(app, row["user_id"], row["event_id"], f"ticket_{status}", actor)
+    kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
+    await audit.log(app, kind, actor=actor, subject=ticket_id, event=str(row["event_id"]),
+                    reason=reason, payment=row["payment_ref"], amount=row["amount_minor"],
+                    currency=row["currency"].strip(), sessions_revoked=len(sessions))
+    return row
+
+
+async def on_charge_refunded(app: web.Application, charge_id: str) -> str:
+    """A refund made at the provider (e.g. from its dashboard) revokes the ticket."""
+    charge = await app[RUNTIME].provider.retrieve_charge(charge_id)
+    if charge.amount_refunded < charge.amount:
+        return "partial_refund_ignored"
+    if charge.payment_id is None:
+        return "unknown_payment"
+    async with app[DB].acquire() as conn:
+        ticket = await store.by_payment_ref(conn, charge.payment_id)
+    if ticket is None:
+        return "unknown_payment"
+    row = await close_ticket(app, ticket["id"], "refunded", "refunded_at_provider", None)
+    return "refunded" if row is not None else "duplicate"
+
+
+async def on_dispute(app: web.Application, dispute_id: str) -> str:
+    """A lost dispute (chargeback) revokes the ticket; other outcomes change nothing."""
+    provider = app[RUNTIME].provider
+    dispute = await provider.retrieve_dispute(dispute_id)
+    if dispute.status != "lost":
+        return f"dispute_{dispute.status}"
+    payment_id = dispute.payment_id
+    if payment_id is None and dispute.charge_id is not None:
+        payment_id = (await provider.retrieve_charge(dispute.charge_id)).payment_id
+    if payment_id is None:
+        return "unknown_payment"
+    async with app[DB].acquire() as conn:
+        ticket = await store.by_payment_ref(conn, payment_id)
+    if ticket is None:
+        return "unknown_payment"
+    row = await close_ticket(app, ticket["id"], "revoked", "dispute_lost", None)
+    return "revoked" if row is not None else "duplicate"
+
+
+async def refund_cancelled_event(app: web.Application, event_id: uuid.UUID) -> int:
+    """When an event is cancelled, every paid ticket is refunded."""
+    async with app[DB].acquire() as conn:
+        tickets = await store.paid_tickets(conn, event_id)
+    done = 0
+    for ticket in tickets:
+        try:
+            await refund_ticket(app, ticket, None, "event_cancelled")
+            done += 1
+        except ApiError as exc:
+            log.warning("refund of ticket %s on cancellation: %s", ticket["id"], exc.message)
+    return done

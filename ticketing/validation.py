@@ -1,0 +1,194 @@
+"""Ticket validation (the single admission), re-entry, and the watch rule.
+
+Rules:
+- Admission is single use: the first valid code of a paid ticket, shown by its owner, admits
+  it (an atomic conditional UPDATE; of concurrent validations exactly one wins). Every later
+  validation of that ticket is refused with `already_redeemed`, whatever the code.
+- Re-entry is a separate, explicit step: the owner of an admitted ticket calls
+  POST /api/tickets/{id}/reenter from another device; the ticket's viewing session moves
+  there and the previous one is revoked (last login wins). A ticket has one active session.
+- One active session per IP per event: a new ticket session from an IP revokes the session
+  that IP had for the event (last wins). IPs are kept only as keyed digests in Redis.
+
+Checks run in this order, each refusal naming a pretix-like reason: rate_limited, invalid
+(malformed, truncated or forged code; unknown ticket), invalid_time (outside the code's
+window), unpaid / canceled / revoked (ticket state), wrong_event, not_owner,
+already_redeemed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from server import audit
+from server.accounts.tokens import Principal
+from server.errors import ApiError, not_found
+from server.keys import CLOCK, DB, REDIS
+from server.live.service import get_event
+from server.playback.service import open_session, revoke
+from ticketing import qr, store
+from ticketing.keys import RUNTIME, TICKETING_CONFIG
+from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
+
+IP_SESSION_PREFIX = "tkt:ipsession:"
+REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
+                 "canceled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
+                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409}
+
+
+def rejected(reason: str, message: str, **extra: Any) -> ApiError:
+    """A refusal carrying its reason as the error code (and as `reason`)."""
+    VALIDATIONS.labels(reason).inc()
+    return ApiError(REASON_STATUS[reason], reason, message, reason=reason, **extra)
+
+
+def ip_digest(app: web.Application, ip: str) -> str:
+    """A keyed digest of an address, so Redis never holds raw IPs."""
+    key = app[TICKETING_CONFIG].qr_key
+    return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def _rate_limit(app: web.Application, ip_key: str, event_key: str,
+                      ticket_key: str | None) -> None:
+    rt = app[RUNTIME]
+    checks = [(rt.validate_ip_limit, f"{ip_key}:{event_key}")]
+    if ticket_key is not None:
+        checks.append((rt.validate_ticket_limit, ticket_key))
+    allowed, wait_ms = await rt.limits.take(checks, app[CLOCK].time())
+    if not allowed:
+        raise rejected("rate_limited", "too many validation attempts; try again shortly",
+                       retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
+def _state_refusal(ticket: Any) -> ApiError | None:
+    status = ticket["status"]
+    if status == "paid":
+        return None
+    if status == "reserved":
+        return rejected("unpaid", "the ticket's payment has not completed")
+    if status == "revoked":
+        return rejected("revoked", "the ticket was revoked")
+    if status == "released":
+        return rejected("canceled", "the purchase was not completed; the ticket is void")
+    return rejected("canceled", "the ticket was refunded")
+
+
+def _explain(ticket: Any, claims: qr.CodeClaims, principal: Principal,
+             stream_id: uuid.UUID | None) -> ApiError:
+    """Why the admission UPDATE matched nothing, in the documented order of checks."""
+    if ticket is None:
+        return rejected("invalid", "unknown ticket")
+    refusal = _state_refusal(ticket)
+    if refusal is not None:
+        return refusal
+    if ticket["event_id"] != claims.event_id or (stream_id is not None
+                                                 and stream_id != claims.event_id):
+        return rejected("wrong_event", "this ticket is for another event")
+    if ticket["user_id"] != principal.user_id:
+        return rejected("not_owner", "this ticket belongs to another account")
+    return rejected("already_redeemed",
+                    "this ticket was already admitted; re-enter with POST "
+                    f"/api/tickets/{ticket['id']}/reenter from the owner's account")
+
+
+async def validate(app: web.Application, principal: Principal, code: str, ip: str,
+                   stream_id: uuid.UUID | None) -> dict[str, Any]:
+    """Admit a ticket by its code: a playback grant and chat access, or a reasoned refusal."""
+    started = time.perf_counter()
+    try:
+        return await _validate(app, principal, code, ip, stream_id)
+    finally:
+        VALIDATION_LATENCY.observe(time.perf_counter() - started)
+
+
+async def _validate(app: web.Application, principal: Principal, code: str, ip: str,
+                    stream_id: uuid.UUID | None) -> dict[str, Any]:
+    claimed = qr.peek(code)
+    event_key = str(stream_id or (claimed[1] if claimed else "-"))
+    ip_key = ip_digest(app, ip)
+    await _rate_limit(app, ip_key, event_key, str(claimed[0]) if claimed else None)
+    try:
+        claims = qr.verify_signature(app[TICKETING_CONFIG].qr_key, code)
+        qr.check_window(claims, app[CLOCK].time())
+    except qr.CodeRejected as exc:
+        raise rejected(exc.reason, exc.message) from None
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn:
+        won = (stream_id is None or stream_id == claims.event_id) and await store.admit(
+            conn, claims.ticket_id, principal.user_id, claims.event_id, now)
+        ticket = None if won else await store.get(conn, claims.ticket_id)
+    if not won:
+        raise _explain(ticket, claims, principal, stream_id)
+    # No connection is held across open_session: it takes its own from the pool.
+    grant = await _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip_key)
+    VALIDATIONS.labels("admitted").inc()
+    await audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
+                    event=str(claims.event_id), session=grant["session_id"], reentry=False)
+    return _reply(claims.ticket_id, claims.event_id, now.isoformat(), grant, reentry=False)
+
+
+def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
+           grant: dict[str, Any], reentry: bool) -> dict[str, Any]:
+    return {"status": "ok", "reentry": reentry, "ticket_id": str(ticket_id),
+            "event_id": str(event_id), "admitted_at": admitted_at, "playback": grant,
+            "chat": {"allowed": True, "event_id": str(event_id)}}
+
+
+async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
+                        event_id: uuid.UUID, ip_key: str) -> dict[str, Any]:
+    """Open a session for the ticket; revoke the ticket's and this IP's previous ones."""
+    grant = await open_session(app, user_id, event_id)
+    session_id = uuid.UUID(grant["session_id"])
+    async with app[DB].acquire() as conn:
+        swapped, previous = await store.swap_session(conn, ticket_id, session_id)
+    if not swapped:  # refunded or revoked a moment ago
+        await revoke(app, [session_id], "ticket_closed", user_id)
+        raise rejected("canceled", "the ticket is no longer valid")
+    if previous is not None and previous != session_id:
+        await revoke(app, [previous], "ticket_session_moved", user_id)
+    ttl = app[TICKETING_CONFIG].session_ip_ttl
+    before = await app[REDIS].set(f"{IP_SESSION_PREFIX}{event_id}:{ip_key}", str(session_id),
+                                  ex=ttl, get=True)
+    if isinstance(before, str) and before not in (str(session_id), str(previous)):
+        await revoke(app, [uuid.UUID(before)], "ip_session_replaced", user_id)
+    return grant
+
+
+async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UUID,
+                  ip: str) -> dict[str, Any]:
+    """The owner moves an admitted ticket's session to this device (last login wins)."""
+    ip_key = ip_digest(app, ip)
+    await _rate_limit(app, ip_key, "reenter", str(ticket_id))
+    async with app[DB].acquire() as conn:
+        ticket = await store.get(conn, ticket_id)
+    if ticket is None or ticket["user_id"] != principal.user_id:
+        raise not_found("ticket")
+    refusal = _state_refusal(ticket)
+    if refusal is not None:
+        raise refusal
+    if ticket["admitted_at"] is None:
+        raise rejected("not_admitted", "validate the ticket's code first")
+    event = await get_event(app, ticket["event_id"])
+    if event["status"] not in ("scheduled", "live"):
+        raise rejected("event_over", "the event is over; see its replay instead")
+    grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip_key)
+    VALIDATIONS.labels("reentered").inc()
+    await audit.log(app, "TICKET_REENTERED", actor=principal.user_id, subject=ticket_id,
+                    event=str(ticket["event_id"]), session=grant["session_id"])
+    return _reply(ticket_id, ticket["event_id"], ticket["admitted_at"].isoformat(), grant,
+                  reentry=True)
+
+
+async def holds_admitted_ticket(app: web.Application, principal: Principal, event: Any) -> bool:
+    """The watch rule ticketing adds: a paid, admitted ticket for an event not yet over."""
+    if event["status"] not in ("scheduled", "live"):
+        return False
+    async with app[DB].acquire() as conn:
+        return await store.admitted_ticket(conn, principal.user_id, event["id"])
