@@ -10,7 +10,7 @@ import ticketing
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from server import db, middleware
+from server import chat, db, middleware
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
@@ -66,6 +66,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes,
                   web_routes):
         app.router.add_routes(table)
+    chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes
     for setup in PACKAGE_SETUPS:
         setup(app)
     return app

@@ -1,0 +1,183 @@
+"""Chat fan-out benchmark: our chat against a bare python-socketio broadcaster, same load.
+
+One room, --clients receivers plus --senders senders (distinct users, so each stays inside
+the per-user rate limit) sending --rate messages per second in total. Ours runs as a real
+`mhc serve` process on private PostgreSQL and Redis (auth, validation, rate limits, Redis
+fan-out, batched persistence all on); the baseline is bare.py. The load generator is a
+separate process. Prints absolute figures for both; the LAST line is the ratio of
+deliveries per second, ours/bare.
+
+    .venv/bin/python bench/chat_fanout/run.py [--clients 1000] [--rate 20] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from server import localstack
+from server.accounts import store as accounts_store
+from server.accounts.tokens import issue_access
+from server.live import store as live_store
+
+HERE = Path(__file__).resolve().parent
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Poll /readyz until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"server at {url} not ready within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def seed(dsn: str, secret: str, users: int) -> tuple[str, list[str]]:
+    """An artist's free event and `users` fans with access tokens (no password logins)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        artist = uuid.uuid4()
+        await accounts_store.insert_user(conn, artist, f"artist-{artist.hex[:8]}@bench.test",
+                                         "unused", "Bench Artist", "artist")
+        event_id = uuid.uuid4()
+        fields = {"title": "Bench", "description": "", "starts_at": datetime.now(UTC),
+                  "price_minor": 0, "currency": "EUR", "capacity": None, "replay_access": False}
+        await live_store.insert(conn, event_id, artist, fields, secrets.token_bytes(32))
+        tokens = []
+        now = time.time()
+        for i in range(users):
+            uid = uuid.uuid4()
+            await accounts_store.insert_user(conn, uid, f"fan-{uid.hex[:12]}@bench.test", "unused",
+                                             f"fan {i}", "fan")
+            tokens.append(issue_access(secret, uid, "fan", now, 3600)[0])
+        return str(event_id), tokens
+    finally:
+        await conn.close()
+
+
+def run_load(work: Path, name: str, url: str, event_id: str, tokens: list[str],
+             args: argparse.Namespace) -> dict[str, Any]:
+    """Run the load generator against `url` and return its figures."""
+    job = {"url": url, "event_id": event_id, "receiver_tokens": tokens[:args.clients],
+           "sender_tokens": tokens[args.clients:], "rate": args.rate, "warmup": args.warmup,
+           "duration": args.duration}
+    path = work / f"job-{name}.json"
+    path.write_text(json.dumps(job))
+    out = subprocess.run([sys.executable, str(HERE / "load.py"), str(path)], capture_output=True,
+                         text=True, timeout=args.duration + args.warmup + 180, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"load generator failed against {name}:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    """One result as a readable line."""
+    print(f"{name:5} clients={r['clients']} rate={r['rate']}/s sent={r['sent']} "
+          f"acks={r['acks']} deliveries/s={r['deliveries_per_s']:.0f} "
+          f"(offered {r['offered_per_s']:.0f}) p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms "
+          f"max={r['max_ms']:.1f}ms connect={r['connect_s']}s dropped={r['dropped_connections']}",
+          flush=True)
+
+
+def main() -> None:
+    """Run ours, then the baseline, and print the ratio last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=1000, help="receiving clients")
+    parser.add_argument("--senders", type=int, default=50, help="sending clients (users)")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second, total")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.clients + args.senders + 512
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(want, soft)), hard))
+
+    work = Path(tempfile.mkdtemp(prefix="mhc-bench-chat-"))
+    work.chmod(0o755)
+    services: list[localstack.Service] = []
+    try:
+        pg, dsn = localstack.start_postgres(work / "pg", durable=True)
+        services.append(pg)
+        rd, redis_url = localstack.start_redis(work / "redis")
+        services.append(rd)
+        secret = secrets.token_urlsafe(32)
+        port = localstack.free_port()
+        env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": dsn, "REDIS_URL": redis_url,
+               "MHC_JWT_SECRET": secret, "MHC_PLAYBACK_SECRET": secrets.token_urlsafe(32),
+               "MHC_HOOK_SECRET": secrets.token_urlsafe(32), "MHC_STATE_DIR": str(work / "state"),
+               "MHC_PORT": str(port), "MHC_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        print(f"chat fan-out: {args.clients} receivers + {args.senders} senders in one room, "
+              f"{args.rate:g} msg/s for {args.duration:g}s after {args.warmup:g}s warm-up, "
+              f"{os.cpu_count()} cores", flush=True)
+        with open(work / "ours.log", "wb") as log:
+            ours_proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT,
+                                         env=env, stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                ours_url = f"http://127.0.0.1:{port}"
+                wait_ready(ours_url, ours_proc)
+                event_id, tokens = asyncio.run(seed(dsn, secret, args.clients + args.senders))
+                ours = run_load(work, "ours", ours_url, event_id, tokens, args)
+            finally:
+                stop(ours_proc)
+        show("ours", ours)
+
+        bare_port = localstack.free_port()
+        with open(work / "bare.log", "wb") as log:
+            bare_proc = subprocess.Popen([sys.executable, str(HERE / "bare.py"), "--port",
+                                          str(bare_port)], cwd=ROOT, env=env,
+                                         stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                bare_url = f"http://127.0.0.1:{bare_port}"
+                wait_ready(bare_url, bare_proc)
+                bare = run_load(work, "bare", bare_url, event_id, tokens, args)
+            finally:
+                stop(bare_proc)
+        show("bare", bare)
+        ratio = ours["deliveries_per_s"] / bare["deliveries_per_s"] if bare["deliveries_per_s"] else 0
+        print(f"ratio deliveries/s ours/bare: {ratio:.3f}", flush=True)
+    finally:
+        for service in reversed(services):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
