@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 
-import forensics
-import ticketing
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+import forensics
+import ticketing
 from server import chat, db, middleware
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock

@@ -6,8 +6,8 @@ calls are no-ops, so core code never depends on whether the audit trail is confi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web

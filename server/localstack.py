@@ -145,6 +145,52 @@ def start_redis(work_dir: Path, port: int | None = None) -> tuple[Service, str]:
     return service, f"redis://127.0.0.1:{port}/0"
 
 
+class Stack:
+    """The services one run uses: DATABASE_URL / REDIS_URL when set, else private ones.
+
+    Everything started through it stops, in reverse order, when the `with` block ends.
+    """
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self._started: list[Service] = []
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop everything started here, newest first."""
+        for service in reversed(self._started):
+            service.stop()
+        self._started.clear()
+
+    def add(self, service: Service) -> Service:
+        """Stop `service` with the rest."""
+        self._started.append(service)
+        return service
+
+    def database_url(self, durable: bool = False) -> str:
+        """DATABASE_URL, or a private cluster's DSN."""
+        given = os.environ.get("DATABASE_URL")
+        if given:
+            return given
+        pg, dsn = start_postgres(self.work_dir / "pg", durable=durable)
+        self.add(pg)
+        return dsn
+
+    def redis_url(self) -> str:
+        """REDIS_URL, or a private redis-server's URL."""
+        given = os.environ.get("REDIS_URL")
+        if given:
+            return given
+        rd, url = start_redis(self.work_dir / "redis")
+        self.add(rd)
+        return url
+
+
 def start_nginx(conf_path: Path, probe_port: int) -> Service:
     """Start nginx in the foreground on a rendered config."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -43,19 +42,9 @@ def test_services() -> Iterator[Services]:
     """A fresh database (in DATABASE_URL's server or a private cluster) and a Redis."""
     work = Path(tempfile.mkdtemp(prefix="mhc-test-"))
     work.chmod(0o755)
-    started: list[localstack.Service] = []
-    try:
-        base = os.environ.get("DATABASE_URL")
-        if not base:
-            pg, base = localstack.start_postgres(work / "pg", durable=False)
-            started.append(pg)
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            rd, redis_url = localstack.start_redis(work / "redis")
-            started.append(rd)
+    with localstack.Stack(work) as stack:
+        base = stack.database_url()
+        redis_url = stack.redis_url()
         name = f"mhc_test_{uuid.uuid4().hex[:12]}"
         asyncio.run(_create_database(base, name))
         yield Services(_with_db(base, name), redis_url, work)
-    finally:
-        for service in reversed(started):
-            service.stop()

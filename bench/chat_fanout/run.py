@@ -132,12 +132,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-chat-"))
     work.chmod(0o755)
-    services: list[localstack.Service] = []
+    stack = localstack.Stack(work)
     try:
-        pg, dsn = localstack.start_postgres(work / "pg", durable=True)
-        services.append(pg)
-        rd, redis_url = localstack.start_redis(work / "redis")
-        services.append(rd)
+        dsn = stack.database_url(durable=True)
+        redis_url = stack.redis_url()
         secret = secrets.token_urlsafe(32)
         port = localstack.free_port()
         env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": dsn, "REDIS_URL": redis_url,
@@ -174,8 +172,7 @@ def main() -> None:
         ratio = ours["deliveries_per_s"] / bare["deliveries_per_s"] if bare["deliveries_per_s"] else 0
         print(f"ratio deliveries/s ours/bare: {ratio:.3f}", flush=True)
     finally:
-        for service in reversed(services):
-            service.stop()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

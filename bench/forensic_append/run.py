@@ -103,14 +103,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-"))
     work.chmod(0o755)
-    started: list[localstack.Service] = []
+    stack = localstack.Stack(work)
     try:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            pg, dsn = localstack.start_postgres(work / "pg", durable=True)
-            started.append(pg)
-        rd, redis_url = localstack.start_redis(work / "redis")
-        started.append(rd)
+        dsn = stack.database_url(durable=True)
+        redis_url = stack.redis_url()
 
         async def run() -> tuple[float, float]:
             name = f"mhc_bench_{uuid.uuid4().hex[:8]}"
@@ -134,8 +130,7 @@ def main() -> None:
               f"{result.rate:,.0f} records/s ({'verified' if result.ok else 'FAILED'})")
         print(f"ratio chained/plain: {chained_rate / plain_rate:.3f}")
     finally:
-        for service_ in reversed(started):
-            service_.stop()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

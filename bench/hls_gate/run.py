@@ -74,16 +74,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-"))
     work.chmod(0o755)
-    started: list[localstack.Service] = []
+    stack = localstack.Stack(work)
     try:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            pg, dsn = localstack.start_postgres(work / "pg", durable=False)
-            started.append(pg)
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            rd, redis_url = localstack.start_redis(work / "redis")
-            started.append(rd)
+        dsn = stack.database_url(durable=False)
+        redis_url = stack.redis_url()
         app_port, http_cached, http_nocache = (localstack.free_port() for _ in range(3))
         env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": redis_url,
                "MHC_PORT": str(app_port), "MHC_STATE_DIR": str(work / "state"),
@@ -92,7 +86,7 @@ def main() -> None:
                   ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}}
         cfg = load_config(env)
         app = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env)
-        started.append(localstack.Service("app", app, app_port))
+        stack.add(localstack.Service("app", app, app_port))
         localstack.wait_for_port(app_port, app, "app")
 
         event_id, token = asyncio.run(grant_for(f"http://127.0.0.1:{app_port}"))
@@ -108,7 +102,7 @@ def main() -> None:
                 f"        location /ungated/ {{\n            alias {cfg.hls_dir}/;\n        }}\n"
                 "        location /play/ {", 1)
             (layout.state_dir / "nginx.conf").write_text(conf)
-            started.append(localstack.start_nginx(layout.state_dir / "nginx.conf", port))
+            stack.add(localstack.start_nginx(layout.state_dir / "nginx.conf", port))
         segment.parent.mkdir(parents=True, exist_ok=True)
         segment.write_bytes(b"\x47" + os.urandom(188 * 1000 - 1))  # ~188 KB, a 2 s segment at ~750 kbit/s
         segment.parent.chmod(0o755)
@@ -128,8 +122,7 @@ def main() -> None:
         print(f"token verification in-process: {verify_us:.2f} us/verify")
         print(f"ratio gated/ungated: {cached_rps / ungated_rps:.3f}")
     finally:
-        for service in reversed(started):
-            service.stop()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -183,17 +183,11 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-"))
     work.chmod(0o755)
-    started: list[localstack.Service] = []
+    stack = localstack.Stack(work)
     try:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            pg, dsn = localstack.start_postgres(work / "pg", durable=False)
-            started.append(pg)
+        dsn = stack.database_url(durable=False)
         dsn = asyncio.run(_fresh_database(dsn))
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            rd, redis_url = localstack.start_redis(work / "redis")
-            started.append(rd)
+        redis_url = stack.redis_url()
         # redis-py fails past 100 pooled connections unless told otherwise.
         redis_url += ("&" if "?" in redis_url else "?") + "max_connections=1000"
         port = localstack.free_port()
@@ -206,14 +200,13 @@ def main() -> None:
             env.pop(name, None)
         app = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env,
                                cwd=Path(__file__).resolve().parents[2])
-        started.append(localstack.Service("app", app, port))
+        stack.add(localstack.Service("app", app, port))
         localstack.wait_for_port(port, app, "app")
         qr_key = hashlib.sha256(secrets_env["MHC_QR_SECRET"].encode()).digest()
         asyncio.run(_bench(dsn, f"http://127.0.0.1:{port}", secrets_env["MHC_JWT_SECRET"], qr_key,
                            args.tickets, args.warmup, args.concurrency))
     finally:
-        for service in reversed(started):
-            service.stop()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

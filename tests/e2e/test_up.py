@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from server.localstack import free_port
-from tests.e2e.test_live_path import obs, until
+from tests.streaming import obs, until
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +19,8 @@ from aiohttp import web
 
 from server.keys import CONFIG
 from tests.conftest import Api, Nginx
-from tests.ticketing.conftest import buy, code_for, make_user, paid_event, until
+from tests.streaming import obs, until
+from tests.ticketing.conftest import buy, code_for, make_user, paid_event
 from tests.ticketing.test_replays import replay_of, show
 from ticketing.keys import TICKETING_CONFIG
 
@@ -101,25 +100,6 @@ async def test_replay_is_served_and_gated_by_nginx(
         return (await fetch(tapi, url))[0] == 403
 
     await until(refused, nginx.cache_seconds + 3, "the refunded replay token to be refused")
-
-
-@asynccontextmanager
-async def obs(rtmp_url: str, key: str, seconds: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    """ffmpeg standing in for OBS for `seconds`."""
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg, "ffmpeg is installed by ./dev"
-    proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
-        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i",
-        "sine=frequency=440", "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
-        "-g", "25", "-c:a", "aac", "-f", "flv", f"{rtmp_url}/{key}",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            await proc.wait()
 
 
 async def test_recorded_show_becomes_a_replay(

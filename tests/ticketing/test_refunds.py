@@ -10,7 +10,8 @@ import stripe
 
 from server.keys import DB
 from tests.conftest import Api
-from tests.ticketing.conftest import buy, charge_id, code_for, deliver, make_user, paid_event, until
+from tests.streaming import until
+from tests.ticketing.conftest import buy, charge_id, code_for, deliver, make_user, paid_event
 from ticketing import store
 
 

@@ -16,7 +16,8 @@ from media import replay as media_replay
 from server.clock import Clock
 from server.keys import CONFIG
 from tests.conftest import Api
-from tests.ticketing.conftest import buy, make_user, paid_event, refresh_token, until
+from tests.streaming import until
+from tests.ticketing.conftest import buy, make_user, paid_event, refresh_token
 from ticketing.keys import TICKETING_CONFIG
 
 
