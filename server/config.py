@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(Exception):
@@ -71,27 +74,39 @@ class Config:
         return f"rtmp://{host}:{self.rtmp_port}/live"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+def env_number(env: Mapping[str, str], name: str, default: N, low: N, high: N,
+               kind: Callable[[str], N]) -> N:
+    """A number from `env` within [low, high], or `default` when unset; ConfigError names `name`."""
+    raw = env.get(name, "")
+    if raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 
-def _secret(env: Mapping[str, str], name: str, dev: bool) -> str:
-    value = env.get(name, "")
+def env_value(env: Mapping[str, str], name: str) -> str:
+    """`name` from `env`, or the contents of the file `name_FILE` names (secrets)."""
+    value = env.get(name, "").strip()
     file_name = env.get(f"{name}_FILE")
     if not value and file_name:
         try:
             value = Path(file_name).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    return env_number(env, name, default, minimum, 2**31 - 1, int)
+
+
+def _secret(env: Mapping[str, str], name: str, dev: bool) -> str:
+    value = env_value(env, name)
     if not value:
         if dev:
             # Dev stacks get a fresh random secret per process start; tokens just expire sooner.

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.config import Config, ConfigError
+from server.config import Config, ConfigError, env_number, env_value
 
 MAX_QR_TTL = 600  # a code is valid for at most 10 minutes
 
@@ -43,26 +43,11 @@ class TicketingConfig:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return env_number(env, name, default, low, high, int)
 
 
 def _prefixed(env: Mapping[str, str], name: str, prefixes: tuple[str, ...]) -> str | None:
-    value = env.get(name, "").strip()
-    file_name = env.get(f"{name}_FILE")
-    if not value and file_name:
-        try:
-            value = Path(file_name).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+    value = env_value(env, name)
     if not value:
         return None
     if not value.startswith(prefixes) or len(value) < len(prefixes[0]) + 4:
