@@ -177,3 +177,16 @@ async def test_moderator_can_watch_paid_event(api: Api) -> None:
     token = await promote(api, mod, "moderator")
     status, grant = await api.call("POST", f"/api/live/{event['id']}/playback", token=token)
     assert status == 200 and grant["url"].endswith(f"/{event['id']}/index.m3u8")
+
+
+async def test_hls_application_takes_only_accepted_streams(api: Api) -> None:
+    artist = await api.register("artist")
+    event = await api.create_event(artist["access"])
+    relay = {"app": "hls", "name": event["id"], "clientid": "3", "call": "publish",
+             "addr": "127.0.0.1"}
+    for name in (event["id"], event["stream_key"], "not-a-uuid"):
+        status, _, _ = await post_form(api, hook(api, "relay_publish"), {**relay, "name": name})
+        assert status == 403, name
+    await post_form(api, hook(api, "publish"), publish_form(event["stream_key"]))
+    status, _, _ = await post_form(api, hook(api, "relay_publish"), relay)
+    assert status == 204

@@ -60,6 +60,15 @@ async def on_publish_done(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/hooks/rtmp/{secret}/relay_publish", name="hook_relay_publish")
+async def on_relay_publish(request: web.Request) -> web.Response:
+    """The loopback HLS application takes a stream only for an event that is on air now."""
+    fields = await _form(request, "name")
+    if not await service.is_on_air(request.app, fields["name"]):
+        raise ApiError(403, "publish_refused", "no accepted publisher for this stream")
+    return web.Response(status=204)
+
+
 def is_local_relay(fields: dict[str, str]) -> bool:
     """nginx's own push into the loopback HLS application, not a viewer.
 

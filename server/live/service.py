@@ -134,6 +134,17 @@ async def publish_started(app: web.Application, key: str, client: str) -> uuid.U
     return row["id"]  # type: ignore[no-any-return]
 
 
+async def is_on_air(app: web.Application, name: str) -> bool:
+    """True when `name` is the id of an event whose publisher the app accepted."""
+    try:
+        event_id = uuid.UUID(name)
+    except ValueError:
+        return False
+    async with app[DB].acquire() as conn:
+        row = await store.get(conn, event_id)
+    return row is not None and bool(row["publishing"])
+
+
 async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
     async with app[DB].acquire() as conn:
