@@ -190,3 +190,23 @@ async def test_hls_application_takes_only_accepted_streams(api: Api) -> None:
     await post_form(api, hook(api, "publish"), publish_form(event["stream_key"]))
     status, _, _ = await post_form(api, hook(api, "relay_publish"), relay)
     assert status == 204
+
+
+async def test_claim_left_by_a_crashed_nginx_goes_stale(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
+    artist = await api.register("artist")
+    event = await api.create_event(artist["access"])
+    assert (await post_form(api, hook(api, "publish"), publish_form(event["stream_key"], "1")))[0] == 302
+    # nginx reports the publisher every 30 s; while it does, the slot stays taken.
+    for _ in range(3):
+        clock.advance(60)
+        status, _, _ = await post_form(api, hook(api, "update"),
+                                       publish_form(event["id"], "1", call="update_publish"))
+        assert status == 204
+        assert (await post_form(api, hook(api, "publish"), publish_form(event["stream_key"], "2")))[0] == 403
+    # nginx died: no more reports, and after 90 s OBS can come back on a fresh nginx.
+    clock.advance(91)
+    assert (await post_form(api, hook(api, "publish"), publish_form(event["stream_key"], "2")))[0] == 302
+    # The old client's late reports and its publish_done no longer touch the new claim.
+    await post_form(api, hook(api, "publish_done"), publish_form(event["id"], "1"))
+    status, live = await api.call("GET", f"/api/live/{event['id']}")
+    assert live["status"] == "live" and live["publishing"]

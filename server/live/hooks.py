@@ -79,6 +79,16 @@ def is_local_relay(fields: dict[str, str]) -> bool:
     return fields.get("flashver") == "ngx-local-relay" and "/" in addr and addr.endswith("/hls")
 
 
+@routes.post("/hooks/rtmp/{secret}/update", name="hook_update")
+async def on_update(request: web.Request) -> web.Response:
+    """nginx's periodic report on a publisher; keeps its claim on the event fresh."""
+    fields = await _form(request, "name", "clientid")
+    if fields.get("call", "").startswith("update_publish") or fields.get("call") == "update":
+        await service.publisher_alive(request.app, fields["name"], fields["clientid"])
+    # Never drop the stream from here: an unknown name (a key rotated mid-show) just ages out.
+    return web.Response(status=204)
+
+
 @routes.post("/hooks/rtmp/{secret}/play", name="hook_play")
 async def on_play(request: web.Request) -> web.Response:
     """Viewers watch over HLS only: RTMP playback is refused, except nginx's own HLS relay."""

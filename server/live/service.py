@@ -21,6 +21,8 @@ from server.metrics import PUBLISHES
 
 # An OBS reconnect within this window resumes the show instead of leaving it ended.
 RESUME_GRACE = timedelta(minutes=10)
+# nginx reports each publisher every 30 s (on_update); three missed reports free the slot.
+PUBLISHER_STALE = timedelta(seconds=90)
 
 StatusListener = Callable[[web.Application, uuid.UUID, str], Awaitable[None]]
 STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
@@ -123,7 +125,8 @@ async def publish_started(app: web.Application, key: str, client: str) -> uuid.U
     clock = app[CLOCK]
     now = clock.now()
     async with app[DB].acquire() as conn:
-        row = await store.start_publish(conn, key_digest(key), client, now, now - RESUME_GRACE)
+        row = await store.start_publish(conn, key_digest(key), client, now, now - RESUME_GRACE,
+                                        now - PUBLISHER_STALE)
     if row is None:
         PUBLISHES.labels("refused").inc()
         return None
@@ -145,14 +148,27 @@ async def is_on_air(app: web.Application, name: str) -> bool:
     return row is not None and bool(row["publishing"])
 
 
+async def _event_id_for(conn: Any, name: str) -> uuid.UUID | None:
+    """nginx names a stream by its event id after the rename, or by the key it arrived with."""
+    try:
+        return uuid.UUID(name)
+    except ValueError:
+        event = await store.event_for_key(conn, key_digest(name))
+        return None if event is None else event["id"]
+
+
+async def publisher_alive(app: web.Application, name: str, client: str) -> None:
+    """nginx's periodic on_update: the publisher still streams."""
+    async with app[DB].acquire() as conn:
+        event_id = await _event_id_for(conn, name)
+        if event_id is not None:
+            await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
+
+
 async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
     async with app[DB].acquire() as conn:
-        try:
-            event_id: uuid.UUID | None = uuid.UUID(name)
-        except ValueError:
-            event = await store.event_for_key(conn, key_digest(name))
-            event_id = event["id"] if event else None
+        event_id = await _event_id_for(conn, name)
         row = await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
     if row is not None:
         await audit.log(app, "STREAM_ENDED", actor=row["artist_id"], subject=row["id"],

@@ -79,17 +79,31 @@ async def listing(conn: asyncpg.Connection, statuses: tuple[str, ...], limit: in
 
 
 async def start_publish(conn: asyncpg.Connection, key_hash: bytes, client: str, now: datetime,
-                        resume_after: datetime) -> asyncpg.Record | None:
-    """Claim the publisher slot for a key, atomically; None when refused."""
+                        resume_after: datetime, stale_before: datetime) -> asyncpg.Record | None:
+    """Claim the publisher slot for a key, atomically; None when refused.
+
+    A slot whose holder nginx has not vouched for since `stale_before` counts as free.
+    """
     return await conn.fetchrow(
         f"""UPDATE live_events
-            SET status = 'live', publisher_client = $2, updated_at = $3,
+            SET status = 'live', publisher_client = $2, publisher_seen_at = $3, updated_at = $3,
                 started_at = coalesce(started_at, $3), ended_at = NULL
-            WHERE stream_key_hash = $1 AND publisher_client IS NULL
+            WHERE stream_key_hash = $1
+              AND (publisher_client IS NULL OR publisher_seen_at < $5)
               AND (status IN ('scheduled', 'live') OR (status = 'ended' AND ended_at > $4))
             RETURNING {COLUMNS}""",
-        key_hash, client, now, resume_after,
+        key_hash, client, now, resume_after, stale_before,
     )
+
+
+async def publisher_seen(conn: asyncpg.Connection, event_id: uuid.UUID, client: str,
+                         now: datetime) -> bool:
+    """Record that nginx still carries `client`'s stream."""
+    result = await conn.execute(
+        "UPDATE live_events SET publisher_seen_at = $3 WHERE id = $1 AND publisher_client = $2",
+        event_id, client, now,
+    )
+    return bool(result.endswith(" 1"))
 
 
 async def end_publish(conn: asyncpg.Connection, event_id: uuid.UUID, client: str,
@@ -97,7 +111,8 @@ async def end_publish(conn: asyncpg.Connection, event_id: uuid.UUID, client: str
     """Release the publisher slot held by `client` and mark the event ended."""
     return await conn.fetchrow(
         f"""UPDATE live_events
-            SET status = 'ended', publisher_client = NULL, ended_at = $3, updated_at = $3
+            SET status = 'ended', publisher_client = NULL, publisher_seen_at = NULL,
+                ended_at = $3, updated_at = $3
             WHERE id = $1 AND publisher_client = $2 RETURNING {COLUMNS}""",
         event_id, client, now,
     )
