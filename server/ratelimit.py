@@ -49,22 +49,22 @@ class FailureCounter:
         self.limit = limit
         self.window = window
 
-    async def blocked_for(self, key: str) -> int:
-        """Seconds until `key` may try again, or 0 when not blocked."""
-        name = f"{self._prefix}:{key}"
-        count = await self._redis.get(name)
-        if count is None or int(count) < self.limit:
-            return 0
-        ttl = await self._redis.ttl(name)
-        return max(int(ttl), 1)
+    async def reserve(self, key: str) -> int:
+        """Count an attempt before it is judged; returns seconds to wait if over the limit.
 
-    async def add(self, key: str) -> None:
-        """Record one failure."""
+        Counting first is what makes the limit hold against concurrent attempts.
+        """
         name = f"{self._prefix}:{key}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, self.window, nx=True)
-            await pipe.execute()
+            pipe.ttl(name)
+            count, _, ttl = await pipe.execute()
+        return max(int(ttl), 1) if int(count) > self.limit else 0
+
+    async def release(self, key: str) -> None:
+        """Take back one reserved attempt (it succeeded)."""
+        await self._redis.decr(f"{self._prefix}:{key}")
 
     async def clear(self, key: str) -> None:
         """Forget failures after a success."""

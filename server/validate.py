@@ -90,7 +90,10 @@ def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> date
         raise bad_request(f"{name} is not an ISO 8601 timestamp", "invalid_field") from None
     if parsed.tzinfo is None:
         raise bad_request(f"{name} must include a time zone", "invalid_field")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise bad_request(f"{name} is out of range", "invalid_field") from None
 
 
 def uuid_value(raw: object, what: str) -> uuid.UUID:

@@ -163,3 +163,44 @@ async def test_only_admin_sets_roles(api: Api) -> None:
     status, body = await api.call("POST", f"/api/admin/users/{fan['user']['id']}/role",
                                   token=fan["access"], json={"role": "admin"})
     assert status == 403
+
+
+async def test_concurrent_guesses_cannot_outrun_the_limit(api: Api) -> None:
+    user = await api.register("fan")
+    results = await asyncio.gather(*(
+        api.call("POST", "/api/auth/login", json={"email": user["email"], "password": f"guess-{i}"},
+                 headers={"X-Real-IP": f"10.8.{i // 250}.{i % 250}"})
+        for i in range(40)))
+    statuses = [status for status, _ in results]
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 35, statuses
+
+
+async def test_role_change_revokes_outstanding_tokens(api: Api) -> None:
+    from tests.conftest import admin_token, promote
+
+    artist = await api.register("artist")
+    status, event = await api.call("POST", "/api/live/create", token=artist["access"], json={
+        "title": "paid", "starts_at": "2030-01-01T00:00:00Z", "price": 999, "currency": "EUR"})
+    user = await api.register("fan")
+    mod_token = await promote(api, user, "moderator")
+    status, _ = await api.call("POST", f"/api/live/{event['id']}/playback", token=mod_token)
+    assert status == 200
+    status, _ = await api.call("POST", f"/api/admin/users/{user['user']['id']}/role",
+                               token=await admin_token(api), json={"role": "fan"})
+    assert status == 200
+    status, body = await api.call("POST", f"/api/live/{event['id']}/playback", token=mod_token)
+    assert status == 401 and body["error"]["code"] == "invalid_token"
+
+
+async def test_reuse_racing_rotation_kills_the_new_token_too(api: Api) -> None:
+    for _ in range(10):
+        user = await api.register("fan")
+        results = await asyncio.gather(*(api.call("POST", "/api/auth/refresh",
+                                                  json={"refresh": user["refresh"]})
+                                         for _ in range(8)))
+        if not any(status == 401 and body["error"]["code"] == "token_reused" for status, body in results):
+            continue
+        for status, body in results:
+            if status == 200:
+                again, _ = await api.call("POST", "/api/auth/refresh", json={"refresh": body["refresh"]})
+                assert again == 401, "a reuse must revoke the token rotated in the same race"

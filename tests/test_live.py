@@ -210,3 +210,14 @@ async def test_claim_left_by_a_crashed_nginx_goes_stale(api: Api, clock) -> None
     await post_form(api, hook(api, "publish_done"), publish_form(event["id"], "1"))
     status, live = await api.call("GET", f"/api/live/{event['id']}")
     assert live["status"] == "live" and live["publishing"]
+
+
+async def test_out_of_range_and_odd_inputs_are_4xx(api: Api) -> None:
+    artist = await api.register("artist")
+    for starts in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        status, body = await api.call("POST", "/api/live/create", token=artist["access"], json={
+            "title": "x", "starts_at": starts, "price": 0})
+        assert status == 400 and body["error"]["code"] == "invalid_field", (starts, body)
+    for limit in ("\u00b2", "9" * 5000, "-1", "abc"):
+        status, _ = await api.call("GET", f"/api/live?limit={limit}")
+        assert status == 200, limit

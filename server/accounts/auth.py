@@ -10,17 +10,36 @@ from server.keys import CLOCK, CONFIG, REDIS
 
 _PRINCIPAL = web.RequestKey("principal", Principal)
 DENIED_PREFIX = "auth:denied-jti:"
+VALID_AFTER_PREFIX = "auth:valid-after:"
+
+
+async def ensure_not_revoked(app: web.Application, principal: Principal) -> None:
+    """Refuse a token that was logged out, or issued before its user's role last changed."""
+    denied, valid_after = await app[REDIS].mget(DENIED_PREFIX + principal.jti,
+                                                VALID_AFTER_PREFIX + str(principal.user_id))
+    if denied is not None:
+        raise unauthorized("access token was revoked", "invalid_token")
+    if valid_after is not None and principal.issued_ms < int(valid_after):
+        raise unauthorized("access token predates a change to the account; refresh it",
+                           "invalid_token")
 
 
 async def principal_from_token(app: web.Application, token: str) -> Principal:
-    """Decode an access token and refuse it if it was logged out; raises 401 ApiError."""
+    """Decode an access token and refuse it if it was revoked; raises 401 ApiError."""
     try:
         principal = decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
     except InvalidToken as exc:
         raise unauthorized(f"invalid access token: {exc}", "invalid_token") from None
-    if await app[REDIS].exists(DENIED_PREFIX + principal.jti):
-        raise unauthorized("access token was revoked", "invalid_token")
+    await ensure_not_revoked(app, principal)
     return principal
+
+
+async def revoke_user_tokens(app: web.Application, user_id: object) -> None:
+    """Make every access token issued to a user until now invalid (e.g. after a role change)."""
+    clock = app[CLOCK]
+    # Milliseconds: a login right after the change must already be valid.
+    await app[REDIS].set(VALID_AFTER_PREFIX + str(user_id), int(clock.time() * 1000),
+                         ex=app[CONFIG].access_ttl + 60)
 
 
 async def optional_user(request: web.Request) -> Principal | None:

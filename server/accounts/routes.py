@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server import audit, validate
 from server.accounts import service, store
-from server.accounts.auth import require_user
+from server.accounts.auth import require_user, revoke_user_tokens
 from server.accounts.tokens import ROLES
 from server.errors import bad_request, not_found
 from server.keys import DB
@@ -95,5 +95,6 @@ async def set_role(request: web.Request) -> web.Response:
         row = await store.set_role(conn, user_id, role)
     if row is None:
         raise not_found("user")
+    await revoke_user_tokens(request.app, user_id)
     await audit.log(request.app, "ROLE_CHANGED", actor=admin.user_id, subject=user_id, role=role)
     return web.json_response(service.user_json(row))

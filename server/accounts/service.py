@@ -56,7 +56,8 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
     """Check credentials under per-account and per-IP failure limits."""
     per_account, per_ip = _limiters(app)
     account_key = email.lower()
-    wait = max(await per_account.blocked_for(account_key), await per_ip.blocked_for(ip))
+    # Both counters count this attempt before the slow check, so parallel guesses add up.
+    wait = max(await per_account.reserve(account_key), await per_ip.reserve(ip))
     if wait:
         AUTH_DECISIONS.labels("login", "rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many failed logins; try again later",
@@ -65,47 +66,67 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         row = await store.user_with_hash(conn, email)
     ok = await verify_password(row["password_hash"] if row else None, password)
     if row is None or not ok:
-        await per_account.add(account_key)
-        await per_ip.add(ip)
         AUTH_DECISIONS.labels("login", "denied").inc()
         await audit.log(app, "USER_LOGIN_FAILED", subject=row["id"] if row else None,
                         personal={"ip": ip} if row else None, reason="bad_credentials")
         raise unauthorized("wrong email or password", "bad_credentials")
     await per_account.clear(account_key)
+    await per_ip.release(ip)
     AUTH_DECISIONS.labels("login", "allowed").inc()
     await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"], personal={"ip": ip})
     return await _session(app, row, uuid.uuid4())
 
 
-async def _session(app: web.Application, user: Any, family_id: uuid.UUID) -> dict[str, Any]:
+def _tokens(app: web.Application, user: Any) -> tuple[dict[str, Any], bytes]:
+    """A session reply (access + new refresh token) and the refresh token's digest."""
     cfg, clock = app[CONFIG], app[CLOCK]
     access, exp = issue_access(cfg.jwt_secret, user["id"], user["role"], clock.time(), cfg.access_ttl)
-    refresh, digest = new_refresh_token()
+    refresh_token, digest = new_refresh_token()
+    return {"access": access, "refresh": refresh_token, "expires_in": exp - int(clock.time()),
+            "token_type": "Bearer", "user": user_json(user)}, digest
+
+
+async def _session(app: web.Application, user: Any, family_id: uuid.UUID) -> dict[str, Any]:
+    reply, digest = _tokens(app, user)
     async with app[DB].acquire() as conn:
-        await store.insert_refresh(conn, user["id"], family_id, digest,
-                                   clock.now() + timedelta(seconds=cfg.refresh_ttl))
-    return {"access": access, "refresh": refresh, "expires_in": exp - int(clock.time()),
-            "token_type": "Bearer", "user": user_json(user)}
+        await store.insert_refresh(conn, user["id"], family_id, digest, _refresh_expiry(app))
+    return reply
+
+
+def _refresh_expiry(app: web.Application) -> Any:
+    return app[CLOCK].now() + timedelta(seconds=app[CONFIG].refresh_ttl)
 
 
 async def refresh(app: web.Application, token: str) -> dict[str, Any]:
-    """Rotate a refresh token; a reused one revokes its whole family."""
+    """Rotate a refresh token; a reused one revokes its whole family.
+
+    Use, lookup and the new token's insert share one transaction under a per-family lock,
+    so a reuse racing the legitimate rotation revokes the new token too.
+    """
     now = app[CLOCK].now()
-    async with app[DB].acquire() as conn:
-        used = await store.use_refresh(conn, refresh_digest(token), now)
+    digest = refresh_digest(token)
+    reply: dict[str, Any] | None = None
+    async with app[DB].acquire() as conn, conn.transaction():
+        await store.lock_family_of(conn, digest)
+        used = await store.use_refresh(conn, digest, now)
         if used["state"] == "spent":
             await store.revoke_family(conn, used["family_id"], now)
-        user = await store.user_by_id(conn, used["user_id"]) if used["state"] == "fresh" else None
+        elif used["state"] == "fresh":
+            user = await store.user_by_id(conn, used["user_id"])
+            if user is not None:
+                reply, new_digest = _tokens(app, user)
+                await store.insert_refresh(conn, user["id"], used["family_id"], new_digest,
+                                           _refresh_expiry(app))
     if used["state"] == "spent":
         AUTH_DECISIONS.labels("refresh", "reuse").inc()
         await audit.log(app, "REFRESH_TOKEN_REUSED", subject=used["user_id"],
                         family=used["family_id"])
         raise unauthorized("refresh token already used or revoked; sign in again", "token_reused")
-    if user is None:
+    if reply is None:
         AUTH_DECISIONS.labels("refresh", "denied").inc()
         raise unauthorized("unknown or expired refresh token", "invalid_token")
     AUTH_DECISIONS.labels("refresh", "allowed").inc()
-    return await _session(app, user, used["family_id"])
+    return reply
 
 
 async def logout(app: web.Application, principal: Principal, refresh_token: str | None) -> None:

@@ -52,6 +52,15 @@ async def insert_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, family_id
     )
 
 
+async def lock_family_of(conn: asyncpg.Connection, digest: bytes) -> None:
+    """Serialize, until commit, everything done to the family of a refresh token."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended(family_id::text, 0))
+           FROM refresh_tokens WHERE token_hash = $1""",
+        digest,
+    )
+
+
 async def use_refresh(conn: asyncpg.Connection, digest: bytes, now: datetime) -> dict[str, Any]:
     """Mark a refresh token used, atomically; reports whether it was fresh, reused or unknown."""
     row = await conn.fetchrow(

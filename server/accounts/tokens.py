@@ -21,6 +21,7 @@ class Principal:
     role: str
     jti: str
     exp: int
+    issued_ms: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -31,7 +32,10 @@ class Principal:
 def issue_access(secret: str, user_id: uuid.UUID, role: str, now: float, ttl: int) -> tuple[str, int]:
     """A signed access token and its expiry (epoch seconds)."""
     exp = int(now) + ttl
-    claims = {"sub": str(user_id), "role": role, "iat": int(now), "exp": exp,
+    # iat is whole seconds; the milliseconds let a revocation tell apart tokens issued just
+    # before and just after it.
+    claims = {"sub": str(user_id), "role": role, "iat": int(now), "iat_ms": int(now * 1000),
+              "exp": exp,
               "jti": secrets.token_urlsafe(12), "iss": _ISSUER, "typ": "access"}
     return jwt.encode(claims, secret, algorithm="HS256"), exp
 
@@ -61,7 +65,10 @@ def decode_access(secret: str, token: str, now: float) -> Principal:
         user_id = uuid.UUID(claims["sub"])
     except (ValueError, TypeError):
         raise InvalidToken("bad subject") from None
-    return Principal(user_id, claims["role"], str(claims["jti"]), exp)
+    issued_ms = claims.get("iat_ms", claims["iat"] * 1000 if isinstance(claims["iat"], int) else None)
+    if not isinstance(issued_ms, int):
+        raise InvalidToken("bad issue time")
+    return Principal(user_id, claims["role"], str(claims["jti"]), exp, issued_ms)
 
 
 def new_refresh_token() -> tuple[str, bytes]:

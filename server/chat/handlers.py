@@ -131,6 +131,7 @@ def register(app: web.Application) -> None:
         conn = hub.connections.pop(sid, None)
         if conn is None:
             return
+        conn.closed = True
         CONNECTIONS.dec()
         try:
             await service.close_connection(app, conn)

@@ -41,6 +41,12 @@ class Connection:
     name: str
     rooms: set[uuid.UUID] = field(default_factory=set)
     moderates: set[uuid.UUID] = field(default_factory=set)
+    # Rooms being joined right now: they count against the room cap before the first await.
+    joining: set[uuid.UUID] = field(default_factory=set)
+    # Set on disconnect, so a join that was waiting on the database does not resurrect it.
+    closed: bool = False
+    # When the token was last checked against logout and role changes (monotonic seconds).
+    checked_at: float = field(default_factory=time.monotonic)
     _tokens: float = EVENTS_BURST
     _stamp: float = field(default_factory=time.monotonic)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from aiohttp import web
 from server import audit
 from server.access import STAFF_ROLES, can_watch
 from server.accounts import store as accounts_store
-from server.accounts.auth import principal_from_token
+from server.accounts.auth import ensure_not_revoked, principal_from_token
 from server.accounts.tokens import Principal
 from server.chat import store
 from server.chat.cache import RECENT_MAX, JoinState
@@ -131,10 +132,14 @@ async def open_connection(app: web.Application, sid: str, auth: object) -> Conne
     return Connection(sid=sid, principal=principal, name=user["display_name"])
 
 
-def _ensure_fresh(app: web.Application, conn: Connection) -> None:
-    """A connection outlives its token's expiry only to be told to reconnect."""
+async def _ensure_fresh(app: web.Application, conn: Connection) -> None:
+    """A connection outlives its token only to be told to reconnect: expiry, logout, role change."""
     if conn.principal.exp <= app[CLOCK].time():
         raise unauthorized("access token expired: reconnect with a fresh one", "token_expired")
+    now = time.monotonic()
+    if now - conn.checked_at >= app[CHAT].settings.revalidate_interval:
+        await ensure_not_revoked(app, conn.principal)
+        conn.checked_at = now
 
 
 async def close_connection(app: web.Application, conn: Connection) -> None:
@@ -163,7 +168,7 @@ async def assigned_moderator_rule(app: web.Application, principal: Principal, ev
 
 async def _moderated_event(app: web.Application, conn: Connection,
                            payload: dict[str, Any]) -> tuple[uuid.UUID, Any]:
-    _ensure_fresh(app, conn)
+    await _ensure_fresh(app, conn)
     event_id = uuid_field(payload, "event_id")
     event = await get_event(app, event_id)
     if not await can_moderate(app, conn.principal, event):
@@ -224,19 +229,31 @@ async def _join_state(app: web.Application, event_id: uuid.UUID, user_id: uuid.U
 
 async def join(app: web.Application, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:
     """Enter an event's room; returns its state and the last 50 visible messages."""
-    hub = app[CHAT]
-    presence = hub.parts().presence
-    _ensure_fresh(app, conn)
+    await _ensure_fresh(app, conn)
     event_id = uuid_field(payload, "event_id")
-    if event_id not in conn.rooms and len(conn.rooms) >= MAX_ROOMS_PER_CONNECTION:
+    if event_id in conn.joining:
+        raise conflict("already joining this event", "join_in_progress")
+    if event_id not in conn.rooms and len(conn.rooms | conn.joining) >= MAX_ROOMS_PER_CONNECTION:
         raise conflict(f"a connection joins at most {MAX_ROOMS_PER_CONNECTION} rooms",
                        "too_many_rooms")
+    conn.joining.add(event_id)
+    try:
+        return await _join(app, conn, event_id)
+    finally:
+        conn.joining.discard(event_id)
+
+
+async def _join(app: web.Application, conn: Connection, event_id: uuid.UUID) -> dict[str, Any]:
+    hub = app[CHAT]
+    presence = hub.parts().presence
     event = await get_event(app, event_id)
     if event["status"] == "cancelled":
         raise ApiError(410, "event_cancelled", "the event was cancelled")
     if not await can_watch(app, conn.principal, event):
         raise forbidden("you have no access to this event", "no_access")
     moderator = await can_moderate(app, conn.principal, event)
+    if conn.closed:
+        raise ApiError(409, "not_connected", "the connection closed while joining")
     user_id = conn.principal.user_id
     # Enter (and be findable by a kick) before reading the ban list: a ban committed after
     # the read then finds this connection and removes it, so none slips between check and entry.
@@ -244,6 +261,8 @@ async def join(app: web.Application, conn: Connection, payload: dict[str, Any]) 
     conn.rooms.add(event_id)
     try:
         await presence.add(event_id, user_id, conn.sid)
+        if conn.closed:  # disconnected during the awaits above: undo, or it stays counted
+            raise ApiError(409, "not_connected", "the connection closed while joining")
         state = await _join_state(app, event_id, user_id)
         if state.banned:
             raise forbidden("you are banned from this chat", "banned")
@@ -288,7 +307,7 @@ async def send(app: web.Application, conn: Connection, payload: dict[str, Any]) 
     """Post a message to a joined room: checked, kept in Redis, queued for PostgreSQL, broadcast."""
     hub = app[CHAT]
     cache, writer, _, _ = hub.parts()
-    _ensure_fresh(app, conn)
+    await _ensure_fresh(app, conn)
     event_id = uuid_field(payload, "event_id")
     if event_id not in conn.rooms:
         raise conflict("join the event's chat first", "not_joined")

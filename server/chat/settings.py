@@ -18,6 +18,9 @@ class ChatSettings:
     flush_interval: float = 0.1
     flush_batch: int = 500
     presence_interval: float = 5.0
+    # How long a connection may act on a token before it is checked again for logout or a
+    # role change (connect always checks); bounds a revoked token's reach over a live socket.
+    revalidate_interval: float = 5.0
     channel: str = "mhc:chat:sio"
     cors_origins: tuple[str, ...] | str = ()
 
@@ -57,6 +60,7 @@ def load_settings(config: Config) -> ChatSettings:
         rate_window=_float(values, "MHC_CHAT_RATE_WINDOW", 2.0, 0.1, 3600),
         flush_interval=_float(values, "MHC_CHAT_FLUSH_INTERVAL", 0.1, 0.005, 10),
         presence_interval=_float(values, "MHC_CHAT_PRESENCE_INTERVAL", 5.0, 0.1, 60),
+        revalidate_interval=_float(values, "MHC_CHAT_REVALIDATE_SECONDS", 5.0, 0, 300),
         channel=channel,
         cors_origins=origins,
     )

@@ -58,7 +58,7 @@ async def create(request: web.Request) -> web.Response:
 async def listing(request: web.Request) -> web.Response:
     """Upcoming and live events, for anyone."""
     raw = request.query.get("limit", "50")
-    limit = min(max(int(raw), 1), 200) if raw.isdigit() else 50
+    limit = min(max(int(raw), 1), 200) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 50
     async with request.app[DB].acquire() as conn:
         rows = await store.listing(conn, ("scheduled", "live"), limit)
     return web.json_response({"events": [service.event_json(r) for r in rows]})

@@ -89,7 +89,7 @@ async def start_publish(conn: asyncpg.Connection, key_hash: bytes, client: str, 
             SET status = 'live', publisher_client = $2, publisher_seen_at = $3, updated_at = $3,
                 started_at = coalesce(started_at, $3), ended_at = NULL
             WHERE stream_key_hash = $1
-              AND (publisher_client IS NULL OR publisher_seen_at < $5)
+              AND (publisher_client IS NULL OR coalesce(publisher_seen_at, '-infinity') < $5)
               AND (status IN ('scheduled', 'live') OR (status = 'ended' AND ended_at > $4))
             RETURNING {COLUMNS}""",
         key_hash, client, now, resume_after, stale_before,

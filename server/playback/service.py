@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -115,17 +116,18 @@ async def allow_replay(app: web.Application, session_id: uuid.UUID, seconds: int
     await app[REDIS].set(REPLAY_PREFIX + str(session_id), "1", ex=max(int(seconds), 1))
 
 
+# The raw request path must be canonical: nginx picks the file from the decoded,
+# normalised path, so anything it could rewrite (%2F, dot segments) is refused here.
+_PLAY_PATH = re.compile(
+    r"/(play|replay)/([A-Za-z0-9_-]+)/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/[A-Za-z0-9_-]+\.(?:m3u8|ts)"
+)
+
+
 def parse_play_path(uri: str) -> tuple[str, str, str] | None:
     """(kind, token, event id) from `/<play|replay>/<token>/<event_id>/<file>`, or None."""
-    path = uri.split("?", 1)[0]
-    parts = path.split("/")
-    # ['', kind, token, event, file]: nothing nested, no dot-dot games.
-    if len(parts) != 5 or parts[0] != "" or parts[1] not in PATH_KINDS:
-        return None
-    name = parts[4]
-    if not name or name.startswith(".") or not name.endswith((".m3u8", ".ts", ".m4s", ".mp4")):
-        return None
-    return parts[1], parts[2], parts[3]
+    match = _PLAY_PATH.fullmatch(uri.split("?", 1)[0])
+    return None if match is None else (match.group(1), match.group(2), match.group(3))
 
 
 async def gate(app: web.Application, uri: str) -> bool:

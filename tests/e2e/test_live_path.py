@@ -104,3 +104,47 @@ async def test_wrong_key_publish_is_refused(api: Api, nginx: Nginx) -> None:
     assert not (nginx.hls_dir / "live_not-a-real-key").exists()
     status, body = await api.call("GET", f"/api/live/{event['id']}")
     assert body["status"] == "scheduled"
+
+
+def raw_get(base: str, path: str) -> tuple[int, bytes]:
+    """A GET with the path sent byte for byte (clients would normalise it)."""
+    import http.client
+
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=5)
+    try:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+async def test_encoded_traversal_cannot_reach_another_event(api: Api, nginx: Nginx) -> None:
+    artist = await api.register("artist")
+    free = await api.create_event(artist["access"])
+    paid = await api.create_event(artist["access"], price=4999)
+    fan = await api.register("fan")
+    status, grant = await api.call("POST", f"/api/live/{free['id']}/playback", token=fan["access"])
+    assert status == 200
+    for event, text in ((free, "#EXTM3U\n#FREE\n"), (paid, "#EXTM3U\n#PAID-SECRET\n")):
+        folder = nginx.hls_dir / event["id"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.m3u8").write_text(text)
+    tok, a, b = grant["token"], free["id"], paid["id"]
+    status, body = await asyncio.to_thread(raw_get, nginx.http_url, f"/play/{tok}/{a}/index.m3u8")
+    assert status == 200 and b"#FREE" in body  # also leaves an allow in nginx's cache
+    attacks = [
+        f"/play/{tok}/{a}/x%2F..%2F..%2F..%2F{tok}%2F{b}%2Findex.m3u8",
+        f"/play/{tok}/{a}/x%2f..%2f..%2f..%2f{tok}%2f{b}%2findex.m3u8",
+        f"/play/{tok}/{a}/..%2F..%2F{b}%2Findex.m3u8",
+        f"/play/{tok}/{a}/%2e%2e/%2e%2e/{b}/index.m3u8",
+        f"/play/{tok}/{a}/../{b}/index.m3u8",
+        f"/play/{tok}/{a}//../../{tok}/{b}/index.m3u8",
+        f"/replay/{tok}/{a}/x%2F..%2F..%2F..%2F{tok}%2F{b}%2Findex.m3u8",
+        f"/play/{tok}/{b}/index.m3u8",
+    ]
+    for path in attacks:
+        status, body = await asyncio.to_thread(raw_get, nginx.http_url, path)
+        assert status in (400, 403, 404) and b"SECRET" not in body, (path, status, body)
