@@ -8,6 +8,7 @@ Blocking: call it from an executor.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import av
 
+log = logging.getLogger(__name__)
 PLAYLIST = "index.m3u8"
 _PART = re.compile(r"^(?P<name>.+?)(?:-(?P<stamp>\d+))?\.flv$")
 
@@ -95,6 +97,19 @@ def _remux(source: Path, out_dir: Path, prefix: str, segment_seconds: int) -> li
     return entries
 
 
+def _remux_or_skip(source: Path, out_dir: Path, prefix: str,
+                   segment_seconds: int) -> list[tuple[float, str]]:
+    """`_remux`, but a part that fails outright is logged and left out (with whatever it
+    wrote), so one broken recording does not lose the good ones."""
+    try:
+        return _remux(source, out_dir, prefix, segment_seconds)
+    except av.FFmpegError as exc:
+        log.warning("skipping recording %s: %s", source.name, exc)
+        for leftover in out_dir.glob(f"{prefix}*"):
+            leftover.unlink(missing_ok=True)
+        return []
+
+
 def package(recordings: list[Path], replay_root: Path, name: str,
             segment_seconds: int = 4) -> ReplayResult:
     """Write `replay_root/name/index.m3u8` and its segments; replaces an earlier replay whole."""
@@ -102,7 +117,7 @@ def package(recordings: list[Path], replay_root: Path, name: str,
     work = replay_root / f".{name}.tmp-{secrets.token_hex(4)}"
     work.mkdir(mode=0o755)
     try:
-        parts = [e for e in (_remux(rec, work, f"p{i}_", segment_seconds)
+        parts = [e for e in (_remux_or_skip(rec, work, f"p{i}_", segment_seconds)
                              for i, rec in enumerate(recordings)) if e]
         if not parts:
             raise ReplayError("the recordings hold no playable media")

@@ -1,7 +1,9 @@
 """Ticketing settings from the environment (and MHC_ENV_FILE), validated when the app is built.
 
-Payments use Stripe when STRIPE_SECRET_KEY is set; without it a clearly-labelled development
-provider completes purchases locally (MHC_PAYMENTS=dev|stripe forces one or the other).
+Payments use Stripe when STRIPE_SECRET_KEY is set; when no STRIPE_* variable is set at all, a
+clearly-labelled development provider completes purchases locally. A partial Stripe setup
+(any STRIPE_* or STRIPE_*_FILE variable but no usable secret key) refuses to start unless
+MHC_PAYMENTS=dev is explicit (MHC_PAYMENTS=dev|stripe forces one or the other).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _prefixed(env: Mapping[str, str], name: str, prefixes: tuple[str, ...]) -> s
 
 
 def _qr_key(env: Mapping[str, str], core: Config) -> bytes:
-    value = env.get("MHC_QR_SECRET", "")
+    value = env_value(env, "MHC_QR_SECRET")
     if value:
         if len(value) < 32:
             raise ConfigError("MHC_QR_SECRET must be at least 32 characters")
@@ -76,9 +78,19 @@ def load(core: Config, env: Mapping[str, str] | None = None) -> TicketingConfig:
     api_base = e.get("STRIPE_API_BASE", "").rstrip("/") or None
     if api_base is not None and not api_base.startswith(("http://", "https://")):
         raise ConfigError("STRIPE_API_BASE must start with http:// or https://")
-    mode = e.get("MHC_PAYMENTS", "").strip().lower() or ("stripe" if secret else "dev")
-    if mode not in ("stripe", "dev"):
-        raise ConfigError(f"MHC_PAYMENTS must be 'stripe' or 'dev', got {mode!r}")
+    explicit = e.get("MHC_PAYMENTS", "").strip().lower()
+    if explicit not in ("", "stripe", "dev"):
+        raise ConfigError(f"MHC_PAYMENTS must be 'stripe' or 'dev', got {explicit!r}")
+    if not explicit and secret is None:
+        # Any sign of a Stripe setup means real sales were meant: an incomplete one must not
+        # fall back to payments that charge no one. Only MHC_PAYMENTS=dev says so explicitly.
+        present = sorted(name for name in e if name.startswith("STRIPE_"))
+        if present:
+            raise ConfigError(
+                "STRIPE_SECRET_KEY is missing or empty (or STRIPE_SECRET_KEY_FILE names an "
+                f"empty file) while {', '.join(present)} is set; set it, or set "
+                "MHC_PAYMENTS=dev to use development payments")
+    mode = explicit or ("stripe" if secret else "dev")
     if mode == "stripe":
         if secret is None:
             raise ConfigError("STRIPE_SECRET_KEY is required when MHC_PAYMENTS=stripe")

@@ -203,6 +203,17 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
         if ticket["status"] == "released":
             return await refund_unissued(app, ticket, payment, "amount_mismatch")
         return "ignored"
+    event = await get_event(app, ticket["event_id"])
+    if event["status"] not in SELLING:
+        # Paid after the event was cancelled or ended: the ticket is worth nothing now, so
+        # the hold goes and the money goes back (never issued, never kept).
+        reason = _closed_reason(event)
+        async with app[DB].acquire() as conn:
+            await store.transition(conn, ticket["id"], ("reserved",), "released", now, reason)
+            current = await store.get(conn, ticket["id"])
+        if current is None or current["status"] != "released":
+            return "duplicate"
+        return await refund_unissued(app, current, payment, reason)
     if ticket["status"] == "reserved":
         async with app[DB].acquire() as conn:
             async with conn.transaction():
@@ -217,18 +228,17 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     if ticket["status"] != "released":
         return "duplicate"
     # Paid after its hold was released: issue it if a seat is still free, else refund.
-    event = await get_event(app, ticket["event_id"])
-    reason = "event_over"
+    reason = "sold_out"
     row = None
-    if event["status"] in SELLING:
-        reason = "sold_out"
-        try:
-            async with app[DB].acquire() as conn, conn.transaction():
-                row = await store.reacquire(conn, ticket, event["capacity"], now)
-                if row is not None:
-                    await store.insert_sale(conn, row, split(row["amount_minor"]), now)
-        except asyncpg.UniqueViolationError:
-            reason = "already_has_ticket"
+    try:
+        async with app[DB].acquire() as conn, conn.transaction():
+            row = await store.reacquire(conn, ticket, event["capacity"], now)
+            if row is not None:
+                await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+    except store.SeatUnavailable:
+        row = None
+    except asyncpg.UniqueViolationError:
+        reason = "already_has_ticket"
     if row is not None:
         await _issued(app, row, payment, late=True)
         return "issued_late"
@@ -237,6 +247,11 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     if current is None or current["status"] != "released":
         return "duplicate"
     return await refund_unissued(app, current, payment, reason)
+
+
+def _closed_reason(event: Any) -> str:
+    """Why a payment for a ticket of an event no longer selling is refunded."""
+    return "event_cancelled" if event["status"] == "cancelled" else "event_over"
 
 
 async def _issued(app: web.Application, row: Any, payment: Payment, late: bool) -> None:
@@ -309,12 +324,49 @@ async def expire_due(app: web.Application, limit: int = 200) -> int:
     return released
 
 
+async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID) -> int:
+    """Release a cancelled event's holds and cancel their payments (refunding any that
+    succeeded meanwhile); returns how many holds were released."""
+    rt = app[RUNTIME]
+    async with app[DB].acquire() as conn:
+        holds = await store.reserved_tickets(conn, event_id)
+    released = 0
+    for ticket in holds:
+        async with app[DB].acquire() as conn:
+            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
+                                         app[CLOCK].now(), "event_cancelled")
+        if row is None:
+            continue
+        released += 1
+        await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
+                        reason="event_cancelled", payment=row["payment_ref"])
+        if not row["payment_ref"] or row["provider"] != rt.provider.name:
+            continue
+        try:
+            try:
+                await rt.provider.cancel(row["payment_ref"])
+            except PaymentError:
+                # Succeeded (or processing) already: settling it refunds it.
+                await sync_payment(app, row["payment_ref"])
+        except PaymentError as exc:
+            log.warning("cancelling the payment of ticket %s: %s", row["id"], exc)
+    return released
+
+
+async def sweep(app: web.Application) -> None:
+    """One pass of the background sweeper: expire holds, then retry unfinished refunds."""
+    from ticketing.refunds import retry_refunds
+
+    await expire_due(app)
+    await retry_refunds(app)
+
+
 async def sweep_forever(app: web.Application) -> None:
-    """The background task that expires holds."""
+    """The background task that expires holds and retries refunds."""
     interval = app[TICKETING_CONFIG].sweep_seconds
     while True:
         try:
-            await expire_due(app)
+            await sweep(app)
         except asyncio.CancelledError:
             raise
         except Exception:

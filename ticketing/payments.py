@@ -83,7 +83,12 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     async def refund(self, payment_id: str, *, idempotency_key: str, reason: str) -> str:
-        """Refund a succeeded payment in full; returns the refund id."""
+        """Refund a succeeded payment in full; returns the refund id.
+
+        Every call for one ticket uses the same idempotency key whatever path asks, so the
+        parameters sent must not vary with `reason` (the provider would refuse the retry);
+        the reason is for the app's own records.
+        """
 
     @abstractmethod
     async def retrieve_charge(self, charge_id: str) -> ChargeState:
@@ -166,7 +171,7 @@ class StripeProvider(PaymentProvider):
     async def refund(self, payment_id: str, *, idempotency_key: str, reason: str) -> str:
         try:
             refund = await self._client.v1.refunds.create_async(
-                params={"payment_intent": payment_id, "metadata": {"reason": reason}},
+                params={"payment_intent": payment_id},
                 options={"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe: {exc.user_message or exc}") from None

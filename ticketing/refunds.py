@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from server.live.service import get_event
 from server.playback.service import revoke_viewer
 from ticketing import store
 from ticketing.keys import RUNTIME
-from ticketing.orders import refund_key
+from ticketing.orders import refund_key, release_for_cancelled_event
 from ticketing.payments import PaymentError
 from ticketing.views import ticket_json
 
@@ -39,11 +40,16 @@ async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason
     """Refund at the provider, then close the ticket; nothing changes if the provider refuses."""
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
-        claimed = await store.transition(conn, ticket["id"], ("paid",), "refunding", now)
+        # 'refunding' is claimed again: a refund interrupted midway (a crash, a lost reply)
+        # is retried, and the provider's idempotency key makes it the same refund.
+        claimed = await store.transition(conn, ticket["id"], ("paid", "refunding"), "refunding",
+                                         now)
+        current = claimed if claimed is not None else await store.get(conn, ticket["id"])
     if claimed is None:
-        if ticket["status"] in ("refunded", "refunding"):
+        status = ticket["status"] if current is None else current["status"]
+        if status == "refunded":
             raise conflict("the ticket is already refunded", "already_refunded")
-        raise conflict(f"only a paid ticket can be refunded (this one is {ticket['status']})",
+        raise conflict(f"only a paid ticket can be refunded (this one is {status})",
                        "not_refundable")
     try:
         await app[RUNTIME].provider.refund(claimed["payment_ref"],
@@ -80,6 +86,22 @@ async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, 
     return row
 
 
+async def close_unissued(app: web.Application, ticket_id: uuid.UUID, status: str,
+                         reason: str) -> bool:
+    """Close a ticket not yet issued (reserved or released) whose money went back before its
+    success was seen, so that success can no longer issue it; releases a held seat."""
+    async with app[DB].acquire() as conn:
+        row = await store.transition(conn, ticket_id, ("reserved", "released"), status,
+                                     app[CLOCK].now(), reason)
+    if row is None:
+        return False
+    kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
+    await audit.log(app, kind, subject=ticket_id, event=str(row["event_id"]), reason=reason,
+                    payment=row["payment_ref"], amount=row["amount_minor"],
+                    currency=row["currency"].strip(), sessions_revoked=0)
+    return True
+
+
 async def on_charge_refunded(app: web.Application, charge_id: str) -> str:
     """A refund made at the provider (e.g. from its dashboard) revokes the ticket."""
     charge = await app[RUNTIME].provider.retrieve_charge(charge_id)
@@ -92,6 +114,8 @@ async def on_charge_refunded(app: web.Application, charge_id: str) -> str:
     if ticket is None:
         return "unknown_payment"
     row = await close_ticket(app, ticket["id"], "refunded", "refunded_at_provider", None)
+    if row is None and await close_unissued(app, ticket["id"], "refunded", "refunded_at_provider"):
+        return "refunded"
     return "refunded" if row is not None else "duplicate"
 
 
@@ -111,11 +135,17 @@ async def on_dispute(app: web.Application, dispute_id: str) -> str:
     if ticket is None:
         return "unknown_payment"
     row = await close_ticket(app, ticket["id"], "revoked", "dispute_lost", None)
+    if row is None and await close_unissued(app, ticket["id"], "revoked", "dispute_lost"):
+        return "revoked"
     return "revoked" if row is not None else "duplicate"
 
 
 async def refund_cancelled_event(app: web.Application, event_id: uuid.UUID) -> int:
-    """When an event is cancelled, every paid ticket is refunded."""
+    """When an event is cancelled, every hold is released (its payment cancelled) and every
+    paid ticket is refunded; what fails here is retried by the sweeper (`retry_refunds`)."""
+    async with app[DB].acquire() as conn:
+        await store.record_cancelled_event(conn, event_id)
+    await release_for_cancelled_event(app, event_id)
     async with app[DB].acquire() as conn:
         tickets = await store.paid_tickets(conn, event_id)
     done = 0
@@ -125,4 +155,25 @@ async def refund_cancelled_event(app: web.Application, event_id: uuid.UUID) -> i
             done += 1
         except ApiError as exc:
             log.warning("refund of ticket %s on cancellation: %s", ticket["id"], exc.message)
+    return done
+
+
+STALE_REFUNDING = timedelta(minutes=2)
+
+
+async def retry_refunds(app: web.Application, limit: int = 100) -> int:
+    """Sweeper pass: refund paid tickets of cancelled events, and finish refunds left in
+    'refunding' (e.g. by a crash); the provider's idempotency key makes a retry safe."""
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn:
+        cancelled = await store.paid_of_cancelled_events(conn, limit)
+        stale = await store.stale_refunding(conn, now - STALE_REFUNDING, limit)
+    done = 0
+    for ticket, reason in [*((t, "event_cancelled") for t in cancelled),
+                           *((t, t["close_reason"] or "requested") for t in stale)]:
+        try:
+            await refund_ticket(app, ticket, None, reason)
+            done += 1
+        except ApiError as exc:
+            log.warning("retrying the refund of ticket %s: %s", ticket["id"], exc.message)
     return done

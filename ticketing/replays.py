@@ -39,30 +39,44 @@ async def on_status(app: web.Application, event_id: uuid.UUID, status: str) -> N
 
 async def package(app: web.Application, event_id: uuid.UUID) -> str:
     """Remux the event's recordings into its replay dir; returns the replay status."""
-    rt, cfg = app[RUNTIME], app[TICKETING_CONFIG]
-    lock = rt.replay_locks.setdefault(str(event_id), asyncio.Lock())
-    async with lock:
-        files = media_replay.find_recordings(cfg.record_dir, str(event_id))
+    rt = app[RUNTIME]
+    key = str(event_id)
+    lock = rt.replay_locks.setdefault(key, asyncio.Lock())
+    rt.replay_lock_users[key] = rt.replay_lock_users.get(key, 0) + 1
+    try:
+        async with lock:
+            return await _package(app, event_id)
+    finally:
+        # The last one out drops the lock: the dicts hold only events being packaged.
+        rt.replay_lock_users[key] -= 1
+        if not rt.replay_lock_users[key]:
+            del rt.replay_lock_users[key]
+            del rt.replay_locks[key]
+
+
+async def _package(app: web.Application, event_id: uuid.UUID) -> str:
+    cfg = app[TICKETING_CONFIG]
+    files = media_replay.find_recordings(cfg.record_dir, str(event_id))
+    async with app[DB].acquire() as conn:
+        await store.set_replay(conn, event_id, "packaging" if files else "missing",
+                               app[CLOCK].now())
+    if not files:
+        REPLAYS.labels("missing").inc()
+        return "missing"
+    loop = asyncio.get_running_loop()
+    try:
+        result = await loop.run_in_executor(None, media_replay.package, files,
+                                            app[CONFIG].replay_dir, str(event_id))
+    except Exception as exc:  # a broken recording must not take the app down
+        log.exception("packaging the replay of %s failed", event_id)
         async with app[DB].acquire() as conn:
-            await store.set_replay(conn, event_id, "packaging" if files else "missing",
-                                   app[CLOCK].now())
-        if not files:
-            REPLAYS.labels("missing").inc()
-            return "missing"
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(None, media_replay.package, files,
-                                                app[CONFIG].replay_dir, str(event_id))
-        except Exception as exc:  # a broken recording must not take the app down
-            log.exception("packaging the replay of %s failed", event_id)
-            async with app[DB].acquire() as conn:
-                await store.set_replay(conn, event_id, "failed", app[CLOCK].now(),
-                                       error=str(exc)[:500])
-            REPLAYS.labels("failed").inc()
-            return "failed"
-        async with app[DB].acquire() as conn:
-            await store.set_replay(conn, event_id, "ready", app[CLOCK].now(), result.parts,
-                                   result.segments, result.duration)
+            await store.set_replay(conn, event_id, "failed", app[CLOCK].now(),
+                                   error=str(exc)[:500])
+        REPLAYS.labels("failed").inc()
+        return "failed"
+    async with app[DB].acquire() as conn:
+        await store.set_replay(conn, event_id, "ready", app[CLOCK].now(), result.parts,
+                               result.segments, result.duration)
     REPLAYS.labels("ready").inc()
     log.info("replay of %s ready: %d parts, %d segments, %.1f s", event_id, result.parts,
              result.segments, result.duration)

@@ -138,15 +138,60 @@ async def reacquire(conn: asyncpg.Connection, ticket: Any, capacity: int | None,
     """Issue a released ticket whose payment arrived late, if a seat is still free.
 
     Call inside a transaction; raises UniqueViolationError when the user holds another ticket.
+    The ticket moves first and the seat is claimed only when this call moved it, so of
+    concurrent settlements exactly one takes a seat. Raises SeatUnavailable (rolling the
+    transaction back) when the event is full.
     """
-    if not await claim_seat(conn, ticket["event_id"], capacity):
-        return None
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""UPDATE tickets SET status = 'paid', paid_at = $2, updated_at = $2, closed_at = NULL,
                                close_reason = NULL
             WHERE id = $1 AND status = 'released' RETURNING {COLUMNS}""",
         ticket["id"], now,
     )
+    if row is None:
+        return None
+    if not await claim_seat(conn, ticket["event_id"], capacity):
+        raise SeatUnavailable(ticket["id"])
+    return row
+
+
+class SeatUnavailable(Exception):
+    """No seat was free for a ticket being (re-)issued; the transaction must roll back."""
+
+
+async def reserved_tickets(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
+    """An event's held (unpaid) tickets."""
+    return list(await conn.fetch(
+        f"SELECT {COLUMNS} FROM tickets WHERE event_id = $1 AND status = 'reserved'", event_id))
+
+
+async def record_cancelled_event(conn: asyncpg.Connection, event_id: uuid.UUID) -> None:
+    """Remember that an event was cancelled (its paid tickets must all be refunded)."""
+    await conn.execute(
+        "INSERT INTO ticketing_cancelled_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        event_id,
+    )
+
+
+async def paid_of_cancelled_events(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Paid tickets whose event was cancelled (their refund failed or has not run yet)."""
+    return list(await conn.fetch(
+        f"""SELECT {COLUMNS} FROM tickets
+            WHERE status = 'paid'
+              AND event_id IN (SELECT event_id FROM ticketing_cancelled_events)
+            ORDER BY updated_at LIMIT $1""",
+        limit,
+    ))
+
+
+async def stale_refunding(conn: asyncpg.Connection, before: datetime,
+                          limit: int) -> list[asyncpg.Record]:
+    """Tickets left in 'refunding' since before `before` (a refund interrupted midway)."""
+    return list(await conn.fetch(
+        f"""SELECT {COLUMNS} FROM tickets WHERE status = 'refunding' AND updated_at < $1
+            ORDER BY updated_at LIMIT $2""",
+        before, limit,
+    ))
 
 
 async def due_reservations(conn: asyncpg.Connection, now: datetime,
@@ -282,15 +327,27 @@ async def attendance(conn: asyncpg.Connection, event_id: uuid.UUID) -> int:
 
 # --- webhooks ----------------------------------------------------------------------------
 
+CLAIMED, PROCESSED, IN_FLIGHT = "claimed", "processed", "in_flight"
+
+
 async def claim_webhook(conn: asyncpg.Connection, event_id: str, provider: str, kind: str,
-                        now: datetime) -> bool:
-    """Claim a provider event for processing; false when it was seen before."""
-    result = await conn.execute(
-        """INSERT INTO payment_webhook_events (id, provider, type, received_at)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING""",
-        event_id, provider, kind, now,
+                        now: datetime, stale_before: datetime | None = None) -> str:
+    """Claim a provider event for processing: CLAIMED (new, or an unfinished claim made before
+    `stale_before` taken over), PROCESSED (seen and done), or IN_FLIGHT (being processed)."""
+    claimed = await conn.fetchval(
+        """INSERT INTO payment_webhook_events AS w (id, provider, type, received_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at
+               WHERE w.processed_at IS NULL AND w.received_at < $5
+           RETURNING true""",
+        event_id, provider, kind, now, stale_before,
     )
-    return bool(result.endswith(" 1"))
+    if claimed:
+        return CLAIMED
+    processed = await conn.fetchval(
+        "SELECT processed_at IS NOT NULL FROM payment_webhook_events WHERE id = $1", event_id)
+    # No row: a failed attempt just gave its claim back, so this delivery should be retried.
+    return PROCESSED if processed else IN_FLIGHT
 
 
 async def unclaim_webhook(conn: asyncpg.Connection, event_id: str) -> None:

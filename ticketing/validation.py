@@ -10,9 +10,11 @@ Rules:
 - One active session per IP per event: a new ticket session from an IP revokes the session
   that IP had for the event (last wins). IPs are kept only as keyed digests in Redis.
 
-Checks run in this order, each refusal naming a pretix-like reason: rate_limited, invalid
-(malformed, truncated or forged code; unknown ticket), invalid_time (outside the code's
-window), unpaid / canceled / revoked (ticket state), wrong_event, not_owner,
+Checks run in this order, each refusal naming a pretix-like reason: rate_limited (per IP),
+invalid (malformed or forged: the signature is checked before anything in the code is
+trusted), rate_limited (per IP per event, and per ticket; genuine codes only), invalid
+(unknown ticket), invalid_time (outside the code's
+window), event_over (the event ended or was cancelled), unpaid / canceled / revoked (ticket state), wrong_event, not_owner,
 already_redeemed.
 """
 
@@ -55,10 +57,12 @@ def ip_digest(app: web.Application, ip: str) -> str:
     return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _rate_limit(app: web.Application, ip_key: str, event_key: str,
+async def _rate_limit(app: web.Application, ip_key: str, event_key: str | None,
                       ticket_key: str | None) -> None:
+    """Spend from the per-IP bucket (per event when `event_key` is given) and the ticket's."""
     rt = app[RUNTIME]
-    checks = [(rt.validate_ip_limit, f"{ip_key}:{event_key}")]
+    ip_bucket = ip_key if event_key is None else f"{ip_key}:{event_key}"
+    checks = [(rt.validate_ip_limit, ip_bucket)]
     if ticket_key is not None:
         checks.append((rt.validate_ticket_limit, ticket_key))
     allowed, wait_ms = await rt.limits.take(checks, app[CLOCK].time())
@@ -110,15 +114,23 @@ async def validate(app: web.Application, principal: Principal, code: str, ip: st
 
 async def _validate(app: web.Application, principal: Principal, code: str, ip: str,
                     stream_id: uuid.UUID | None) -> dict[str, Any]:
-    claimed = qr.peek(code)
-    event_key = str(stream_id or (claimed[1] if claimed else "-"))
+    # Rate limits come first. Until the signature is checked, nothing in the code can be
+    # trusted, so only the caller's address is limited: ids taken from a forged code must
+    # not spend the buckets of a ticket (or an event) the caller does not hold.
     ip_key = ip_digest(app, ip)
-    await _rate_limit(app, ip_key, event_key, str(claimed[0]) if claimed else None)
+    await _rate_limit(app, ip_key, None, None)
     try:
         claims = qr.verify_signature(app[TICKETING_CONFIG].qr_key, code)
+    except qr.CodeRejected as exc:
+        raise rejected(exc.reason, exc.message) from None
+    await _rate_limit(app, ip_key, str(claims.event_id), str(claims.ticket_id))
+    try:
         qr.check_window(claims, app[CLOCK].time())
     except qr.CodeRejected as exc:
         raise rejected(exc.reason, exc.message) from None
+    event = await get_event(app, claims.event_id)
+    if event["status"] not in ("scheduled", "live"):
+        raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
         won = (stream_id is None or stream_id == claims.event_id) and await store.admit(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import stripe
 from aiohttp import web
 
-from server.errors import ApiError, bad_request
+from server.errors import ApiError, bad_request, conflict
 from server.keys import CLOCK, DB
 from ticketing import orders, refunds, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
@@ -22,6 +23,8 @@ from ticketing.metrics import WEBHOOKS
 from ticketing.payments import PaymentError
 
 log = logging.getLogger(__name__)
+# A claim unfinished this long is taken to belong to a process that died mid-handler.
+STALE_CLAIM = timedelta(minutes=2)
 
 Handler = Callable[[web.Application, str], Awaitable[str]]
 HANDLERS: dict[str, Handler] = {
@@ -71,15 +74,23 @@ async def handle(app: web.Application, payload: bytes, header: str | None) -> di
     if handler is None:
         WEBHOOKS.labels("unsupported", "refused").inc()
         raise bad_request(f"unsupported event type {kind!r}", "unsupported_event_type")
-    obj = (event.get("data") or {}).get("object") or {}
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
     object_id = obj.get("id") if isinstance(obj, dict) else None
     if not isinstance(object_id, str) or not object_id:
         raise bad_request("the event names no object", "invalid_payload")
+    now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
-        fresh = await store.claim_webhook(conn, event["id"], "stripe", kind, app[CLOCK].now())
-    if not fresh:
+        claim = await store.claim_webhook(conn, event["id"], "stripe", kind, now,
+                                          now - STALE_CLAIM)
+    if claim == store.PROCESSED:
         WEBHOOKS.labels(kind, "duplicate").inc()
         return {"received": True, "duplicate": True}
+    if claim == store.IN_FLIGHT:
+        # Another delivery of this event is being processed right now; if that one dies
+        # unfinished, the claim goes stale and Stripe's retry of this one takes it over.
+        WEBHOOKS.labels(kind, "in_flight").inc()
+        raise conflict("this event is being processed; retry later", "in_progress")
     try:
         outcome = await handler(app, object_id)
     except PaymentError as exc:

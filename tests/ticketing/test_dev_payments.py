@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from server.config import ConfigError
+from server.keys import CONFIG
 from tests.conftest import Api
 from tests.ticketing.conftest import make_user, paid_event
+from ticketing import config
 
 
 async def test_dev_provider_sells_end_to_end(dapi: Api) -> None:
@@ -45,3 +52,37 @@ async def test_dev_confirm_is_not_served_with_stripe(tapi: Api) -> None:
     fan = await make_user(tapi)
     status, _ = await tapi.call("POST", "/api/payments/dev/devpi_x/confirm", token=fan["access"])
     assert status == 404
+
+
+def test_incomplete_stripe_config_refuses_to_start(dapi: Api, tmp_path: Path) -> None:
+    core = dapi.app[CONFIG]
+    empty = tmp_path / "empty-key"
+    empty.write_text("\n")
+    broken = [({"STRIPE_WEBHOOK_SECRET": "whsec_abcdef", "STRIPE_PUBLISHABLE_KEY": "pk_live_abcd"},
+               "STRIPE_WEBHOOK_SECRET"),
+              ({"STRIPE_SECRET_KEY_FILE": str(empty), "STRIPE_WEBHOOK_SECRET": "whsec_abcdef"},
+               "STRIPE_SECRET_KEY_FILE"),
+              ({"STRIPE_SECRET_KEY": "   ", "STRIPE_WEBHOOK_SECRET": "whsec_abcdef"},
+               "STRIPE_SECRET_KEY"),
+              ({"STRIPE_API_BASE": "http://127.0.0.1:1"}, "STRIPE_API_BASE")]
+    for env, name in broken:
+        with pytest.raises(ConfigError, match=name):
+            config.load(core, env)
+        # Saying so explicitly still selects the development provider.
+        assert config.load(core, {**env, "MHC_PAYMENTS": "dev"}).provider == "dev"
+    assert config.load(core, {}).provider == "dev"
+    complete = {"STRIPE_SECRET_KEY": "sk_test_abcdef", "STRIPE_WEBHOOK_SECRET": "whsec_abcdef"}
+    assert config.load(core, complete).provider == "stripe"
+
+
+def test_qr_secret_can_come_from_a_file(dapi: Api, tmp_path: Path) -> None:
+    core = dapi.app[CONFIG]
+    secret = "q" * 40
+    path = tmp_path / "qr-secret"
+    path.write_text(secret + "\n")
+    from_file = config.load(core, {"MHC_QR_SECRET_FILE": str(path)}).qr_key
+    assert from_file == config.load(core, {"MHC_QR_SECRET": secret}).qr_key
+    assert from_file != config.load(core, {}).qr_key
+    path.write_text("short")
+    with pytest.raises(ConfigError, match="MHC_QR_SECRET"):
+        config.load(core, {"MHC_QR_SECRET_FILE": str(path)})

@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 
 import stripe
 
+from server.clock import Clock
 from server.keys import DB
 from tests.conftest import Api
 from tests.streaming import until
-from tests.ticketing.conftest import buy, charge_id, code_for, deliver, make_user, paid_event
-from ticketing import store
+from tests.ticketing.conftest import buy, charge_id, code_for, deliver, make_user, paid_event, pay
+from ticketing import orders, store
 
 
 async def admitted(api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any],
@@ -125,3 +126,67 @@ async def test_cancelling_an_event_refunds_its_tickets(
         return bool(row["status"] == "refunded" and row["close_reason"] == "event_cancelled")
 
     await until(refunded, 10, "the cancelled event's ticket to be refunded")
+
+
+async def test_refund_interrupted_midway_is_retried(
+        tapi: Api, tclock: Clock, stripe_client: stripe.StripeClient) -> None:
+    artist, first, second = (await make_user(tapi, "artist"), await make_user(tapi),
+                             await make_user(tapi))
+    event = await paid_event(tapi, artist, price=999, capacity=5)
+    asked = await buy(tapi, stripe_client, first, event["id"])
+    swept = await buy(tapi, stripe_client, second, event["id"])
+    for ticket in (asked, swept):  # what a crash between the claim and the provider leaves
+        async with tapi.app[DB].acquire() as conn:
+            assert await store.transition(conn, uuid.UUID(ticket["id"]), ("paid",), "refunding",
+                                          tclock.now())
+    # Asking again finishes the refund rather than answering "already refunded".
+    status, row = await tapi.call("POST", f"/api/tickets/{asked['id']}/refund",
+                                  token=artist["access"])
+    assert status == 200 and row["status"] == "refunded", row
+    status, err = await tapi.call("POST", f"/api/tickets/{asked['id']}/refund",
+                                  token=artist["access"])
+    assert status == 409 and err["error"]["code"] == "already_refunded"
+    # The sweeper finishes the other once it is stale; a recent one is left to its owner.
+    await orders.sweep(tapi.app)
+    _, row = await tapi.call("GET", f"/api/tickets/{swept['id']}", token=second["access"])
+    assert row["status"] == "refunding"
+    tclock.advance(180)
+    await orders.sweep(tapi.app)
+    _, row = await tapi.call("GET", f"/api/tickets/{swept['id']}", token=second["access"])
+    assert row["status"] == "refunded", row
+    for ticket in (asked, swept):
+        pi = await stripe_client.v1.payment_intents.retrieve_async(
+            await _payment_of(tapi, str(ticket["id"])))
+        charge = await stripe_client.v1.charges.retrieve_async(charge_id(pi))
+        assert charge.amount_refunded == 999
+    status, sales = await tapi.call("GET", f"/api/live/{event['id']}/sales", token=artist["access"])
+    assert sales["seats_held"] == 0 and sales["totals"][0]["refunded"] == 2
+
+
+async def test_lost_dispute_seen_before_success_never_issues_the_ticket(
+        tapi: Api, localstripe: str, stripe_client: stripe.StripeClient) -> None:
+    artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
+    event = await paid_event(tapi, artist, capacity=5)
+    status, body = await tapi.call("POST", "/api/tickets/purchase", token=fan["access"],
+                                   json={"streamId": event["id"]})
+    assert status == 201, body
+    pid = body["payment"]["id"]
+    assert await pay(stripe_client, pid) == "succeeded"
+    pi = await stripe_client.v1.payment_intents.retrieve_async(pid)
+    async with tapi.session.post(f"{localstripe}/_config/disputes",
+                                 json={"charge": charge_id(pi)}) as resp:
+        dispute = await resp.json()
+        assert resp.status == 200, dispute
+    async with tapi.session.post(f"{localstripe}/_config/disputes/{dispute['id']}/close",
+                                 json={"status": "lost"}) as resp:
+        assert resp.status == 200
+    status, hook = await deliver(tapi, "charge.dispute.closed",
+                                 {"id": dispute["id"], "object": "dispute"})
+    assert status == 200 and hook["outcome"] == "revoked", hook
+    status, hook = await deliver(tapi, "payment_intent.succeeded",
+                                 {"id": pid, "object": "payment_intent"})
+    assert status == 200 and hook["outcome"] not in ("issued", "issued_late"), hook
+    _, row = await tapi.call("GET", f"/api/tickets/{body['ticket']['id']}", token=fan["access"])
+    assert row["status"] == "revoked" and row["close_reason"] == "dispute_lost"
+    status, sales = await tapi.call("GET", f"/api/live/{event['id']}/sales", token=artist["access"])
+    assert sales["seats_held"] == 0

@@ -18,7 +18,7 @@ from server.keys import CONFIG
 from tests.conftest import Api
 from tests.streaming import until
 from tests.ticketing.conftest import buy, make_user, paid_event, refresh_token
-from ticketing.keys import TICKETING_CONFIG
+from ticketing.keys import RUNTIME, TICKETING_CONFIG
 
 
 def test_remux_joins_parts_without_reencoding(flv: Path, tmp_path: Path) -> None:
@@ -66,6 +66,7 @@ async def show(api: Api, event: dict[str, Any], recordings: list[Path], record_d
     """Publish and end a stream the way nginx-rtmp's hooks do, leaving its recordings."""
     form = {"app": "live", "name": event["stream_key"], "clientid": "41", "call": "publish"}
     assert await hook(api, "publish", form) == 302
+    record_dir.mkdir(parents=True, exist_ok=True)  # nginx makes it when it runs; here it may not
     for i, rec in enumerate(recordings):
         shutil.copy(rec, record_dir / f"{event['id']}-{int(time.time()) + i}.flv")
     assert await hook(api, "publish_done", {**form, "name": event["id"]}) == 204
@@ -96,6 +97,11 @@ async def test_replay_for_ticket_holders_for_seven_days(
         return body if status == 200 else None
 
     body = await until(ready, 20, "the replay to be packaged")
+
+    async def lock_dropped() -> bool:
+        rt = tapi.app[RUNTIME]
+        return event["id"] not in rt.replay_locks and event["id"] not in rt.replay_lock_users
+    await until(lock_dropped, 5, "the packaging lock to be dropped")
     grant = body["playback"]
     assert urlsplit(grant["url"]).path == f"/replay/{grant['token']}/{event['id']}/index.m3u8"
     assert body["replay"]["segments"] >= 1 and body["available_until"]
@@ -152,3 +158,25 @@ async def test_no_replay_without_replay_access_or_recording(
                                 token=artist["access"])
     status, err = await replay_of(tapi, fan, unrecorded["id"])
     assert status == 403 and err["error"]["code"] == "no_ticket"
+
+
+def test_a_part_that_fails_outright_is_skipped(flv: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    name = "0b1c2d3e-0000-4000-8000-000000000003"
+    for stamp in (1700000000, 1700000100, 1700000200):
+        shutil.copy(flv, rec / f"{name}-{stamp}.flv")
+    broken = f"{name}-1700000100.flv"
+    real = media_replay._remux
+
+    def remux(source: Path, out_dir: Path, prefix: str, seconds: int) -> list[tuple[float, str]]:
+        if source.name == broken:  # fails before its first packet is muxed
+            (out_dir / f"{prefix}00000.ts").write_bytes(b"partial")
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return real(source, out_dir, prefix, seconds)
+    monkeypatch.setattr(media_replay, "_remux", remux)
+    result = media_replay.package(media_replay.find_recordings(rec, name), tmp_path / "out", name)
+    assert result.parts == 2 and 5.5 < result.duration < 6.5
+    playlist = (result.directory / "index.m3u8").read_text()
+    assert "p1_" not in playlist and not list(result.directory.glob("p1_*"))

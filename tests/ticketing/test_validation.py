@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import time
 import uuid
 from typing import Any
@@ -13,6 +15,7 @@ import stripe
 from server.clock import Clock
 from tests.conftest import Api
 from tests.ticketing.conftest import buy, code_for, make_fans, make_user, paid_event
+from tests.ticketing.test_replays import hook as rtmp_hook
 from ticketing import qr
 from ticketing.keys import TICKETING_CONFIG
 
@@ -133,14 +136,18 @@ async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
     ticket = await buy(tapi, stripe_client, fan, event["id"])
     now = int(time.time())
     forged = qr.sign(b"z" * 32, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now, now + 300)
+    # Forged codes naming the ticket spend only their sender's address budget, never the
+    # ticket's: whoever saw a ticket's code cannot lock its owner out.
     statuses = [(await check(tapi, fan, forged, ip=f"198.19.{i // 250}.{i % 250}"))[0]
-                for i in range(cfg.validate_ticket_burst)]
+                for i in range(cfg.validate_ticket_burst + 5)]
     assert set(statuses) == {400}
-    status, err = await check(tapi, fan, forged, ip="198.19.9.9")
+    # Genuine codes spend the ticket's bucket: admitted once, then refused, then limited.
+    genuine = await code_for(tapi, fan, ticket["id"])
+    statuses = [(await check(tapi, fan, genuine, ip=f"198.18.{i // 250}.{i % 250}"))[0]
+                for i in range(cfg.validate_ticket_burst)]
+    assert statuses[0] == 200 and set(statuses[1:]) == {409}, statuses
+    status, err = await check(tapi, fan, genuine, ip="198.19.9.8")
     assert status == 429 and err["error"]["code"] == "rate_limited"
-    # The genuine code is refused too while the ticket's bucket is empty (checked first).
-    status, err = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]), ip="198.19.9.8")
-    assert status == 429
 
     other = await paid_event(tapi, artist)
     junk = "A" * qr.CODE_LEN
@@ -151,6 +158,29 @@ async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
     assert status == 429 and err["error"]["code"] == "rate_limited"
     status, err = await check(tapi, fan, junk, ip="203.0.113.78", stream=other["id"])
     assert status == 400, "another address has its own budget"
+    # The address budget for unverified codes does not depend on the event they name.
+    status, err = await check(tapi, fan, junk, ip="203.0.113.77", stream=event["id"])
+    assert status == 429 and err["error"]["code"] == "rate_limited"
+
+
+async def test_forged_codes_cannot_lock_the_owner_out(
+        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist, capacity=5)
+    fan, attacker = await make_fans(tapi, 2)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    seen = await code_for(tapi, fan, ticket["id"])  # e.g. photographed at the door
+    raw = base64.b32decode(seen + "=" * (-len(seen) % 8))
+    burst = tapi.app[TICKETING_CONFIG].validate_ticket_burst
+    for i in range(burst + 10):
+        # The plaintext ticket id, random event ids and a junk signature.
+        forged = raw[:17] + uuid.uuid4().bytes + secrets.token_bytes(8 + 16)
+        code = base64.b32encode(forged).rstrip(b"=").decode()
+        status, err = await check(tapi, attacker, code, ip=f"198.51.{i // 250}.{i % 250}")
+        assert (status, err["error"]["code"]) == (400, "invalid")
+    status, ok = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]),
+                             stream=event["id"], ip="192.0.2.200")
+    assert status == 200, ok
 
 
 async def test_reentry_moves_the_session_and_one_session_per_ip(
@@ -180,3 +210,20 @@ async def test_reentry_moves_the_session_and_one_session_per_ip(
     assert status == 200
     assert await gate(tapi, second["playback"]["url"]) == 200
     assert await gate(tapi, tv["playback"]["url"]) == 403
+
+
+async def test_codes_of_an_event_that_is_over_do_not_admit(
+        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist, capacity=5)
+    fan = await make_user(tapi)
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    code = await code_for(tapi, fan, ticket["id"])
+    form = {"app": "live", "name": event["stream_key"], "clientid": "8", "call": "publish"}
+    assert await rtmp_hook(tapi, "publish", form) == 302
+    assert await rtmp_hook(tapi, "publish_done", {**form, "name": event["id"]}) == 204
+    for stream in (None, event["id"]):
+        status, err = await check(tapi, fan, code, stream=stream, ip="192.0.2.77")
+        assert (status, err["error"]["code"]) == (409, "event_over"), err
+    _, row = await tapi.call("GET", f"/api/tickets/{ticket['id']}", token=fan["access"])
+    assert row["admitted_at"] is None, "nothing was burned"
