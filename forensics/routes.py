@@ -29,6 +29,13 @@ def _int_param(
     return int(raw)
 
 
+def _required_int_param(request: web.Request, name: str) -> int:
+    value = _int_param(request, name)
+    if value is None:
+        raise bad_request(f"{name} is required", "invalid_field")
+    return value
+
+
 def _body_int(body: dict[str, Any], name: str) -> int | None:
     return validate.integer(body, name, minimum=1, maximum=2**62, required=False)
 
@@ -120,9 +127,7 @@ async def public_key(request: web.Request) -> web.Response:
 async def inclusion(request: web.Request) -> web.Response:
     """Inclusion proof of record `seq` in the tree of `size` records (default: all)."""
     await require_user(request, *READERS)
-    seq = _int_param(request, "seq")
-    if seq is None:
-        raise bad_request("seq is required", "invalid_field")
+    seq = _required_int_param(request, "seq")
     try:
         return web.json_response(
             await service.inclusion(request.app, seq, _int_param(request, "size"))
@@ -135,9 +140,7 @@ async def inclusion(request: web.Request) -> web.Response:
 async def consistency(request: web.Request) -> web.Response:
     """Consistency proof from `size1` records to `size2` (default: all)."""
     await require_user(request, *READERS)
-    size1 = _int_param(request, "size1")
-    if size1 is None:
-        raise bad_request("size1 is required", "invalid_field")
+    size1 = _required_int_param(request, "size1")
     try:
         return web.json_response(
             await service.consistency(request.app, size1, _int_param(request, "size2"))

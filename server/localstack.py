@@ -145,6 +145,21 @@ def start_redis(work_dir: Path, port: int | None = None) -> tuple[Service, str]:
     return service, f"redis://127.0.0.1:{port}/0"
 
 
+async def fresh_database(dsn: str, prefix: str) -> str:
+    """Create an empty database on the server `dsn` points at; returns its DSN."""
+    import uuid
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{dsn.rpartition('/')[0]}/{name}"
+
+
 class Stack:
     """The services one run uses: DATABASE_URL / REDIS_URL when set, else private ones.
 

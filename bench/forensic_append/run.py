@@ -109,11 +109,7 @@ def main() -> None:
         redis_url = stack.redis_url()
 
         async def run() -> tuple[float, float]:
-            name = f"mhc_bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(dsn)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            bench_dsn = dsn.rsplit("/", 1)[0] + "/" + name
+            bench_dsn = await localstack.fresh_database(dsn, "mhc_bench")
             # Alternate so neither side always runs on a colder or warmer database.
             p1 = await plain(bench_dsn, args.seconds / 2, args.producers)
             c1 = await chained(bench_dsn, redis_url, work / "state", args.seconds / 2, args.producers)

@@ -44,16 +44,6 @@ from ticketing import qr
 POOL_SIZE = 20  # the app's pool (server.db.create_pool max_size)
 
 
-async def _fresh_database(dsn: str) -> str:
-    name = f"mhc_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
 async def _seed(dsn: str, base: str, jwt_secret: str, qr_key: bytes, n: int
                 ) -> tuple[list[tuple[str, str]], list[uuid.UUID]]:
     """An event with n paid tickets (plus n baseline rows): (token, code) per ticket."""
@@ -186,10 +176,8 @@ def main() -> None:
     stack = localstack.Stack(work)
     try:
         dsn = stack.database_url(durable=False)
-        dsn = asyncio.run(_fresh_database(dsn))
+        dsn = asyncio.run(localstack.fresh_database(dsn, "mhc_bench"))
         redis_url = stack.redis_url()
-        # redis-py fails past 100 pooled connections unless told otherwise.
-        redis_url += ("&" if "?" in redis_url else "?") + "max_connections=1000"
         port = localstack.free_port()
         secrets_env = {n: secrets.token_urlsafe(32) for n in
                        ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET", "MHC_QR_SECRET")}

@@ -24,7 +24,7 @@ from forensics.merkle import leaf_hash, verify_consistency, verify_inclusion
 from forensics.store import APPEND_LOCK
 from server.app import create_app
 from server.keys import CONFIG, DB
-from server.localstack import free_port
+from server.localstack import free_port, fresh_database
 from tests.conftest import Api, admin_token, make_config, promote
 from tests.services import Services
 
@@ -53,14 +53,10 @@ class Trail:
 
 @pytest.fixture
 async def trail(services: Services) -> AsyncIterator[Trail]:
-    name = f"mhc_trail_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(services.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = services.database_url.rsplit("/", 1)[0] + "/" + name
+    dsn = await fresh_database(services.database_url, "mhc_trail")
     port = free_port()
     cfg = make_config(services, DATABASE_URL=dsn, MHC_PORT=str(port),
-                      MHC_STATE_DIR=str(services.work_dir / name))
+                      MHC_STATE_DIR=str(services.work_dir / dsn.rpartition("/")[2]))
     app = create_app(cfg)
     runner = web.AppRunner(app)
     await runner.setup()

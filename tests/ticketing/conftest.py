@@ -61,10 +61,7 @@ async def _start(app_server: tuple[web.Application, str], env: dict[str, str]
                  ) -> tuple[web.AppRunner, web.Application, str]:
     port = free_port()
     base = app_server[0][CONFIG]
-    # redis-py 8 fails (rather than waits) past 100 connections per pool; an operator raises
-    # it in REDIS_URL, as these apps do for the bursts the tests send.
-    redis_url = f"{base.redis_url}{'&' if '?' in str(base.redis_url) else '?'}max_connections=1000"
-    cfg = dataclasses.replace(base, port=port, redis_url=redis_url, env={**base.env, **env})
+    cfg = dataclasses.replace(base, port=port, env={**base.env, **env})
     app = create_app(cfg, Clock())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
