@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 
 N = TypeVar("N", int, float)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Only the local nginx is trusted to name the client unless the operator says otherwise.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128"
 
 
 class ConfigError(Exception):
@@ -63,6 +67,11 @@ class Config:
     login_max_failures_account: int = 5
     login_max_failures_ip: int = 20
     login_window: int = 900
+    # Peers whose X-Forwarded-For / X-Real-IP are believed (nginx, a TLS terminator).
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
+    register_per_hour_ip: int = 10
+    password_hash_concurrency: int = 2
     dev: bool = False
     # The merged environment (file + process), where each package reads its own settings.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -99,6 +108,20 @@ def env_value(env: Mapping[str, str], name: str) -> str:
         except OSError as exc:
             raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror}") from None
     return value
+
+
+def parse_networks(name: str, raw: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs (a bare address is a /32 or /128); ConfigError names `name`."""
+    networks: list[Network] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an address or CIDR") from None
+    return tuple(networks)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -171,6 +194,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_max_failures_account=_int(merged, "MHC_LOGIN_MAX_FAILURES_ACCOUNT", 5),
         login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),
         login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
+        trusted_proxies=parse_networks(
+            "MHC_TRUSTED_PROXIES", merged.get("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
+        register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 10),
+        password_hash_concurrency=env_number(merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64,
+                                             int),
         dev=dev,
         env=merged,
     )

@@ -59,6 +59,8 @@ def render(config: Config, layout: NginxLayout) -> str:
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
+        "real_ip_from": "\n".join(f"    set_real_ip_from {net};"
+                                   for net in config.trusted_proxies),
     }
     text = string.Template(TEMPLATE.read_text()).safe_substitute(values)
     missing = _LEFT.findall(text)

@@ -7,8 +7,10 @@ Rules:
 - Re-entry is a separate, explicit step: the owner of an admitted ticket calls
   POST /api/tickets/{id}/reenter from another device; the ticket's viewing session moves
   there and the previous one is revoked (last login wins). A ticket has one active session.
-- One active session per IP per event: a new ticket session from an IP revokes the session
-  that IP had for the event (last wins). IPs are kept only as keyed digests in Redis.
+- One active session per account per IP per event: a new ticket session from an address
+  revokes the session the same account had there for the event (last wins). Other accounts
+  behind the same address (a household, a mobile carrier's NAT) are never affected. IPs are
+  kept only as keyed digests in Redis.
 
 Checks run in this order, each refusal naming a pretix-like reason: rate_limited (per IP),
 invalid (malformed or forged: the signature is checked before anything in the code is
@@ -71,6 +73,11 @@ async def _rate_limit(app: web.Application, ip_key: str, event_key: str | None,
                        retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
+def ticket_bucket(ticket_id: uuid.UUID, caller: uuid.UUID) -> str:
+    """A ticket's bucket is per caller: whoever else knows the ticket id spends only their own."""
+    return f"{ticket_id}:{caller}"
+
+
 def _state_refusal(ticket: Any) -> ApiError | None:
     status = ticket["status"]
     if status == "paid":
@@ -123,11 +130,13 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
         claims = qr.verify_signature(app[TICKETING_CONFIG].qr_key, code)
     except qr.CodeRejected as exc:
         raise rejected(exc.reason, exc.message) from None
-    await _rate_limit(app, ip_key, str(claims.event_id), str(claims.ticket_id))
+    # A genuine code outside its window is refused before it can spend the ticket's bucket.
     try:
         qr.check_window(claims, app[CLOCK].time())
     except qr.CodeRejected as exc:
         raise rejected(exc.reason, exc.message) from None
+    await _rate_limit(app, ip_key, str(claims.event_id),
+                      ticket_bucket(claims.ticket_id, principal.user_id))
     event = await get_event(app, claims.event_id)
     if event["status"] not in ("scheduled", "live"):
         raise rejected("event_over", "the event is over; see its replay instead")
@@ -166,8 +175,10 @@ async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uui
     if previous is not None and previous != session_id:
         await revoke(app, [previous], "ticket_session_moved", user_id)
     ttl = app[TICKETING_CONFIG].session_ip_ttl
-    before = await app[REDIS].set(f"{IP_SESSION_PREFIX}{event_id}:{ip_key}", str(session_id),
-                                  ex=ttl, get=True)
+    # Keyed by account too: households and mobile carriers put many fans behind one address,
+    # and one fan's admission must never end another's stream.
+    before = await app[REDIS].set(f"{IP_SESSION_PREFIX}{event_id}:{user_id}:{ip_key}",
+                                  str(session_id), ex=ttl, get=True)
     if isinstance(before, str) and before not in (str(session_id), str(previous)):
         await revoke(app, [uuid.UUID(before)], "ip_session_replaced", user_id)
     return grant
@@ -177,11 +188,13 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
                   ip: str) -> dict[str, Any]:
     """The owner moves an admitted ticket's session to this device (last login wins)."""
     ip_key = ip_digest(app, ip)
-    await _rate_limit(app, ip_key, "reenter", str(ticket_id))
+    await _rate_limit(app, ip_key, "reenter", None)
     async with app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket_id)
+    # Ownership first: a stranger who saw the ticket id must not spend the owner's bucket.
     if ticket is None or ticket["user_id"] != principal.user_id:
         raise not_found("ticket")
+    await _rate_limit(app, ip_key, "reenter", ticket_bucket(ticket_id, principal.user_id))
     refusal = _state_refusal(ticket)
     if refusal is not None:
         raise refusal

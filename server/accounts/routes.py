@@ -8,17 +8,11 @@ from server import audit, validate
 from server.accounts import service, store
 from server.accounts.auth import require_user, revoke_user_tokens
 from server.accounts.tokens import ROLES
+from server.clientip import client_ip
 from server.errors import bad_request, not_found
 from server.keys import DB
 
 routes = web.RouteTableDef()
-
-
-def client_ip(request: web.Request) -> str:
-    """The client address; behind our nginx the real one is in X-Real-IP."""
-    if request.remote in ("127.0.0.1", "::1") and "X-Real-IP" in request.headers:
-        return request.headers["X-Real-IP"]
-    return request.remote or "unknown"
 
 
 @routes.post("/api/auth/register", name="auth_register")
