@@ -10,7 +10,7 @@ from aiohttp import web
 
 from server import validate
 from server.accounts.auth import require_user
-from server.accounts.routes import client_ip
+from server.clientip import client_ip
 from server.errors import ApiError, bad_request, conflict, not_found
 from server.keys import CLOCK, DB
 from ticketing import orders, qr, refunds, replays, sales, store, validation, webhooks
