@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
+import secrets
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import aiohttp
 from aiohttp import web
 
-from server.app import create_app
-from server.clock import Clock
 from server.config import ConfigError, load_config
 from server.keys import CONFIG
-from server.localstack import free_port
+from tests.apps import app_with
 from tests.conftest import Api, Nginx
 from tests.services import Services
 from ticketing import qr
-
-
-@asynccontextmanager
-async def app_with(base: web.Application, **changes: object) -> AsyncIterator[Api]:
-    """Another app process on the session's services, with some settings changed."""
-    port = free_port()
-    cfg = dataclasses.replace(base[CONFIG], port=port, **changes)  # type: ignore[arg-type]
-    app = create_app(cfg, Clock())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(session, f"http://127.0.0.1:{port}", app)
-    finally:
-        await runner.cleanup()
 
 
 async def failed_login(api: Api, headers: dict[str, str]) -> int:
@@ -48,7 +27,9 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
         app_server: tuple[web.Application, str]) -> None:
     # The app trusts only a proxy network this test's loopback peer is not part of.
     untrusted = (ipaddress.ip_network("192.0.2.0/24"),)
-    async with app_with(app_server[0], trusted_proxies=untrusted,
+    # A peer address of its own, so no other test's failures share its counter.
+    peer = f"127.{secrets.randbelow(250) + 1}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    async with app_with(app_server[0], source=peer, trusted_proxies=untrusted,
                         login_max_failures_ip=3) as api:
         statuses = [await failed_login(api, {"X-Forwarded-For": f"198.51.100.{i}",
                                              "X-Real-IP": f"198.51.100.{i}"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -52,18 +53,27 @@ def _limiters(app: web.Application) -> tuple[FailureCounter, FailureCounter]:
             FailureCounter(app[REDIS], "auth:fail:ip", cfg.login_max_failures_ip, cfg.login_window))
 
 
+def unknown_email_key(email: str) -> str:
+    """The failure-counter key of an address no account has: a fold that maps every case and
+    compatibility variant (`İ`, `i`, `ı`, `ﬁ`) to one key, so variants cannot multiply tries."""
+    decomposed = unicodedata.normalize("NFKD", email.casefold())
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "email:" + unicodedata.normalize("NFKC", folded).replace("ı", "i")
+
+
 async def login(app: web.Application, email: str, password: str, ip: str) -> dict[str, Any]:
     """Check credentials under per-account and per-IP failure limits."""
     per_account, per_ip = _limiters(app)
-    account_key = email.lower()
+    async with app[DB].acquire() as conn:
+        row = await store.user_with_hash(conn, email)
+    # The account the database finds is what the tries belong to, however its email is typed.
+    account_key = f"user:{row['id']}" if row is not None else unknown_email_key(email)
     # Both counters count this attempt before the slow check, so parallel guesses add up.
     wait = max(await per_account.reserve(account_key), await per_ip.reserve(ip))
     if wait:
         AUTH_DECISIONS.labels("login", "rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many failed logins; try again later",
                        retry_after=wait)
-    async with app[DB].acquire() as conn:
-        row = await store.user_with_hash(conn, email)
     ok = await verify_password(row["password_hash"] if row else None, password)
     if row is None or not ok:
         AUTH_DECISIONS.labels("login", "denied").inc()
