@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from aiohttp import web
@@ -164,13 +165,31 @@ def cmd_user(args: argparse.Namespace) -> int:
             found = await store.user_with_hash(conn, args.email)
             if found is None:
                 raise SystemExit("no such user")
-            await store.set_role(conn, found["id"], args.role)
-            return f"{args.email} is now {args.role}"
         finally:
             await conn.close()
+        await _change_role(cfg, found["id"], args.role)
+        return f"{args.email} is now {args.role}"
 
     print(asyncio.run(run()))
     return 0
+
+
+async def _change_role(cfg: Config, user_id: uuid.UUID, role: str) -> None:
+    """Through the same service as the admin API: live tokens stop, the log records it."""
+    from server.accounts import service
+    from server.app import create_app
+
+    # The CLI is not the server: no in-app forensic scheduler.
+    cfg = dataclasses.replace(cfg, env={**cfg.env, "MHC_FORENSIC_SCHEDULER": "off"})
+    runner = web.AppRunner(create_app(cfg))
+    await runner.setup()
+    try:
+        import getpass
+
+        # The forensic record names the operator account that ran the command.
+        await service.change_role(runner.app, user_id, role, f"cli:{getpass.getuser()}", "cli")
+    finally:
+        await runner.cleanup()
 
 
 def build_parser() -> argparse.ArgumentParser:

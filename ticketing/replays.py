@@ -17,7 +17,7 @@ from server.accounts.tokens import Principal
 from server.errors import ApiError, conflict, forbidden
 from server.keys import CLOCK, CONFIG, DB
 from server.live.service import get_event
-from server.playback.service import allow_replay, issue, open_session, revoke
+from server.playback.service import issue, open_session, revoke
 from ticketing import store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import REPLAYS
@@ -109,7 +109,10 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID)
         raise ApiError(404, "replay_not_ready", "the replay is being prepared; try again shortly")
     if replay["status"] != "ready":
         raise ApiError(404, "replay_unavailable", "there is no recording of this event")
-    session_id = uuid.UUID((await open_session(app, principal.user_id, event_id))["session_id"])
+    # The session is a replay session: its tokens open /replay/ only, and never renew as live.
+    not_after = None if ticket is None else int(until.timestamp())
+    session_id = uuid.UUID((await open_session(app, principal.user_id, event_id, "replay",
+                                               not_after))["session_id"])
     if ticket is not None:
         async with app[DB].acquire() as conn:
             swapped, previous = await store.swap_session(conn, ticket["id"], session_id,
@@ -119,13 +122,9 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID)
             raise forbidden("the ticket is no longer valid", "canceled")
         if previous is not None:
             await revoke(app, [previous], "replay_session_moved", principal.user_id)
-    ttl = app[CONFIG].playback_ttl + 60
-    if ticket is not None:
-        ttl = min(ttl, int((until - now).total_seconds()))
-    await allow_replay(app, session_id, ttl)
     await audit.log(app, "REPLAY_GRANTED", actor=principal.user_id, subject=event_id,
                     session=session_id, ticket=None if ticket is None else ticket["id"])
-    playback = issue(app, principal.user_id, event_id, session_id, kind="replay")
+    playback = issue(app, principal.user_id, event_id, session_id, "replay", not_after)
     return {"event_id": str(event_id), "available_until": None if staff else iso(until),
             "replay": {"status": replay["status"], "duration": replay["duration_seconds"],
                        "segments": replay["segments"], "parts": replay["parts"]},

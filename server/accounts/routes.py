@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import audit, validate
+from server import validate
 from server.accounts import service, store
-from server.accounts.auth import require_user, revoke_user_tokens
+from server.accounts.auth import require_user
 from server.accounts.tokens import ROLES
 from server.clientip import client_ip
 from server.errors import bad_request, not_found
@@ -85,10 +85,5 @@ async def set_role(request: web.Request) -> web.Response:
     role = body.get("role")
     if role not in ROLES:
         raise bad_request(f"role must be one of {', '.join(ROLES)}", "invalid_field")
-    async with request.app[DB].acquire() as conn:
-        row = await store.set_role(conn, user_id, role)
-    if row is None:
-        raise not_found("user")
-    await revoke_user_tokens(request.app, user_id)
-    await audit.log(request.app, "ROLE_CHANGED", actor=admin.user_id, subject=user_id, role=role)
+    row = await service.change_role(request.app, user_id, role, admin.user_id, "api")
     return web.json_response(service.user_json(row))

@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from server import audit
 from server.accounts import store
-from server.accounts.auth import DENIED_PREFIX
+from server.accounts.auth import DENIED_PREFIX, cache_valid_after
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
-from server.errors import ApiError, conflict, unauthorized
+from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
 from server.ratelimit import FailureCounter
@@ -140,12 +140,34 @@ async def refresh(app: web.Application, token: str) -> dict[str, Any]:
 
 
 async def logout(app: web.Application, principal: Principal, refresh_token: str | None) -> None:
-    """End the session: deny the access token until it expires, revoke the refresh family."""
+    """End the session: deny the access token until it expires, revoke the refresh family.
+
+    PostgreSQL holds the denial (it survives a Redis restart); Redis gets the copy the
+    request path reads.
+    """
     clock = app[CLOCK]
     ttl = max(principal.exp - int(clock.time()), 1)
-    await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
-    if refresh_token:
-        async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn:
+        await store.revoke_access(conn, principal.jti, principal.user_id,
+                                  datetime.fromtimestamp(principal.exp, UTC))
+        if refresh_token:
             family = await store.family_of(conn, refresh_digest(refresh_token))
             if family is not None and family["user_id"] == principal.user_id:
                 await store.revoke_family(conn, family["family_id"], clock.now())
+    await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
+
+
+async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor: object,
+                      via: str) -> Any:
+    """The one way to change a role (API and CLI): tokens issued before it stop working at
+    once, and the change is recorded in the forensic log. Returns the user row."""
+    valid_after_ms = int(app[CLOCK].time() * 1000)
+    async with app[DB].acquire() as conn, conn.transaction():
+        previous = await store.role_of(conn, user_id)
+        row = await store.set_role(conn, user_id, role, valid_after_ms)
+    if row is None:
+        raise not_found("user")
+    await cache_valid_after(app, user_id, valid_after_ms)
+    await audit.log(app, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
+                    previous=previous, via=via)
+    return row

@@ -35,11 +35,47 @@ async def user_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Re
     return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
-async def set_role(conn: asyncpg.Connection, user_id: uuid.UUID, role: str) -> asyncpg.Record | None:
-    """Change a user's role."""
+async def set_role(conn: asyncpg.Connection, user_id: uuid.UUID, role: str,
+                   valid_after_ms: int | None = None) -> asyncpg.Record | None:
+    """Change a user's role (and, when given, refuse access tokens issued before then)."""
     return await conn.fetchrow(
-        f"UPDATE users SET role = $2 WHERE id = $1 RETURNING {USER_COLUMNS}", user_id, role
+        f"""UPDATE users SET role = $2,
+                   tokens_valid_after_ms = coalesce($3, tokens_valid_after_ms)
+            WHERE id = $1 RETURNING {USER_COLUMNS}""",
+        user_id, role, valid_after_ms,
     )
+
+
+async def role_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    """A user's current role, locked until the transaction ends."""
+    role: str | None = await conn.fetchval("SELECT role FROM users WHERE id = $1 FOR UPDATE",
+                                           user_id)
+    return role
+
+
+async def revoke_access(conn: asyncpg.Connection, jti: str, user_id: uuid.UUID,
+                        expires_at: datetime) -> None:
+    """Record a logged-out access token until it would have expired."""
+    await conn.execute(
+        """INSERT INTO revoked_access_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)
+           ON CONFLICT (jti) DO NOTHING""",
+        jti, user_id, expires_at,
+    )
+
+
+async def revocations_since(conn: asyncpg.Connection, now: datetime,
+                            valid_after_floor_ms: int) -> tuple[list[asyncpg.Record],
+                                                                 list[asyncpg.Record]]:
+    """Unexpired logged-out tokens (jti, expires_at), and users whose tokens before some
+    instant are refused (id, tokens_valid_after_ms) where that instant is still relevant."""
+    await conn.execute("DELETE FROM revoked_access_tokens WHERE expires_at <= $1", now)
+    denied = await conn.fetch(
+        "SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > $1", now)
+    cutoffs = await conn.fetch(
+        """SELECT id, tokens_valid_after_ms FROM users
+           WHERE tokens_valid_after_ms IS NOT NULL AND tokens_valid_after_ms > $1""",
+        valid_after_floor_ms)
+    return denied, cutoffs
 
 
 async def insert_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, family_id: uuid.UUID,
