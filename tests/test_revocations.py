@@ -3,8 +3,8 @@ PostgreSQL, and a Redis that forgot them (restart without persistence, FLUSHALL)
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 import uuid
 from urllib.parse import urlsplit
@@ -78,10 +78,12 @@ async def test_cli_role_change_goes_through_the_same_rules(
     env.update({"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
                 "MHC_JWT_SECRET": cfg.jwt_secret, "MHC_PLAYBACK_SECRET": cfg.playback_secret,
                 "MHC_HOOK_SECRET": cfg.hook_secret, "MHC_STATE_DIR": str(cfg.state_dir)})
-    done = subprocess.run([sys.executable, "-m", "server.cli", "user", "set-role", "--email",
-                           user["email"], "--role", "moderator"], capture_output=True,
-                          text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "user", "set-role", "--email", user["email"],
+        "--role", "moderator", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
     assert await me(api, user["access"]) == 401, "the token issued before the change stops"
     fresh = await login(api, user["email"], user["password"])
     assert fresh["user"]["role"] == "moderator" and await me(api, fresh["access"]) == 200
