@@ -70,7 +70,7 @@ class Config:
     # Peers whose X-Forwarded-For / X-Real-IP are believed (nginx, a TLS terminator).
     trusted_proxies: tuple[Network, ...] = field(
         default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
-    register_per_hour_ip: int = 10
+    register_per_hour_ip: int = 20
     password_hash_concurrency: int = 2
     dev: bool = False
     # The merged environment (file + process), where each package reads its own settings.
@@ -196,7 +196,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
         trusted_proxies=parse_networks(
             "MHC_TRUSTED_PROXIES", merged.get("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
-        register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 10),
+        register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 20),
         password_hash_concurrency=env_number(merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64,
                                              int),
         dev=dev,

@@ -66,5 +66,5 @@ async def rebuild(app: web.Application) -> None:
                 pipe.set(PLAYBACK_PREFIX + str(sid), "revoked", ex=playback_ttl(app))
             pipe.set(LOADED_KEY, str(now_ms))
             await pipe.execute()
-        log.warning("revocation cache rebuilt from PostgreSQL: %d tokens, %d accounts, "
+        log.info("revocation cache rebuilt from PostgreSQL: %d tokens, %d accounts, "
                     "%d playback sessions", len(denied), len(cutoffs), len(sessions))

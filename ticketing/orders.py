@@ -23,11 +23,12 @@ from server.accounts.tokens import Principal
 from server.errors import ApiError, conflict
 from server.keys import CLOCK, DB
 from server.live.service import get_event
-from ticketing import payments, store
+from ticketing import holds, payments, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import PAYMENTS, PURCHASES
 from ticketing.payments import Payment, PaymentError
 from ticketing.split import split
+from ticketing.validation import ip_digest
 from ticketing.views import ticket_json
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ async def _rate_limit(app: web.Application, principal: Principal) -> None:
                        retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
-async def purchase(app: web.Application, principal: Principal,
-                   event_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+async def purchase(app: web.Application, principal: Principal, event_id: uuid.UUID,
+                   ip: str | None = None) -> tuple[int, dict[str, Any]]:
     """Hold one seat and start its payment: (201, reply), or (200, reply) for a hold in progress."""
     await _rate_limit(app, principal)
     event = await get_event(app, event_id)
@@ -95,6 +96,8 @@ async def purchase(app: web.Application, principal: Principal,
             async with conn.transaction():
                 if existing is not None:  # the caller's own hold ran out: let it go first
                     released += await store.release_expired(conn, event_id, now, principal.user_id)
+                address = None if ip is None else ip_digest(app, ip)
+                await holds.check(app, conn, principal.user_id, address, now)
                 seat = await store.claim_seat(conn, event_id, event["capacity"])
                 if not seat:
                     freed = await store.release_expired(conn, event_id, now)
@@ -105,6 +108,7 @@ async def purchase(app: web.Application, principal: Principal,
                         conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
                         event["currency"].strip(), event["replay_access"], rt.provider.name, now,
                         now + timedelta(seconds=cfg.hold_seconds))
+                    await holds.record(conn, ticket["id"], address)
         except asyncpg.UniqueViolationError:
             PURCHASES.labels("duplicate").inc()
             raise conflict("you already have a ticket (or a purchase in progress) for this event",

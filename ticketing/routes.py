@@ -33,7 +33,7 @@ async def purchase(request: web.Request) -> web.Response:
     """Hold a seat and start its payment; the client confirms the payment with the provider."""
     principal = await require_user(request)
     event_id = _event_id(await validate.read_json(request))
-    status, body = await orders.purchase(request.app, principal, event_id)
+    status, body = await orders.purchase(request.app, principal, event_id, client_ip(request))
     return web.json_response(body, status=status)
 
 

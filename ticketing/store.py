@@ -436,3 +436,50 @@ async def replay_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
         f"SELECT {COLUMNS} FROM tickets WHERE user_id = $1 AND event_id = $2 AND status = 'paid'",
         user_id, event_id,
     )
+
+
+async def lock_holds_of(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None) -> None:
+    """Serialise, until commit, new holds of one account and of one address (in that order)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hold:user:' || $1, 0))",
+                       str(user_id))
+    if address is not None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('hold:addr:' || $1, 0))", address)
+
+
+async def unpaid_holds(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None,
+                       now: datetime) -> tuple[int, int]:
+    """Unexpired unpaid holds of an account, and of an address (0 when no address)."""
+    row = await conn.fetchrow(
+        """SELECT
+             (SELECT count(*) FROM tickets
+              WHERE user_id = $1 AND status = 'reserved' AND reserved_until > $3) AS by_user,
+             (SELECT count(*) FROM tickets
+              WHERE $2::text IS NOT NULL AND hold_address = $2 AND status = 'reserved'
+                AND reserved_until > $3) AS by_address""",
+        user_id, address, now)
+    assert row is not None
+    return int(row["by_user"]), int(row["by_address"])
+
+
+async def set_hold_address(conn: asyncpg.Connection, ticket_id: uuid.UUID, address: str) -> None:
+    """Remember the address digest a hold was made from."""
+    await conn.execute("UPDATE tickets SET hold_address = $2 WHERE id = $1", ticket_id, address)
+
+
+async def location_of(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    """Where a ticket's session was last seen (latitude, longitude, seen_at)."""
+    return await conn.fetchrow(
+        "SELECT latitude, longitude, seen_at FROM ticket_locations WHERE ticket_id = $1",
+        ticket_id)
+
+
+async def set_location(conn: asyncpg.Connection, ticket_id: uuid.UUID, latitude: float,
+                       longitude: float, seen_at: datetime) -> None:
+    """Record where a ticket's session is now."""
+    await conn.execute(
+        """INSERT INTO ticket_locations (ticket_id, latitude, longitude, seen_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (ticket_id) DO UPDATE
+           SET latitude = $2, longitude = $3, seen_at = $4""",
+        ticket_id, latitude, longitude, seen_at)

@@ -30,7 +30,8 @@ async def register(request: web.Request) -> web.Response:
     role = body.get("role", "fan")
     if role not in service.SELF_SERVICE_ROLES:
         raise bad_request("role must be 'fan' or 'artist'", "invalid_field")
-    session = await service.register(request.app, email, password, display_name, role)
+    session = await service.register(request.app, email, password, display_name, role,
+                                     client_ip(request))
     return web.json_response(session, status=201)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
 import unicodedata
 import uuid
@@ -18,7 +20,7 @@ from server.accounts.tokens import Principal, issue_access, new_refresh_token, r
 from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
-from server.ratelimit import FailureCounter
+from server.ratelimit import FailureCounter, TokenBucket
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 SELF_SERVICE_ROLES = ("fan", "artist")
@@ -35,10 +37,35 @@ def user_json(row: Any) -> dict[str, Any]:
             "role": row["role"], "created_at": row["created_at"].isoformat()}
 
 
+# Concurrent Argon2 work per app (keyed by app: tests run several in one process). Each hash
+# holds 64 MiB, so this bounds the memory a burst of registrations or logins can take.
+_hash_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def hash_slots(app: web.Application) -> asyncio.Semaphore:
+    """The semaphore every password hash and check of `app` waits on."""
+    slots = _hash_slots.get(id(app))
+    if slots is None:
+        slots = _hash_slots[id(app)] = asyncio.Semaphore(app[CONFIG].password_hash_concurrency)
+    return slots
+
+
+async def _limit_registrations(app: web.Application, ip: str) -> None:
+    cfg = app[CONFIG]
+    bucket = TokenBucket(app[REDIS], "auth:rl:register", cfg.register_per_hour_ip,
+                         cfg.register_per_hour_ip / 3600)
+    allowed, wait_ms = await bucket.take(ip, app[CLOCK].time())
+    if not allowed:
+        AUTH_DECISIONS.labels("register", "rate_limited").inc()
+        raise ApiError(429, "rate_limited", "too many registrations from this address; "
+                       "try again later", retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
 async def register(app: web.Application, email: str, password: str, display_name: str,
-                   role: str) -> dict[str, Any]:
-    """Create an account and log it in."""
-    password_hash = await hash_password(password)
+                   role: str, ip: str) -> dict[str, Any]:
+    """Create an account and log it in (rate-limited per address, before any hashing)."""
+    await _limit_registrations(app, ip)
+    password_hash = await hash_password(password, hash_slots(app))
     async with app[DB].acquire() as conn:
         row = await store.insert_user(conn, uuid.uuid4(), email, password_hash, display_name, role)
     if row is None:
@@ -74,7 +101,7 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         AUTH_DECISIONS.labels("login", "rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many failed logins; try again later",
                        retry_after=wait)
-    ok = await verify_password(row["password_hash"] if row else None, password)
+    ok = await verify_password(row["password_hash"] if row else None, password, hash_slots(app))
     if row is None or not ok:
         AUTH_DECISIONS.labels("login", "denied").inc()
         await audit.log(app, "USER_LOGIN_FAILED", subject=row["id"] if row else None,

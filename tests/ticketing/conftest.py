@@ -70,7 +70,9 @@ async def _start(app_server: tuple[web.Application, str], env: dict[str, str]
 
 
 TEST_LIMITS = {"MHC_VALIDATE_TICKET_BURST": "100", "MHC_VALIDATE_IP_BURST": "400",
-               "MHC_PURCHASE_BURST": "5", "MHC_TICKET_SWEEP_SECONDS": "3600"}
+               "MHC_PURCHASE_BURST": "5", "MHC_TICKET_SWEEP_SECONDS": "3600",
+               # Every test buys from loopback; the hold limits have their own tests.
+               "MHC_HOLDS_PER_ADDRESS": "100000"}
 
 
 @pytest.fixture(scope="session")
