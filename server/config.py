@@ -72,6 +72,10 @@ class Config:
         default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
     register_per_hour_ip: int = 20
     password_hash_concurrency: int = 2
+    # Anti-sharing: a MaxMind-format City database (off when unset), and what no traveller does.
+    geoip_db: Path | None = None
+    geo_max_miles: float = 1000.0
+    geo_max_mph: float = 600.0
     dev: bool = False
     # The merged environment (file + process), where each package reads its own settings.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -149,6 +153,16 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return value
 
 
+def _geoip_db(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("MHC_GEOIP_DB", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    if not path.is_file():
+        raise ConfigError(f"MHC_GEOIP_DB names {raw!r}, which is not a file")
+    return path
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build a Config from `env` (default: os.environ plus MHC_ENV_FILE), or raise ConfigError."""
     merged: dict[str, str] = {}
@@ -199,6 +213,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 20),
         password_hash_concurrency=env_number(merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64,
                                              int),
+        geoip_db=_geoip_db(merged),
+        geo_max_miles=env_number(merged, "MHC_GEO_MAX_MILES", 1000.0, 1.0, 25_000.0, float),
+        geo_max_mph=env_number(merged, "MHC_GEO_MAX_MPH", 600.0, 1.0, 100_000.0, float),
         dev=dev,
         env=merged,
     )

@@ -12,8 +12,9 @@ from aiohttp import web
 from server.access import WATCH_RULES
 from server.keys import CONFIG, REDIS
 from server.live.service import STATUS_LISTENERS
+from server.playback.service import RENEWAL_CHECKS
 from server.ratelimit import TokenBucket
-from ticketing import config, orders, payments, replays, routes, validation
+from ticketing import config, location, orders, payments, replays, routes, validation
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
 from ticketing.limits import Bucket, MultiBucket
 
@@ -26,6 +27,7 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(routes.routes)
     app.setdefault(WATCH_RULES, []).append(validation.holds_admitted_ticket)
     app.setdefault(STATUS_LISTENERS, []).append(replays.on_status)
+    app.setdefault(RENEWAL_CHECKS, []).append(location.check_renewal)
     app.cleanup_ctx.append(_runtime)
 
 

@@ -483,3 +483,10 @@ async def set_location(conn: asyncpg.Connection, ticket_id: uuid.UUID, latitude:
            ON CONFLICT (ticket_id) DO UPDATE
            SET latitude = $2, longitude = $3, seen_at = $4""",
         ticket_id, latitude, longitude, seen_at)
+
+
+async def ticket_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> uuid.UUID | None:
+    """The ticket whose live viewing session is `session_id`."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM tickets WHERE session_id = $1", session_id)
+    return found

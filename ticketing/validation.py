@@ -17,7 +17,7 @@ invalid (malformed or forged: the signature is checked before anything in the co
 trusted), rate_limited (per IP per event, and per ticket; genuine codes only), invalid
 (unknown ticket), invalid_time (outside the code's
 window), event_over (the event ended or was cancelled), unpaid / canceled / revoked (ticket state), wrong_event, not_owner,
-already_redeemed.
+already_redeemed; then, when the session moves, suspicious_location (see ticketing.location).
 """
 
 from __future__ import annotations
@@ -37,14 +37,15 @@ from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB, REDIS
 from server.live.service import get_event
 from server.playback.service import open_session, revoke
-from ticketing import qr, store
+from ticketing import location, qr, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
 
 IP_SESSION_PREFIX = "tkt:ipsession:"
 REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
                  "canceled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
-                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409}
+                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409,
+                 "suspicious_location": 403}
 
 
 def rejected(reason: str, message: str, **extra: Any) -> ApiError:
@@ -148,7 +149,8 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
     if not won:
         raise _explain(ticket, claims, principal, stream_id)
     # No connection is held across open_session: it takes its own from the pool.
-    grant = await _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip_key)
+    grant = await _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip,
+                                ip_key)
     VALIDATIONS.labels("admitted").inc()
     await audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
                     event=str(claims.event_id), session=grant["session_id"], reentry=False)
@@ -163,8 +165,10 @@ def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
 
 
 async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                        event_id: uuid.UUID, ip_key: str) -> dict[str, Any]:
+                        event_id: uuid.UUID, ip: str, ip_key: str) -> dict[str, Any]:
     """Open a session for the ticket; revoke the ticket's and this IP's previous ones."""
+    # An impossible jump is refused here, before anything moves: the current session stays.
+    await location.check_move(app, ticket_id, user_id, ip)
     grant = await open_session(app, user_id, event_id)
     session_id = uuid.UUID(grant["session_id"])
     async with app[DB].acquire() as conn:
@@ -203,7 +207,8 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
     event = await get_event(app, ticket["event_id"])
     if event["status"] not in ("scheduled", "live"):
         raise rejected("event_over", "the event is over; see its replay instead")
-    grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip_key)
+    grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip,
+                                ip_key)
     VALIDATIONS.labels("reentered").inc()
     await audit.log(app, "TICKET_REENTERED", actor=principal.user_id, subject=ticket_id,
                     event=str(ticket["event_id"]), session=grant["session_id"])

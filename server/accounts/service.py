@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import audit
+from server import audit, geo
 from server.accounts import store
 from server.accounts.auth import DENIED_PREFIX, cache_valid_after
 from server.accounts.passwords import hash_password, verify_password
@@ -109,6 +109,11 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         raise unauthorized("wrong email or password", "bad_credentials")
     await per_account.clear(account_key)
     await per_ip.release(ip)
+    place = geo.locate(app, ip)
+    if place is not None:  # re-verifies the account there for the anti-sharing check
+        async with app[DB].acquire() as conn:
+            await store.set_login_location(conn, row["id"], place.latitude, place.longitude,
+                                           app[CLOCK].now())
     AUTH_DECISIONS.labels("login", "allowed").inc()
     await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"], personal={"ip": ip})
     return await _session(app, row, uuid.uuid4())
@@ -198,3 +203,15 @@ async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor
     await audit.log(app, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
                     previous=previous, via=via)
     return row
+
+
+async def verified_at(app: web.Application, user_id: uuid.UUID, place: geo.Place,
+                      since: datetime) -> bool:
+    """True when the account logged in near `place` (within the anti-sharing distance) after
+    `since`: its owner re-verified there."""
+    async with app[DB].acquire() as conn:
+        row = await store.login_location(conn, user_id)
+    if row is None or row["logged_in_at"] < since:
+        return False
+    login = geo.Place(row["latitude"], row["longitude"])
+    return geo.miles_between(login, place) <= app[CONFIG].geo_max_miles

@@ -128,3 +128,20 @@ async def family_of(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record |
     return await conn.fetchrow(
         "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1", digest
     )
+
+
+async def set_login_location(conn: asyncpg.Connection, user_id: uuid.UUID, latitude: float,
+                             longitude: float, at: datetime) -> None:
+    """Remember where an account logged in last."""
+    await conn.execute(
+        """INSERT INTO login_locations (user_id, latitude, longitude, logged_in_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (user_id) DO UPDATE SET latitude = $2, longitude = $3, logged_in_at = $4""",
+        user_id, latitude, longitude, at)
+
+
+async def login_location(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """Where an account logged in last (latitude, longitude, logged_in_at)."""
+    return await conn.fetchrow(
+        "SELECT latitude, longitude, logged_in_at FROM login_locations WHERE user_id = $1",
+        user_id)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server import validate
 from server.accounts.auth import require_user
+from server.clientip import client_ip
 from server.errors import forbidden, not_found
 from server.playback import service
 
@@ -22,7 +23,8 @@ async def grant(request: web.Request) -> web.Response:
         body = await validate.read_json(request)
         if body.get("session_id") is not None:
             session_id = validate.uuid_value(body["session_id"], "session_id")
-    return web.json_response(await service.grant(request.app, principal, event_id, session_id))
+    return web.json_response(await service.grant(request.app, principal, event_id, session_id,
+                                                 client_ip(request)))
 
 
 @routes.delete("/api/playback/{id}", name="playback_revoke")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,12 @@ REVOKED_PREFIX = PLAYBACK_PREFIX
 # signed into its tokens, so each opens only its own path.
 PATH_OF_KIND = {"live": "play", "replay": "replay"}
 KIND_OF_PATH = {path: kind for kind, path in PATH_OF_KIND.items()}
+
+
+# Checks other packages add for a session renewing its token from an address (ticketing's
+# anti-sharing rule); each raises an ApiError to refuse.
+RenewalCheck = Callable[[web.Application, Principal, uuid.UUID, str], Awaitable[None]]
+RENEWAL_CHECKS = web.AppKey("playback_renewal_checks", list[RenewalCheck])
 
 
 def playback_url(app: web.Application, token: str, event_id: uuid.UUID, kind: str = "live") -> str:
@@ -63,7 +70,7 @@ def opens_sessions_directly(principal: Principal, event: Any) -> bool:
 
 
 async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
-                session_id: uuid.UUID | None) -> dict[str, Any]:
+                session_id: uuid.UUID | None, ip: str | None = None) -> dict[str, Any]:
     """A new session, or a renewed token for `session_id`, while access lasts."""
     event = await get_event(app, event_id)
     if not await can_watch(app, principal, event):
@@ -83,6 +90,9 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
         # A replay grant is checked by the replay route; it never becomes a live session.
         raise forbidden("a replay session cannot be renewed as live playback; ask for the "
                         "replay again", "replay_session")
+    if ip is not None:
+        for check in app.get(RENEWAL_CHECKS, []):
+            await check(app, principal, session_id, ip)
     return issue(app, principal.user_id, event_id, session_id)
 
 

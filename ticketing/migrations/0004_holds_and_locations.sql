@@ -13,3 +13,5 @@ CREATE TABLE ticket_locations (
     longitude double precision NOT NULL,
     seen_at timestamptz NOT NULL
 );
+-- Renewals find the ticket whose session is renewed.
+CREATE INDEX tickets_session ON tickets (session_id) WHERE session_id IS NOT NULL;
