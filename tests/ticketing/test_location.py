@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import netaddr
 import pytest
 from aiohttp import web
-from mmdb_writer import MMDBWriter, MmdbF64
+from mmdb_writer import MmdbF64, MMDBWriter
 
 from server.keys import CLOCK
 from tests.apps import app_with
