@@ -41,7 +41,6 @@ class TicketingConfig:
     validate_ip_per_minute: int = 30
     validate_ticket_burst: int = 10
     validate_ticket_per_minute: int = 10
-    session_ip_ttl: int = 6 * 3600
     # Unpaid holds at once: throwaway accounts (or one address) cannot sit on a small event.
     holds_per_account: int = 3
     holds_per_address: int = 10
