@@ -24,6 +24,7 @@ then, when the session moves, suspicious_location (see ticketing.location).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -145,11 +146,14 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
         ticket = None if won else await store.get(conn, claims.ticket_id)
     if not won:
         raise _explain(ticket, claims, principal, stream_id)
-    # No connection is held across open_session: it takes its own from the pool.
-    grant = await _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip)
+    # The admission is committed: its forensic record (a group commit) is written while the
+    # session opens, rather than after it.
+    session_id = uuid.uuid4()
+    grant, _ = await asyncio.gather(
+        _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip, session_id),
+        audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
+                  event=str(claims.event_id), session=session_id, reentry=False))
     VALIDATIONS.labels("admitted").inc()
-    await audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
-                    event=str(claims.event_id), session=grant["session_id"], reentry=False)
     return _reply(claims.ticket_id, claims.event_id, now.isoformat(), grant, reentry=False)
 
 
@@ -161,11 +165,13 @@ def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
 
 
 async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                        event_id: uuid.UUID, ip: str) -> dict[str, Any]:
+                        event_id: uuid.UUID, ip: str,
+                        session_id: uuid.UUID | None = None) -> dict[str, Any]:
     """Open a session for the ticket and revoke its previous one."""
     # An impossible jump is refused here, before anything moves: the current session stays.
     await location.check_move(app, ticket_id, user_id, ip)
-    grant = await open_session(app, user_id, event_id)
+    # No connection is held across open_session: it takes its own from the pool.
+    grant = await open_session(app, user_id, event_id, session_id=session_id)
     session_id = uuid.UUID(grant["session_id"])
     async with app[DB].acquire() as conn:
         swapped, previous = await store.swap_session(conn, ticket_id, session_id)

@@ -55,9 +55,11 @@ def issue(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
 
 
 async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
-                       kind: str = "live", not_after: int | None = None) -> dict[str, Any]:
-    """Start a new viewing session and sign its first token (callers have checked access)."""
-    session_id = uuid.uuid4()
+                       kind: str = "live", not_after: int | None = None,
+                       session_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Start a new viewing session (with a new id, or `session_id` chosen by the caller) and
+    sign its first token (callers have checked access)."""
+    session_id = session_id or uuid.uuid4()
     async with app[DB].acquire() as conn:
         await store.insert(conn, session_id, viewer, event_id, kind)
     return issue(app, viewer, event_id, session_id, kind, not_after)
