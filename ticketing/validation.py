@@ -132,11 +132,21 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
         await _rate_limit(app, [(app[RUNTIME].validate_ip_limit, ip_key)])
         raise rejected(exc.reason, exc.message) from None
     rt = app[RUNTIME]
-    await _rate_limit(app, [(rt.validate_ip_limit, ip_key),
-                            (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
-                            (rt.validate_ticket_limit,
-                             ticket_bucket(claims.ticket_id, principal.user_id))])
-    event = await get_event(app, claims.event_id)
+    # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
+    # the buckets wins, and nothing is written before both have answered.
+    limited: BaseException | None
+    found: Any
+    limited, found = await asyncio.gather(
+        _rate_limit(app, [(rt.validate_ip_limit, ip_key),
+                          (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
+                          (rt.validate_ticket_limit,
+                           ticket_bucket(claims.ticket_id, principal.user_id))]),
+        get_event(app, claims.event_id), return_exceptions=True)
+    if isinstance(limited, BaseException):
+        raise limited
+    if isinstance(found, BaseException):
+        raise found
+    event = found
     if event["status"] not in ("scheduled", "live"):
         raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
