@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -25,6 +24,10 @@ from forensics.worm import sha256_file
 from server.keys import CLOCK, DB
 
 VERIFY_CHUNK = 5000
+
+
+class RangeError(Exception):
+    """A sequence number, tree size or range outside the log as it is now (bad input)."""
 
 
 async def log_event(
@@ -154,7 +157,7 @@ async def create_checkpoint(app: web.Application, size: int | None = None) -> di
         current = await store.size(conn)
         size = current if size is None else size
         if not 1 <= size <= current:
-            raise ValueError(f"tree size must be within 1..{current}")
+            raise RangeError(f"tree size must be within 1..{current}")
         existing = await store.checkpoint_of_size(conn, size)
         if existing is not None:
             return _checkpoint_json(existing)
@@ -168,9 +171,11 @@ async def create_checkpoint(app: web.Application, size: int | None = None) -> di
 async def inclusion(app: web.Application, seq: int, size: int | None) -> dict[str, Any]:
     """Proof that record `seq` is in the tree of `size` records."""
     async with app[DB].acquire() as conn:
-        size = size or await store.size(conn)
-        if not 1 <= seq <= size:
-            raise ValueError(f"seq must be within 1..{size}")
+        current = await store.size(conn)
+        size = current if size is None else size
+        # A size beyond the log would get the proof of a smaller tree under a false size.
+        if not 1 <= seq <= size <= current:
+            raise RangeError(f"need 1 <= seq <= size <= {current} (the log's size)")
         tree = await _tree(conn, size)
         record_hash = (await store.hashes(conn, seq))[seq - 1]
     return {
@@ -186,9 +191,10 @@ async def inclusion(app: web.Application, seq: int, size: int | None) -> dict[st
 async def consistency(app: web.Application, size1: int, size2: int | None) -> dict[str, Any]:
     """Proof that the tree of `size2` records extends the tree of `size1`."""
     async with app[DB].acquire() as conn:
-        size2 = size2 or await store.size(conn)
-        if not 1 <= size1 <= size2:
-            raise ValueError(f"sizes must satisfy 1 <= size1 <= size2 ({size2})")
+        current = await store.size(conn)
+        size2 = current if size2 is None else size2
+        if not 1 <= size1 <= size2 <= current:
+            raise RangeError(f"need 1 <= size1 <= size2 <= {current} (the log's size)")
         tree = await _tree(conn, size2)
     return {
         "size1": size1,
@@ -206,7 +212,7 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
         current = await store.size(conn)
         last = current if last is None else last
         if not 1 <= first <= last <= current:
-            raise ValueError(f"range must satisfy 1 <= first <= last <= {current}")
+            raise RangeError(f"range must satisfy 1 <= first <= last <= {current}")
     checkpoint = await create_checkpoint(app, last)
     async with (
         app[DB].acquire() as conn,
@@ -255,11 +261,12 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
     await log_event(
         app, "EXPORT_CREATED", None, None, {"first": first, "last": last, "sha256": digest}
     )
+    # The reply names the bundle, never where the server keeps it.
     return {
         "id": str(export_id),
         "first": first,
         "last": last,
-        "location": location,
+        "bundle": name,
         "sha256": digest,
         "checkpoint": checkpoint,
         "previous_tree_size": prev_cp["tree_size"] if prev_cp else None,
@@ -282,8 +289,3 @@ async def erase_subject(app: web.Application, subject: str, actor: str) -> int:
         count = await privacy.erase(conn, subject, app[CLOCK].now())
     await log_event(app, "DATA_ERASED", actor, subject, {"records": count})
     return count
-
-
-def copy_out(app: web.Application, location: str, dest: Path) -> Path:
-    """Copy a stored bundle elsewhere (the CLI hands it to an auditor)."""
-    return Path(shutil.copy(app[EXPORTS].open(location), dest))
