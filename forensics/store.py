@@ -218,10 +218,12 @@ async def personal(conn: asyncpg.Connection, ref: uuid.UUID) -> asyncpg.Record |
 
 
 async def erase_subject(conn: asyncpg.Connection, subject: str, now: datetime) -> int:
-    """Destroy a subject's key; returns how many blobs became unreadable."""
+    """Destroy a subject's key, or leave a tombstone if it has none yet, so nothing about
+    the subject is stored readably afterwards; returns how many blobs became unreadable."""
     await conn.execute(
-        """UPDATE forensic_subject_keys SET key = NULL, erased_at = $2
-           WHERE subject = $1 AND key IS NOT NULL""",
+        """INSERT INTO forensic_subject_keys (subject, key, erased_at) VALUES ($1, NULL, $2)
+           ON CONFLICT (subject) DO UPDATE SET key = NULL,
+               erased_at = coalesce(forensic_subject_keys.erased_at, EXCLUDED.erased_at)""",
         subject,
         now,
     )

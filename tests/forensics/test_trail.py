@@ -214,6 +214,25 @@ async def test_logins_are_logged_without_personal_data_and_erasure_keeps_chain(t
     assert erased == 1 and (await service.verify(trail.app)).ok
 
 
+async def test_erasure_before_any_personal_data_is_sticky(trail: Trail) -> None:
+    """Erasing a subject with nothing stored yet still stops what comes later being readable."""
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, trail.url, trail.app)
+        user = await api.register("fan")
+        admin = await admin_token(api)
+        subject = user["user"]["id"]
+        status, body = await api.call("POST", "/api/forensics/erase", token=admin,
+                                      json={"subject": subject})
+        assert status == 200 and body["erased_blobs"] == 0, body
+        status, _ = await api.call("POST", "/api/auth/login",
+                                   json={"email": user["email"], "password": user["password"]})
+        assert status == 200
+        status, body = await api.call("GET", f"/api/forensics/logs?subject={subject}&type=USER_LOGIN",
+                                      token=admin)
+    assert status == 200 and len(body["records"]) == 1
+    assert "personal_ref" not in body["records"][0]["data"], "nothing new is sealed after erasure"
+
+
 async def test_routes_need_auditor_or_admin(trail: Trail) -> None:
     async with aiohttp.ClientSession() as session:
         api = Api(session, trail.url, trail.app)
