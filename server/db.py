@@ -80,6 +80,16 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied_now
 
 
+async def pending_migrations(pool: asyncpg.Pool, package: str) -> list[str]:
+    """Names of `package`'s migrations not yet applied (all of them on an empty database)."""
+    done: set[int] = set()
+    if await pool.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        rows = await pool.fetch("SELECT version FROM schema_migrations WHERE package = $1", package)
+        done = {r["version"] for r in rows}
+    return [f"{m.package}/{m.name}" for m in discover()
+            if m.package == package and m.version not in done]
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
