@@ -48,6 +48,6 @@ def setup(app: web.Application) -> None:
 
     app[AUDIT_SINK] = sink
     app.cleanup_ctx.append(_writer_ctx)
-    if app[CONFIG].env.get("MHC_FORENSIC_SCHEDULER", "on") != "off":
+    if app[FCONFIG].scheduler:
         app.cleanup_ctx.append(scheduler_ctx)
     app.router.add_routes(routes)
