@@ -280,7 +280,9 @@ async def verify_export(app: web.Application, export_id: uuid.UUID) -> Report | 
     if row is None:
         return None
     path = app[EXPORTS].open(row["location"])
-    return await asyncio.get_running_loop().run_in_executor(None, verify_bundle, path, None, 1)
+    report = await asyncio.get_running_loop().run_in_executor(None, verify_bundle, path, None, 1)
+    report.bundle = path.name  # callers learn the bundle's name, not where the server keeps it
+    return report
 
 
 async def erase_subject(app: web.Application, subject: str, actor: str) -> int:

@@ -327,6 +327,8 @@ async def test_exports_verify_offline_and_chain_to_each_other(trail: Trail, tmp_
     assert second["previous_tree_size"] == first["last"]
     status, report = await call(trail, token, "GET", f"/api/forensics/export/{second['id']}/verify")
     assert status == 200 and report["ok"], report["report"]
+    assert report["report"].startswith(f"bundle {second['bundle']}\n")
+    assert str(trail.app[CONFIG].state_dir) not in report["report"]
     # The reply names the bundle; where the server keeps it is not the caller's business.
     assert "location" not in second and "/" not in second["bundle"]
     assert second["bundle"].startswith("audit-") and second["bundle"].endswith(".tar.gz")
