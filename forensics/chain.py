@@ -6,20 +6,20 @@ the RFC 8785 (JSON Canonicalization Scheme) encoding of the object
     {"actor": str|null, "data": {...}, "prev": <64 lowercase hex>, "seq": int,
      "subject": str|null, "ts": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "type": str}
 
-that is: members sorted by the UTF-16 code units of their names, no insignificant
-whitespace, strings escaped only where JSON requires (``\\b \\t \\n \\f \\r``, other
-controls as lowercase ``\\u00xx``, ``\\"`` and ``\\\\``), UTF-8 output. ``data`` holds only
-null, booleans, integers within +-(2**53 - 1), strings, arrays and objects: floats
-are refused because their text form is not stable across implementations, and the
-integer bound keeps every JCS implementation on the same digits. ``ts`` is UTC with
-exactly six fraction digits.
+(written by the ``rfc8785`` library), that is: members sorted by the UTF-16 code units
+of their names, no insignificant whitespace, strings escaped only where JSON requires
+(``\\b \\t \\n \\f \\r``, other controls as lowercase ``\\u00xx``, ``\\"`` and
+``\\\\``), UTF-8 output. ``data`` holds only null, booleans, integers within
++-(2**53 - 1), strings, arrays and objects: floats are refused because their text form
+is not stable across implementations, and the integer bound keeps every JCS
+implementation on the same digits. ``ts`` is UTC with exactly six fraction digits.
 
 record hash = SHA-256(canonical bytes). The first record has seq 1 and a prev of 32
 zero bytes; each later record's prev is the hash of the record before it. The
 Merkle leaf of a record is its record hash, so its leaf hash is
 SHA-256(0x00 || record hash). In exports each record is one line: the canonical
-encoding of the same object plus a ``"hash"`` member (the record hash in hex).
-See ENCODING.md.
+encoding of the same object plus a ``"hash"`` member (the record hash in hex), and
+nothing else spells it: verifiers refuse any other text of it. See ENCODING.md.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Build a parsed object, refusing a member name that occurs twice."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        names = [k for k, _ in pairs]
+        dup = next(k for i, k in enumerate(names) if k in names[:i])
         raise EncodingError(f"duplicate member {dup!r}")
     return obj
 
@@ -308,7 +308,8 @@ def verify_lines(
             if canonical != line:
                 return hashes, ChainBreak(seq, "line is not in canonical form (RFC 8785)")
             # The line is canonical, so the record's canonical bytes are the line without
-            # its top-level "hash" member: the last one, as no later member can hold '"'.
+            # its top-level "hash" member. That is the last ',"hash":"' in it: the members
+            # after it are hex, an integer and strings, whose quotes are escaped.
             cut = line.rfind(_HASH_MEMBER)
             digest = sha256((line[:cut] + line[cut + _HASH_MEMBER_LEN :]).encode()).digest()
         except StopIteration:
