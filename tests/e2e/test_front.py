@@ -157,7 +157,7 @@ async def test_an_app_restart_does_not_end_the_show(front: Front, client: Api) -
         assert ffmpeg.returncode is None
 
     async def ended() -> bool:
-        status, body = await client.call("GET", f"/api/live/{event['id']}")
+        _, body = await client.call("GET", f"/api/live/{event['id']}")
         return bool(body["status"] == "ended")
 
     await until(ended, 15, "on_publish_done to end the event once OBS stops")
