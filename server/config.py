@@ -154,8 +154,9 @@ def _address(env: Mapping[str, str], name: str, default: str) -> str:
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build a Config from `env` (default: os.environ plus MHC_ENV_FILE), or raise ConfigError.
 
-    Without MHC_ENV_FILE, the env file a running `mhc up` keeps in the state dir is read, so
-    `mhc` commands beside a local stack find its secrets and services.
+    Without MHC_ENV_FILE, the process's settings are completed from the env file a running
+    `mhc up` keeps in the state dir, so `mhc` commands beside a local stack find its secrets
+    and services.
     """
     merged: dict[str, str] = {}
     source = dict(os.environ if env is None else env)
@@ -165,7 +166,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         if not path.is_file():
             raise ConfigError(f"MHC_ENV_FILE names {env_file!r}, which is not a file")
         merged.update(read_env_file(path))
-    else:
+    elif env is None:
         stack_env = Path(source.get("MHC_STATE_DIR") or ".mhc-state") / STACK_ENV_FILE
         if stack_env.is_file():
             merged.update(read_env_file(stack_env))
