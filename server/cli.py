@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.accounts.tokens import ROLES
-from server.config import Config, ConfigError, load_config
+from server.config import STACK_ENV_FILE, Config, ConfigError, load_config
 
 
 def _config() -> Config:
@@ -24,9 +24,19 @@ def _config() -> Config:
         cfg = load_config()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        _hint_local_stack()
         raise SystemExit(2) from None
     logging.getLogger().setLevel(cfg.log_level)
     return cfg
+
+
+def _hint_local_stack() -> None:
+    if not os.environ.get("MHC_ENV_FILE"):
+        state = Path(os.environ.get("MHC_STATE_DIR") or ".mhc-state").resolve()
+        if (state / STACK_ENV_FILE).is_file():
+            return
+        print(f"(no running `mhc up` found: {state / STACK_ENV_FILE} does not exist; start "
+              "`./dev up` in this directory, or give the settings)", file=sys.stderr)
 
 
 def _require_services(cfg: Config) -> None:
@@ -34,6 +44,7 @@ def _require_services(cfg: Config) -> None:
     if missing:
         print(f"configuration error: {' and '.join(missing)} must be set (or use `mhc up`)",
               file=sys.stderr)
+        _hint_local_stack()
         raise SystemExit(2)
 
 
