@@ -20,8 +20,8 @@ SECRETS = {n: "s" * 40 for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_H
 def mhc(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     # A fresh working directory, so no local stack's `.mhc-state/env` is picked up.
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True,
-                          text=True, env={**base, **env}, timeout=60,
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], check=False,
+                          capture_output=True, text=True, env={**base, **env}, timeout=60,
                           cwd=cwd or tempfile.mkdtemp(prefix="mhc-cli-"))
 
 
