@@ -52,16 +52,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_nginx_config(args: argparse.Namespace) -> int:
     """Print (or write) the nginx.conf for this configuration and create the dirs it names."""
-    from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
+    from server.nginx_config import layout_for, prepare_dirs, render
 
     cfg = config_or_exit()
-    layout = NginxLayout(
-        state_dir=Path(args.state_dir or cfg.state_dir / "nginx").resolve(),
-        rtmp_listen=str(cfg.rtmp_port), http_listen=str(cfg.http_port),
-        app_host=os.environ.get("MHC_NGINX_APP_HOST", "127.0.0.1"), app_port=cfg.port,
-        record_dir=cfg.record_dir,
-        worker_user=default_worker_user(),
-    )
+    layout = layout_for(cfg, Path(args.state_dir or cfg.state_dir / "nginx").resolve())
     text = render(cfg, layout)
     prepare_dirs(cfg, layout)
     if args.out:
@@ -189,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mhc` console script."""
-    logging.basicConfig(level=os.environ.get("MHC_LOG_LEVEL", "INFO"),
+    # Each command's settings (MHC_LOG_LEVEL among them) are applied once it loads them.
+    logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))

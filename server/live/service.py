@@ -157,12 +157,17 @@ async def _event_id_for(conn: Any, name: str) -> uuid.UUID | None:
         return None if event is None else event["id"]
 
 
-async def publisher_alive(app: web.Application, name: str, client: str) -> None:
-    """nginx's periodic on_update: the publisher still streams."""
+async def publisher_alive(app: web.Application, name: str, client: str) -> bool | None:
+    """nginx's periodic on_update: the publisher still streams.
+
+    True when `client` holds the event's claim (now refreshed), False when it does not (taken
+    over, or the event ended), None when `name` names no event.
+    """
     async with app[DB].acquire() as conn:
         event_id = await _event_id_for(conn, name)
-        if event_id is not None:
-            await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
+        if event_id is None:
+            return None
+        return await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
 
 
 async def publish_ended(app: web.Application, name: str, client: str) -> None:
