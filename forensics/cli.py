@@ -37,8 +37,11 @@ async def _with_app(action: Callable[[web.Application], Awaitable[Any]]) -> Any:
 
     cfg = _config()
     _require_services(cfg)
-    # The CLI is the external cron: it must not also start the in-app scheduler.
-    cfg = dataclasses.replace(cfg, env={**cfg.env, "MHC_FORENSIC_SCHEDULER": "off"})
+    # The CLI is the external cron: it must not also start the in-app scheduler, nor run
+    # other packages' jobs.
+    cfg = dataclasses.replace(
+        cfg, env={**cfg.env, "MHC_FORENSIC_SCHEDULER": "off", "MHC_JOBS_WORKER": "off"}
+    )
     runner = web.AppRunner(create_app(cfg))
     await runner.setup()
     try:
