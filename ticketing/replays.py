@@ -27,14 +27,9 @@ log = logging.getLogger(__name__)
 
 
 async def on_status(app: web.Application, event_id: uuid.UUID, status: str) -> None:
-    """STATUS_LISTENERS hook: package the replay when a stream ends; refund a cancelled event."""
-    rt = app[RUNTIME]
+    """STATUS_LISTENERS hook: package the replay when a stream ends."""
     if status == "ended":
-        rt.spawn(package(app, event_id))
-    elif status == "cancelled":
-        from ticketing.refunds import refund_cancelled_event
-
-        rt.spawn(refund_cancelled_event(app, event_id))
+        app[RUNTIME].spawn(package(app, event_id))
 
 
 async def package(app: web.Application, event_id: uuid.UUID) -> str:

@@ -26,6 +26,10 @@ PUBLISHER_STALE = timedelta(seconds=90)
 
 StatusListener = Callable[[web.Application, uuid.UUID, str], Awaitable[None]]
 STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
+# Called inside the transaction that changes the status: the work they enqueue there (the
+# job queue's outbox) exists exactly when the change commits.
+StatusOutbox = Callable[[web.Application, asyncpg.Connection, uuid.UUID, str], Awaitable[None]]
+STATUS_OUTBOX = web.AppKey("live_status_outbox", list[StatusOutbox])
 
 
 def new_stream_key() -> tuple[str, bytes]:
@@ -94,11 +98,15 @@ async def edit(app: web.Application, principal: Principal, event_id: uuid.UUID,
 async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
     """Cancel an event that has not started."""
     ensure_owner(principal, await get_event(app, event_id))
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.cancel(conn, event_id, app[CLOCK].now())
+        if row is not None:
+            await audit.record(app, conn, "EVENT_CANCELLED", actor=principal.user_id,
+                               subject=event_id)
+            for hook in app.get(STATUS_OUTBOX, []):
+                await hook(app, conn, event_id, "cancelled")
     if row is None:
         raise conflict("only scheduled events can be cancelled", "not_cancellable")
-    await audit.log(app, "EVENT_CANCELLED", actor=principal.user_id, subject=event_id)
     await _notify(app, event_id, "cancelled")
     return event_json(row)
 
