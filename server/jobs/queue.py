@@ -137,5 +137,14 @@ async def retry(conn: asyncpg.Connection, job_id: int) -> bool:
     job = await get(conn, job_id)
     if job is None or job.status != "failed":
         return False
-    await queries(conn).requeue_jobs([job_id])  # type: ignore[list-item]
+    q = queries(conn)
+    await q.requeue_jobs([job_id])  # type: ignore[list-item]
+    # pgqueuer's trigger announces inserts only; wake the idle workers as an insert would.
+    channel = q.qbe.settings.channel
+    await conn.execute(
+        """SELECT pg_notify($1, json_build_object('channel', $1::text, 'operation', 'update',
+               'sent_at', now(), 'table', $2::text, 'type', 'table_changed_event')::text)""",
+        channel,
+        q.qbe.settings.queue_table,
+    )
     return True

@@ -74,9 +74,10 @@ def build(app: web.Application, conn: asyncpg.Connection) -> PgQueuer:
 def _retrying(
     max_attempts: int, first: float, longest: float, parameters: EntrypointExecutorParameters
 ) -> DatabaseRetryEntrypointExecutor:
+    # pgqueuer counts retries after the first run; the setting counts runs in all.
     return DatabaseRetryEntrypointExecutor(
         parameters,
-        max_attempts=max_attempts,
+        max_attempts=max_attempts - 1,
         initial_delay=timedelta(seconds=first),
         max_delay=timedelta(seconds=longest),
     )
