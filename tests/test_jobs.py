@@ -7,16 +7,19 @@ import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp import web
+from croniter import croniter
 
 from server import jobs
 from server.app import create_app
 from server.clock import Clock
 from server.jobs import queue
+from server.jobs.registry import every
 from server.keys import CONFIG, DB
 from tests.streaming import until
 
@@ -138,3 +141,13 @@ async def test_a_schedule_runs_once_per_tick_across_processes(
     await until(enough, 20, "four ticks")
     seconds = [s for _, s in ticks]
     assert len(seconds) == len(set(seconds)), f"a tick ran twice: {ticks}"
+
+
+@pytest.mark.parametrize(("seconds", "gaps"), [(30, {30}), (1, {1}), (45, {45, 15}),
+                                               (300, {300}), (3600, {3600}), (7200, {3600})])
+def test_every_gives_a_cron_with_about_that_period(seconds: int, gaps: set[int]) -> None:
+    expression = every(seconds)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    times = croniter(expression, start).all_next(datetime)
+    fires = [next(times) for _ in range(6)]
+    assert {int((b - a).total_seconds()) for a, b in itertools.pairwise(fires)} == gaps

@@ -30,7 +30,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Work on a clock: a 5-field cron, or 6 fields with seconds first."""
+    """Work on a clock: a 5-field cron, or 6 fields with seconds last (croniter's form)."""
 
     name: str
     cron: str
@@ -78,9 +78,10 @@ def schedule(app: web.Application, name: str, cron: str, run: ScheduledHandler) 
 
 def every(seconds: float) -> str:
     """A cron for "about every `seconds`": exact below a minute when it divides 60, else whole
-    minutes (at most hourly), since cron counts from the top of the minute and hour."""
+    minutes (at most hourly), since cron counts from the top of the minute and hour. Six
+    fields put seconds last, as croniter (and so pgqueuer) reads them."""
     s = max(1, int(seconds))
     if s < 60:
-        return f"*/{s} * * * * *"
+        return f"* * * * * */{s}"
     minutes = min(60, s // 60)
-    return "0 0 * * * *" if minutes >= 60 else f"0 */{minutes} * * * *"
+    return "0 * * * * 0" if minutes >= 60 else f"*/{minutes} * * * * 0"
