@@ -9,6 +9,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 import forensics
+import media
 import ticketing
 from server import chat, db, jobs, middleware
 from server.accounts.routes import routes as account_routes
@@ -24,7 +25,11 @@ from server.web.routes import routes as web_routes
 log = logging.getLogger(__name__)
 
 # Domain packages plug in here: each `setup(app)` adds routes, rules and background tasks.
-PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup, ticketing.setup]
+PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [
+    forensics.setup,
+    media.setup,
+    ticketing.setup,
+]
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

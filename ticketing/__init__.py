@@ -10,9 +10,9 @@ from aiohttp import web
 
 from server.access import WATCH_RULES
 from server.keys import CONFIG, REDIS
-from server.live.service import STATUS_LISTENERS, STATUS_OUTBOX
+from server.live.service import STATUS_OUTBOX
 from server.ratelimit import TokenBucket
-from ticketing import config, payments, refunds, replays, routes, sweeper, validation
+from ticketing import config, payments, refunds, routes, sweeper, validation
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
 from ticketing.limits import Bucket, MultiBucket
 
@@ -20,11 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    """Validate ticketing's config and plug its routes, watch rule, listeners and jobs in."""
+    """Validate ticketing's config and plug its routes, watch rule, outbox hook and jobs in."""
     app[TICKETING_CONFIG] = config.load(app[CONFIG])
     app.router.add_routes(routes.routes)
     app.setdefault(WATCH_RULES, []).append(validation.holds_admitted_ticket)
-    app.setdefault(STATUS_LISTENERS, []).append(replays.on_status)
     app.setdefault(STATUS_OUTBOX, []).append(refunds.on_status_in_transaction)
     sweeper.setup(app)
     app.cleanup_ctx.append(_runtime)

@@ -116,7 +116,7 @@ async def test_a_cancellation_is_refunded_after_the_process_that_cancelled_is_go
 
     async def refunded() -> bool:
         body = await ticket(second, fan, ticket_id)
-        return body["status"] == "refunded" and body["close_reason"] == "event_cancelled"
+        return bool(body["status"] == "refunded" and body["close_reason"] == "event_cancelled")
     await until(refunded, 20, "a fresh process to refund the cancelled event's ticket")
 
     async def recorded() -> list[str]:
@@ -162,7 +162,7 @@ async def test_a_refund_that_keeps_failing_is_held_and_retried_by_the_operator(
     assert done.returncode == 0 and "queued again" in done.stdout, done
 
     async def refunded() -> bool:
-        return (await ticket(api, fan, ticket_id))["status"] == "refunded"
+        return bool((await ticket(api, fan, ticket_id))["status"] == "refunded")
     await until(refunded, 20, "the retried job to refund the ticket")
     again = await asyncio.to_thread(mhc, api, "jobs", "retry", job_id)
     assert again.returncode == 1 and "only a failed job" in again.stderr, again
