@@ -62,8 +62,11 @@ def _write(root: Path, event_id: uuid.UUID, state: ReplayState) -> None:
 
 def _from_playlist(playlist: Path) -> ReplayState:
     lines = playlist.read_text().splitlines()
-    durations = [float(line[len("#EXTINF:"):].split(",", 1)[0])
-                 for line in lines if line.startswith("#EXTINF:")]
+    durations = [
+        float(line[len("#EXTINF:") :].split(",", 1)[0])
+        for line in lines
+        if line.startswith("#EXTINF:")
+    ]
     parts = 1 + sum(1 for line in lines if line == "#EXT-X-DISCONTINUITY")
     return ReplayState(READY, parts, len(durations), round(sum(durations), 3))
 
@@ -99,8 +102,13 @@ async def package(app: web.Application, event_id: uuid.UUID) -> str:
         return FAILED
     _write(root, event_id, ReplayState(READY, result.parts, result.segments, result.duration))
     REPLAYS.labels(READY).inc()
-    log.info("replay of %s ready: %d parts, %d segments, %.1f s", event_id, result.parts,
-             result.segments, result.duration)
+    log.info(
+        "replay of %s ready: %d parts, %d segments, %.1f s",
+        event_id,
+        result.parts,
+        result.segments,
+        result.duration,
+    )
     return READY
 
 
@@ -109,8 +117,9 @@ async def _package_job(app: web.Application, payload: dict[str, Any]) -> None:
     await package(app, uuid.UUID(payload["event_id"]))
 
 
-async def on_status_in_transaction(app: web.Application, conn: asyncpg.Connection,
-                                   event_id: uuid.UUID, status: str) -> None:
+async def on_status_in_transaction(
+    app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID, status: str
+) -> None:
     """STATUS_OUTBOX hook: a stream that ended gets its replay packaged."""
     if status == "ended":
         await jobs.enqueue(app, conn, PACKAGE_JOB, {"event_id": str(event_id)})
