@@ -113,13 +113,15 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
                         conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
                         event["currency"].strip(), event["replay_access"], rt.provider.name, now,
                         now + timedelta(seconds=cfg.hold_seconds))
+                for row in released:
+                    await _record_release(app, conn, row, "expired")
         except asyncpg.UniqueViolationError:
             PURCHASES.labels("duplicate").inc()
             raise OrderError("already_has_ticket",
                              "you already have a ticket (or a purchase in progress) for this event"
                              ) from None
     for row in released:
-        await _after_release(app, row, "expired")
+        _cancel_later(app, row)
     if ticket is None:
         PURCHASES.labels("sold_out").inc()
         raise OrderError("sold_out", "the event is sold out")
@@ -151,10 +153,15 @@ async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     return {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
 
 
-async def _after_release(app: web.Application, row: Any, reason: str) -> None:
-    """Audit a released hold and cancel its payment in the background (best effort)."""
-    await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                    reason=reason, payment=row["payment_ref"])
+async def _record_release(app: web.Application, conn: asyncpg.Connection, row: Any,
+                          reason: str) -> None:
+    """The forensic record of a released hold, in the release's transaction."""
+    await audit.record(app, conn, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
+                       reason=reason, payment=row["payment_ref"])
+
+
+def _cancel_later(app: web.Application, row: Any) -> None:
+    """Cancel a released hold's payment in the background (best effort)."""
     rt = app[RUNTIME]
     if row["payment_ref"] and row["provider"] == rt.provider.name:
         rt.spawn(_cancel_quietly(app, row["payment_ref"]))
@@ -278,13 +285,13 @@ async def refund_unissued(app: web.Application, ticket: Any, payment: Payment, r
     """Refund a payment whose (released) ticket will not be issued; money is never kept."""
     await app[RUNTIME].provider.refund(payment.id, idempotency_key=refund_key(ticket["id"]),
                                        reason=reason)
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket["id"], ("released",), "refunded",
                                      app[CLOCK].now(), reason)
-    if row is not None:
-        await audit.log(app, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
-                        event=str(ticket["event_id"]), payment=payment.id, reason=reason,
-                        amount=payment.amount, currency=payment.currency)
+        if row is not None:
+            await audit.record(app, conn, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
+                               event=str(ticket["event_id"]), payment=payment.id, reason=reason,
+                               amount=payment.amount, currency=payment.currency)
     return f"refunded_{reason}"
 
 
@@ -293,13 +300,14 @@ async def settle_failure(app: web.Application, ticket: Any, payment: Payment) ->
     if ticket["status"] != "reserved":
         return "ignored"
     reason = "payment_failed" if payment.status == payments.FAILED else "payment_canceled"
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                      app[CLOCK].now(), reason)
+        if row is not None:
+            await audit.record(app, conn, "PAYMENT_FAILED", subject=row["id"],
+                               event=str(row["event_id"]), reason=reason, payment=payment.id)
     if row is None:
         return "ignored"
-    await audit.log(app, "PAYMENT_FAILED", subject=row["id"], event=str(row["event_id"]),
-                    reason=reason, payment=payment.id)
     if payment.status == payments.FAILED:
         # A later attempt on the same payment must not succeed for a released seat.
         await _cancel_quietly(app, payment.id)
@@ -323,14 +331,13 @@ async def expire_due(app: web.Application, limit: int = 200) -> int:
                     await rt.provider.cancel(payment.id)
             except PaymentError as exc:
                 log.info("expiring ticket %s: provider said %s", ticket["id"], exc)
-        async with app[DB].acquire() as conn:
+        async with app[DB].acquire() as conn, conn.transaction():
             row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                          app[CLOCK].now(), "expired")
+            if row is not None:
+                await _record_release(app, conn, row, "expired")
         if row is not None:
             released += 1
-            await audit.log(app, "SEAT_RELEASED", subject=row["id"],
-                            event=str(row["event_id"]), reason="expired",
-                            payment=row["payment_ref"])
     return released
 
 
@@ -342,14 +349,14 @@ async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID)
         holds = await store.reserved_tickets(conn, event_id)
     released = 0
     for ticket in holds:
-        async with app[DB].acquire() as conn:
+        async with app[DB].acquire() as conn, conn.transaction():
             row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                          app[CLOCK].now(), "event_cancelled")
+            if row is not None:
+                await _record_release(app, conn, row, "event_cancelled")
         if row is None:
             continue
         released += 1
-        await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                        reason="event_cancelled", payment=row["payment_ref"])
         if not row["payment_ref"] or row["provider"] != rt.provider.name:
             continue
         try:

@@ -97,16 +97,15 @@ async def close_unissued(app: web.Application, ticket_id: uuid.UUID, status: str
                          reason: str) -> bool:
     """Close a ticket not yet issued (reserved or released) whose money went back before its
     success was seen, so that success can no longer issue it; releases a held seat."""
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket_id, ("reserved", "released"), status,
                                      app[CLOCK].now(), reason)
-    if row is None:
-        return False
-    kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
-    await audit.log(app, kind, subject=ticket_id, event=str(row["event_id"]), reason=reason,
-                    payment=row["payment_ref"], amount=row["amount_minor"],
-                    currency=row["currency"].strip(), sessions_revoked=0)
-    return True
+        if row is not None:
+            kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
+            await audit.record(app, conn, kind, subject=ticket_id, event=str(row["event_id"]),
+                               reason=reason, payment=row["payment_ref"],
+                               amount=row["amount_minor"], currency=row["currency"].strip())
+    return row is not None
 
 
 async def on_charge_refunded(app: web.Application, charge_id: str) -> str:
