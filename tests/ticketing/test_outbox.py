@@ -166,3 +166,26 @@ async def test_a_refund_that_keeps_failing_is_held_and_retried_by_the_operator(
     await until(refunded, 20, "the retried job to refund the ticket")
     again = await asyncio.to_thread(mhc, api, "jobs", "retry", job_id)
     assert again.returncode == 1 and "only a failed job" in again.stderr, again
+
+
+async def test_mhc_worker_does_the_work_of_servers_that_run_no_worker(start: Start) -> None:
+    queue = "apart_" + uuid.uuid4().hex[:8]
+    api = await start(queue, MHC_JOBS_WORKER="off")
+    artist, fan = await make_user(api, "artist"), await make_user(api)
+    event = await paid_event(api, artist, price=500)
+    ticket_id = await buy(api, fan, event["id"])
+    status, _ = await api.call("POST", f"/api/live/{event['id']}/cancel", token=artist["access"])
+    assert status == 200
+    env = {**os.environ, **api.app[CONFIG].env}
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "worker", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async def refunded() -> bool:
+            return bool((await ticket(api, fan, ticket_id))["status"] == "refunded")
+        await until(refunded, 30, "the worker process to refund the cancelled event")
+    finally:
+        worker.terminate()
+        output, _ = await asyncio.wait_for(worker.communicate(), 40)
+    assert worker.returncode == 0, output
+    assert b"worker running" in output
