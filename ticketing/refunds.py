@@ -17,7 +17,6 @@ from aiohttp import web
 
 from server import audit, jobs
 from server.accounts.tokens import Principal
-from server.errors import forbidden, not_found
 from server.keys import CLOCK, DB
 from server.live.service import get_event
 from server.playback.service import revoke_viewer
@@ -36,10 +35,10 @@ async def refund(app: web.Application, principal: Principal, ticket_id: uuid.UUI
     async with app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket_id)
     if ticket is None:
-        raise not_found("ticket")
+        raise OrderError("not_found", "ticket not found")
     event = await get_event(app, ticket["event_id"])
     if not principal.is_admin and event["artist_id"] != principal.user_id:
-        raise forbidden("only an admin or the event's artist can refund a ticket")
+        raise OrderError("forbidden", "only an admin or the event's artist can refund a ticket")
     return ticket_json(await refund_ticket(app, ticket, principal.user_id, "requested"))
 
 

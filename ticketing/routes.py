@@ -21,7 +21,7 @@ from ticketing.views import ticket_json
 
 routes = web.RouteTableDef()
 # How ticketing's domain errors are answered; every other refusal is a 409 conflict.
-ORDER_STATUS = {"rate_limited": 429, PROVIDER_ERROR: 502}
+ORDER_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, PROVIDER_ERROR: 502}
 
 
 def order_error(exc: OrderError) -> ApiError:

@@ -65,6 +65,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run job workers without serving HTTP, until SIGINT or SIGTERM."""
+    # Only the worker needs the whole app; `mhc jobs` stays a light database client.
     from server.app import create_app
 
     cfg = _config()
