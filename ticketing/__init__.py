@@ -1,4 +1,4 @@
-"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replays."""
+"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replay access."""
 
 from __future__ import annotations
 
