@@ -36,8 +36,14 @@ async def _writer_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _append_from_outbox(app: web.Application, payload: dict[str, Any]) -> None:
     """The job behind `server.audit.record`; its key makes a retry append nothing twice."""
-    await service.log_event(app, payload["type"], payload["actor"], payload["subject"],
-                            payload["data"], key=uuid.UUID(payload["key"]))
+    await service.log_event(
+        app,
+        payload["type"],
+        payload["actor"],
+        payload["subject"],
+        payload["data"],
+        key=uuid.UUID(payload["key"]),
+    )
 
 
 def setup(app: web.Application) -> None:
