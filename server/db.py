@@ -11,6 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
+from server.jobs import queue as jobs_queue
+
 log = logging.getLogger(__name__)
 
 # Packages whose `migrations/NNNN_name.sql` files are applied, in this order: a package's
@@ -75,6 +77,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 )
             log.info("applied migration %s/%s", m.package, m.name)
             applied_now.append(f"{m.package}/{m.name}")
+        # The job queue's tables are pgqueuer's, created (or upgraded) by its own code.
+        if await jobs_queue.install(conn):
+            applied_now.append("pgqueuer")
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
