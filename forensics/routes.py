@@ -99,7 +99,7 @@ async def snapshot(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
     try:
         return web.json_response(await service.create_checkpoint(request.app), status=201)
-    except ValueError as exc:
+    except service.RangeError as exc:
         raise ApiError(409, "empty_log", str(exc)) from None
 
 
@@ -132,7 +132,7 @@ async def inclusion(request: web.Request) -> web.Response:
         return web.json_response(
             await service.inclusion(request.app, seq, _int_param(request, "size"))
         )
-    except ValueError as exc:
+    except service.RangeError as exc:
         raise bad_request(str(exc), "invalid_range") from None
 
 
@@ -145,7 +145,7 @@ async def consistency(request: web.Request) -> web.Response:
         return web.json_response(
             await service.consistency(request.app, size1, _int_param(request, "size2"))
         )
-    except ValueError as exc:
+    except service.RangeError as exc:
         raise bad_request(str(exc), "invalid_range") from None
 
 
@@ -161,7 +161,7 @@ async def export(request: web.Request) -> web.Response:
         first = previous["last_seq"] + 1 if previous else 1
     try:
         result = await service.export(request.app, first, _body_int(body, "last"))
-    except ValueError as exc:
+    except service.RangeError as exc:
         raise bad_request(str(exc), "invalid_range") from None
     return web.json_response(result, status=201)
 

@@ -36,7 +36,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         code = exc.reason.lower().replace(" ", "_")
         return _json_error(exc.status, code, exc.reason)
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route name, never the path: hook paths carry MHC_HOOK_SECRET, others carry tokens.
+        route = request.match_info.route.name or "unmatched"
+        log.exception("unhandled error on %s %s", request.method, route)
         return _json_error(500, "internal", "internal server error")
 
 

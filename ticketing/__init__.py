@@ -1,9 +1,8 @@
-"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replays."""
+"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replay access."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,10 +10,10 @@ from aiohttp import web
 
 from server.access import WATCH_RULES
 from server.keys import CONFIG, REDIS
-from server.live.service import STATUS_LISTENERS
+from server.live.service import STATUS_OUTBOX
 from server.playback.service import RENEWAL_CHECKS
 from server.ratelimit import TokenBucket
-from ticketing import config, location, orders, payments, replays, routes, validation
+from ticketing import config, location, payments, refunds, routes, sweeper, validation
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
 from ticketing.limits import Bucket, MultiBucket
 
@@ -22,12 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    """Validate ticketing's config and plug its routes, watch rule, listener and tasks in."""
+    """Validate ticketing's config and plug its routes, watch rule, outbox hook and jobs in."""
     app[TICKETING_CONFIG] = config.load(app[CONFIG])
     app.router.add_routes(routes.routes)
     app.setdefault(WATCH_RULES, []).append(validation.holds_admitted_ticket)
-    app.setdefault(STATUS_LISTENERS, []).append(replays.on_status)
+    app.setdefault(STATUS_OUTBOX, []).append(refunds.on_status_in_transaction)
     app.setdefault(RENEWAL_CHECKS, []).append(location.check_renewal)
+    sweeper.setup(app)
     app.cleanup_ctx.append(_runtime)
 
 
@@ -50,11 +50,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
                                      cfg.validate_ticket_per_minute / 60),
     )
     app[RUNTIME] = rt
-    sweeper = asyncio.get_running_loop().create_task(orders.sweep_forever(app))
     yield
-    sweeper.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sweeper
     if rt.tasks:
         _, pending = await asyncio.wait(list(rt.tasks), timeout=30)
         for task in pending:

@@ -9,8 +9,8 @@ from datetime import datetime
 import asyncpg
 from aiohttp import web
 
-from server.errors import ApiError
 from ticketing import store
+from ticketing.errors import OrderError
 from ticketing.keys import TICKETING_CONFIG
 from ticketing.metrics import PURCHASES
 
@@ -26,8 +26,8 @@ async def check(app: web.Application, conn: asyncpg.Connection, user_id: uuid.UU
     by_user, by_address = await store.unpaid_holds(conn, user_id, address, now)
     if by_user >= cfg.holds_per_account or by_address >= cfg.holds_per_address:
         PURCHASES.labels("too_many_holds").inc()
-        raise ApiError(429, "too_many_holds", "too many unpaid seat holds; pay for or let go of "
-                       "a held ticket first")
+        raise OrderError("too_many_holds", "too many unpaid seat holds; pay for or let go of a "
+                         "held ticket first")
 
 
 async def record(conn: asyncpg.Connection, ticket_id: uuid.UUID, address: str | None) -> None:

@@ -14,11 +14,21 @@ from server.clientip import client_ip
 from server.errors import ApiError, bad_request, conflict, not_found
 from server.keys import CLOCK, DB
 from ticketing import orders, qr, refunds, replays, sales, store, validation, webhooks
+from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.payments import DevPaymentProvider, PaymentError
 from ticketing.views import ticket_json
 
 routes = web.RouteTableDef()
+# How ticketing's domain errors are answered; every other refusal is a 409 conflict.
+ORDER_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, "too_many_holds": 429,
+                PROVIDER_ERROR: 502}
+
+
+def order_error(exc: OrderError) -> ApiError:
+    """The HTTP answer to a refused purchase, payment or refund."""
+    extra = {} if exc.retry_after is None else {"retry_after": exc.retry_after}
+    return ApiError(ORDER_STATUS.get(exc.code, 409), exc.code, exc.message, **extra)
 
 
 def _event_id(body: dict[str, Any]) -> uuid.UUID:
@@ -33,8 +43,11 @@ async def purchase(request: web.Request) -> web.Response:
     """Hold a seat and start its payment; the client confirms the payment with the provider."""
     principal = await require_user(request)
     event_id = _event_id(await validate.read_json(request))
-    status, body = await orders.purchase(request.app, principal, event_id, client_ip(request))
-    return web.json_response(body, status=status)
+    try:
+        bought = await orders.purchase(request.app, principal, event_id, client_ip(request))
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return web.json_response(bought.reply, status=201 if bought.created else 200)
 
 
 @routes.get("/api/tickets", name="tickets_mine")
@@ -116,8 +129,11 @@ async def reenter(request: web.Request) -> web.Response:
 async def refund(request: web.Request) -> web.Response:
     """An admin or the event's artist refunds a paid ticket."""
     principal = await require_user(request)
-    return web.json_response(await refunds.refund(request.app, principal,
-                                                  validate.path_uuid(request)))
+    try:
+        return web.json_response(await refunds.refund(request.app, principal,
+                                                      validate.path_uuid(request)))
+    except OrderError as exc:
+        raise order_error(exc) from None
 
 
 @routes.post("/api/payments/stripe/webhook", name="stripe_webhook")
