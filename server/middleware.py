@@ -34,7 +34,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return _json_error(exc.status, code, exc.reason)
+        resp = _json_error(exc.status, code, exc.reason)
+        if "Allow" in exc.headers:  # 405 names the methods the route does take (RFC 9110)
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _json_error(500, "internal", "internal server error")
