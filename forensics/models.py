@@ -13,8 +13,8 @@ from server.validate import Clean, Instant, IsoTime, JsonInt, QueryInt
 MAX_PAGE = 1000  # records per page of GET /api/forensics/logs
 MAX_SEQ = 2**62
 
-Seq = Annotated[int, JsonInt, Field(ge=1, le=MAX_SEQ)]
-QuerySeq = Annotated[int, QueryInt, Field(ge=1, le=MAX_SEQ)]
+Seq = Annotated[int, Field(ge=1, le=MAX_SEQ), JsonInt]
+QuerySeq = Annotated[int, Field(ge=1, le=MAX_SEQ), QueryInt]
 Filter = Annotated[str, Clean(max_len=200)]
 
 
@@ -26,10 +26,12 @@ class LogsQuery(Query):
     subject: Filter | None = None
     since: Instant | None = None
     until: Instant | None = None
-    after: Annotated[int, QueryInt, Field(ge=0, le=MAX_SEQ,
-                                          description="the last seq seen (next_after)")] = 0
-    limit: Annotated[int, QueryInt, Field(ge=1, le=MAX_PAGE,
-                                          description=f"records per page, at most {MAX_PAGE}")] = 100
+    after: Annotated[
+        int, Field(ge=0, le=MAX_SEQ, description="the last seq seen (next_after)"), QueryInt
+    ] = 0
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_PAGE, description=f"records per page, at most {MAX_PAGE}"), QueryInt
+    ] = 100
 
 
 class RangeIn(Body):

@@ -103,8 +103,9 @@ async def latest(request: web.Request) -> web.Response:
     if row is None:
         raise not_found("checkpoint")
     return api.reply(
-        LatestCheckpoint(tree_size=row["tree_size"], root=bytes(row["root_hash"]).hex(),
-                         note=row["note"])
+        LatestCheckpoint(
+            tree_size=row["tree_size"], root=bytes(row["root_hash"]).hex(), note=row["note"]
+        )
     )
 
 
@@ -182,8 +183,9 @@ async def export_verify(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/forensics/export/{id}/bundle", name="forensics_export_download")
-@api.spec({200: api.Media("application/gzip", {"type": "string", "format": "binary"})},
-          tag="forensics")
+@api.spec(
+    {200: api.Media("application/gzip", {"type": "string", "format": "binary"})}, tag="forensics"
+)
 async def export_download(request: web.Request) -> web.FileResponse:
     """Download a stored bundle (.tar.gz)."""
     await require_user(request, *READERS)

@@ -70,14 +70,22 @@ SPECS: dict[Callable[..., Any], Spec] = {}
 UUID_PARAM: Mapping[str, Any] = {"type": "string", "format": "uuid"}
 
 
-def spec(responses: Replies, *,
-         body: type[BaseModel] | None = None, body_required: bool = True,
-         query: type[Query] | None = None, public: bool = False,
-         path: Mapping[str, Mapping[str, Any]] | None = None, tag: str = "") -> Callable[[H], H]:
+def spec(
+    responses: Replies,
+    *,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    query: type[Query] | None = None,
+    public: bool = False,
+    path: Mapping[str, Mapping[str, Any]] | None = None,
+    tag: str = "",
+) -> Callable[[H], H]:
     """Declare a handler's body, query and replies (place it under the route decorator)."""
+
     def register(handler: H) -> H:
         SPECS[handler] = Spec(responses, body, body_required, query, public, path or {}, tag)
         return handler
+
     return register
 
 
@@ -145,8 +153,13 @@ def query(request: web.Request, model: type[M]) -> M:
         raise _error(exc, model, "query") from None
 
 
-def reply(data: BaseModel | Mapping[str, Any], model: type[BaseModel] | None = None, *,
-          status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+def reply(
+    data: BaseModel | Mapping[str, Any],
+    model: type[BaseModel] | None = None,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
     """A JSON reply checked against its declared model (a mismatch is our bug: a logged 500)."""
     if isinstance(data, BaseModel):
         payload: Any = data.model_dump(mode="json")
@@ -160,10 +173,15 @@ def reply(data: BaseModel | Mapping[str, Any], model: type[BaseModel] | None = N
 # ---- OpenAPI ------------------------------------------------------------------------------------
 
 ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -188,8 +206,9 @@ def openapi(app: web.Application) -> dict[str, Any]:
         for shapes in item.responses.values():
             models.update(s for s in _shapes(shapes) if isinstance(s, type))
     ordered = sorted(models, key=lambda m: (m.__module__, m.__qualname__))
-    refs, defs = models_json_schema([(m, "validation") for m in ordered],
-                                    ref_template="#/components/schemas/{model}")
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+    )
     schemas = {**defs.get("$defs", {}), "Error": ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
     for path, method, route, item in declared:
@@ -204,37 +223,64 @@ def openapi(app: web.Application) -> dict[str, Any]:
         if item.tag:
             op["tags"] = [item.tag]
         if item.body is not None:
-            op["requestBody"] = {"required": item.body_required, "content": {
-                "application/json": {"schema": refs[(item.body, "validation")]}}}
+            op["requestBody"] = {
+                "required": item.body_required,
+                "content": {"application/json": {"schema": refs[(item.body, "validation")]}},
+            }
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "MHC Live API", "version": "1"},
         "paths": dict(sorted(paths.items())),
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
             "schemas": dict(sorted(schemas.items())),
         },
     }
 
 
-def _parameters(path: str, item: Spec, refs: Mapping[Any, Any],
-                schemas: Mapping[str, Any]) -> list[dict[str, Any]]:
-    params = [{"name": name, "in": "path", "required": True,
-               "schema": dict(item.path.get(name, UUID_PARAM))}
-              for name in (part.strip("{}") for part in path.split("/") if part.startswith("{"))]
+def _parameters(
+    path: str, item: Spec, refs: Mapping[Any, Any], schemas: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": dict(item.path.get(name, UUID_PARAM)),
+        }
+        for name in (part.strip("{}") for part in path.split("/") if part.startswith("{"))
+    ]
     if item.query is not None:
         ref = refs[(item.query, "validation")]["$ref"].rsplit("/", 1)[-1]
         shape = schemas[ref]
         required = set(shape.get("required", []))
         for name, prop in shape.get("properties", {}).items():
-            entry: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
-                                     "schema": {k: v for k, v in prop.items() if k != "title"}}
+            entry: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": _query_schema(prop),
+            }
             if "description" in prop:
                 entry["description"] = prop["description"]
             params.append(entry)
     return params
+
+
+def _query_schema(prop: Mapping[str, Any]) -> dict[str, Any]:
+    """A query value is absent or a string: drop the model's null branch and null default."""
+    out = {k: v for k, v in prop.items() if k not in ("title", "anyOf")}
+    if out.get("default", 0) is None:
+        del out["default"]
+    branches = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        out.update(branches[0])
+    elif branches:
+        out["anyOf"] = branches
+    return out
 
 
 def _shapes(shapes: Shape | tuple[Shape, ...] | None) -> tuple[Shape, ...]:
@@ -258,6 +304,8 @@ def _responses(item: Spec, refs: Mapping[Any, Any]) -> dict[str, Any]:
         else:
             entry["description"] = "no content"
         out[str(status)] = entry
-    out["4XX"] = {"description": "refused: `{error: {code, message}}`",
-                  "content": {"application/json": {"schema": _ERROR_REF}}}
+    out["4XX"] = {
+        "description": "refused: `{error: {code, message}}`",
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
     return out

@@ -22,8 +22,12 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Clean(max_len=254), AfterValidator(_email),
-                  WithJsonSchema({"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN})]
+Email = Annotated[
+    str,
+    Clean(max_len=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}),
+]
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 RefreshToken = Annotated[str, Clean(max_len=128)]

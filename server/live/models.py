@@ -14,10 +14,11 @@ MAX_PRICE = 100_000_00  # 100,000.00 in a two-decimal currency
 
 Title = Annotated[str, Clean(max_len=200)]
 Description = Annotated[str, Clean(min_len=0, max_len=5000, multiline=True)]
-Price = Annotated[int, JsonInt, Field(ge=0, le=MAX_PRICE, description="integer minor units")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"),
-                     Field(description="ISO 4217 code like EUR")]
-Capacity = Annotated[int, JsonInt, Field(ge=1, le=1_000_000)]
+Price = Annotated[int, Field(ge=0, le=MAX_PRICE, description="integer minor units"), JsonInt]
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code like EUR")
+]
+Capacity = Annotated[int, Field(ge=1, le=1_000_000), JsonInt]
 
 
 class EventIn(Body):
@@ -33,10 +34,15 @@ class EventIn(Body):
 
     def fields(self) -> dict[str, Any]:
         """The columns the live service stores."""
-        return {"title": self.title, "description": self.description or "",
-                "starts_at": self.starts_at, "price_minor": self.price,
-                "currency": self.currency, "capacity": self.capacity,
-                "replay_access": self.replay_access}
+        return {
+            "title": self.title,
+            "description": self.description or "",
+            "starts_at": self.starts_at,
+            "price_minor": self.price,
+            "currency": self.currency,
+            "capacity": self.capacity,
+            "replay_access": self.replay_access,
+        }
 
 
 # Absent means "no change"; null is refused for these (a description or capacity may be cleared).
@@ -77,8 +83,9 @@ class EventEdit(Body):
     def changes(self) -> dict[str, Any]:
         """The columns to update."""
         columns = {"price": "price_minor"}
-        out: dict[str, Any] = {columns.get(name, name): getattr(self, name)
-                               for name in self.model_fields_set}
+        out: dict[str, Any] = {
+            columns.get(name, name): getattr(self, name) for name in self.model_fields_set
+        }
         if "description" in out and out["description"] is None:
             out["description"] = ""
         return out
@@ -87,7 +94,7 @@ class EventEdit(Body):
 class ListQuery(Query):
     """How many upcoming events to list."""
 
-    limit: Annotated[int, QueryInt, Field(ge=1, le=200)] = 50
+    limit: Annotated[int, Field(ge=1, le=200), QueryInt] = 50
 
 
 class Event(Reply):
@@ -126,4 +133,3 @@ class StreamKey(Reply):
 
     id: uuid.UUID
     stream_key: str
-
