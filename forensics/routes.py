@@ -34,6 +34,16 @@ routes = web.RouteTableDef()
 READERS = ("auditor", "admin")
 
 
+async def _within_log(request: web.Request, size: int | None) -> None:
+    """A tree size the log has reached (the log only grows, so this stays true)."""
+    if size is None:
+        return
+    async with request.app[DB].acquire() as conn:
+        current = await store.size(conn)
+    if size > current:
+        raise bad_request(f"tree size must be within 1..{current}", "invalid_range")
+
+
 def _record_json(row: Any) -> dict[str, Any]:
     return {
         "seq": row["seq"],
@@ -123,6 +133,7 @@ async def inclusion(request: web.Request) -> web.Response:
     """Inclusion proof of record `seq` in the tree of `size` records (default: all)."""
     await require_user(request, *READERS)
     q = api.query(request, InclusionQuery)
+    await _within_log(request, q.size)
     try:
         proof = await service.inclusion(request.app, q.seq, q.size)
     except ValueError as exc:
@@ -136,6 +147,7 @@ async def consistency(request: web.Request) -> web.Response:
     """Consistency proof from `size1` records to `size2` (default: all)."""
     await require_user(request, *READERS)
     q = api.query(request, ConsistencyQuery)
+    await _within_log(request, q.size2)
     try:
         proof = await service.consistency(request.app, q.size1, q.size2)
     except ValueError as exc:

@@ -41,3 +41,11 @@ async def test_page_size_maximum_is_enforced_and_documented(api: Api) -> None:
     params = {p["name"]: p for p in doc["paths"]["/api/forensics/logs"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == MAX_PAGE
     assert params["after"]["schema"]["type"] == "integer"
+
+
+async def test_proofs_beyond_the_log_are_400(api: Api) -> None:
+    token = await admin_token(api)
+    far = 10**12
+    for query in (f"inclusion?seq=1&size={far}", f"consistency?size1=1&size2={far}"):
+        status, body = await api.call("GET", f"/api/forensics/proofs/{query}", token=token)
+        assert status == 400 and body["error"]["code"] == "invalid_range", (query, body)
