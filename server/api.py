@@ -116,6 +116,8 @@ def _error(exc: ValidationError, model: type[BaseModel], where: str) -> ApiError
         return bad_request(f"{name} is required", "invalid_field")
     if kind == "extra_forbidden":
         return bad_request(f"{name} is not a known field", "invalid_field")
+    if kind == "string_pattern_mismatch":
+        return bad_request(f"{name} is not in the documented format", "invalid_field")
     message = err["msg"].removeprefix("Value error, ")
     return bad_request(f"{name}: {message}", "invalid_field")
 

@@ -133,6 +133,8 @@ class Clean:
 
     def check(self, value: str) -> str:
         """The trimmed value, or a ValueError saying what is wrong."""
+        if len(value) > self.max_len:  # as sent, so the documented maxLength is exact
+            raise ValueError(f"must be {self.min_len}-{self.max_len} characters")
         value = value.strip()
         if (_CONTROL if self.multiline else _CONTROL_LINE).search(value):
             raise ValueError("must not contain control characters")

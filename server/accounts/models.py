@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
-from pydantic.json_schema import WithJsonSchema
 
 from server.accounts.service import valid_email
 from server.api import Body, Reply
@@ -22,11 +21,9 @@ def _email(value: str) -> str:
     return value
 
 
+# No trimming here: the documented pattern is exactly what is accepted.
 Email = Annotated[
-    str,
-    Clean(max_len=254),
-    AfterValidator(_email),
-    WithJsonSchema({"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}),
+    str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN), AfterValidator(_email)
 ]
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
