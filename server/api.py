@@ -64,6 +64,7 @@ class Spec:
     public: bool = False
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tag: str = ""
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 SPECS: dict[Callable[..., Any], Spec] = {}
@@ -79,11 +80,14 @@ def spec(
     public: bool = False,
     path: Mapping[str, Mapping[str, Any]] | None = None,
     tag: str = "",
+    headers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[H], H]:
-    """Declare a handler's body, query and replies (place it under the route decorator)."""
+    """Declare a handler's body, query, required headers and replies (under the route decorator)."""
 
     def register(handler: H) -> H:
-        SPECS[handler] = Spec(responses, body, body_required, query, public, path or {}, tag)
+        SPECS[handler] = Spec(
+            responses, body, body_required, query, public, path or {}, tag, headers or {}
+        )
         return handler
 
     return register
@@ -254,6 +258,10 @@ def _parameters(
             "schema": dict(item.path.get(name, UUID_PARAM)),
         }
         for name in (part.strip("{}") for part in path.split("/") if part.startswith("{"))
+    ]
+    params += [
+        {"name": name, "in": "header", "required": True, "schema": dict(schema)}
+        for name, schema in item.headers.items()
     ]
     if item.query is not None:
         ref = refs[(item.query, "validation")]["$ref"].rsplit("/", 1)[-1]

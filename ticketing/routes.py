@@ -133,7 +133,8 @@ async def refund(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/payments/stripe/webhook", name="stripe_webhook")
-@api.spec({200: WebhookReceipt}, body=StripeEvent, public=True, tag="payments")
+@api.spec({200: WebhookReceipt}, body=StripeEvent, public=True, tag="payments",
+          headers={"Stripe-Signature": {"type": "string", "maxLength": 1000}})
 async def stripe_webhook(request: web.Request) -> web.Response:
     """Stripe's notifications (signature-verified; objects re-fetched before acting)."""
     # Read raw: the signature covers the exact bytes Stripe sent.
