@@ -39,7 +39,7 @@ from tests.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 # Generated requests per operation, valid and invalid mixed; the run is exactly this bounded.
-EXAMPLES = 25
+EXAMPLES = 30
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from server.api import Body, Query, Reply
 from server.validate import Clean, Instant, IsoTime, JsonInt, QueryInt
@@ -18,6 +19,19 @@ Price = Annotated[int, Field(ge=0, le=MAX_PRICE, description="integer minor unit
 Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code like EUR")
 ]
+# No show starts before this; it also keeps dates clear of the calendar's edges.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    if value < EARLIEST_START:
+        raise ValueError("must be in the year 2000 or later")
+    return value
+
+
+StartsAt = Annotated[
+    Instant, AfterValidator(_plausible), Field(description="with a zone; 2000 or later")
+]
 Capacity = Annotated[int, Field(ge=1, le=1_000_000), JsonInt]
 
 
@@ -26,7 +40,7 @@ class EventIn(Body):
 
     title: Title
     description: Description | None = None
-    starts_at: Instant
+    starts_at: StartsAt
     price: Price
     currency: Currency = "EUR"
     capacity: Capacity | None = None
@@ -65,7 +79,7 @@ class EventEdit(Body):
 
     title: Title | None = None
     description: Description | None = None
-    starts_at: Instant | None = None
+    starts_at: StartsAt | None = None
     price: Price | None = None
     currency: Currency | None = None
     capacity: Capacity | None = None
