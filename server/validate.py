@@ -112,9 +112,8 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
 # ---- Constrained field types for the pydantic models of request bodies and queries ----------
 
 
-_NON_SPACE = r"[^\s\x00-\x1f\x7f]"
-_LINE_CHAR = r"[^\x00-\x1f\x7f]"
-_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_LINE_CONTROL = r"\x00-\x1f\x7f"
+_TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,12 @@ class Clean:
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        char = _TEXT_CHAR if self.multiline else _LINE_CHAR
-        # The pattern says what the trim and the control-character rule accept.
-        pattern = f"^{char}*{_NON_SPACE}{char}*$" if self.min_len else f"^{char}*$"
+        control = _TEXT_CONTROL if self.multiline else _LINE_CONTROL
+        # Exactly what `check` takes: any whitespace around a core that starts and ends with a
+        # visible character and holds no control character.
+        edge, inner = f"[^\\s{control}]", f"[^{control}]"
+        core = f"{edge}(?:{inner}*{edge})?"
+        pattern = f"^\\s*{core}\\s*$" if self.min_len else f"^\\s*(?:{core})?\\s*$"
         return {"type": "string", "minLength": self.min_len, "maxLength": self.max_len,
                 "pattern": pattern}
 
