@@ -3,6 +3,7 @@ document describing every body and reply with the right security, and 405s namin
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -189,3 +190,17 @@ async def test_event_start_before_2000_is_refused(api: Api) -> None:
         json={"starts_at": "0001-01-01T00:00:00Z"},
     )
     assert status == 400 and body["error"]["code"] == "invalid_field", body
+
+
+async def test_documented_text_pattern_is_what_the_server_takes(api: Api) -> None:
+    doc = await _document(api)
+    title = doc["components"]["schemas"]["EventIn"]["properties"]["title"]
+    pattern = re.compile(title["pattern"])
+    artist = await api.register("artist")
+    show = {"starts_at": "2030-01-01T20:00:00Z", "price": 0}
+    for value in ("\r^", " a ", "\ta\n", "a\x00b", "\u00a0a", "a\x1f", "\x1ca", "a b", " "):
+        status, body = await api.call(
+            "POST", "/api/live/create", token=artist["access"], json={**show, "title": value}
+        )
+        documented = bool(pattern.search(value)) and len(value) <= title["maxLength"]
+        assert (status == 201) == documented, (value, status, body)
