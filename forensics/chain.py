@@ -6,20 +6,20 @@ the RFC 8785 (JSON Canonicalization Scheme) encoding of the object
     {"actor": str|null, "data": {...}, "prev": <64 lowercase hex>, "seq": int,
      "subject": str|null, "ts": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "type": str}
 
-that is: members sorted by the UTF-16 code units of their names, no insignificant
-whitespace, strings escaped only where JSON requires (``\\b \\t \\n \\f \\r``, other
-controls as lowercase ``\\u00xx``, ``\\"`` and ``\\\\``), UTF-8 output. ``data`` holds only
-null, booleans, integers within +-(2**53 - 1), strings, arrays and objects: floats
-are refused because their text form is not stable across implementations, and the
-integer bound keeps every JCS implementation on the same digits. ``ts`` is UTC with
-exactly six fraction digits.
+(written by the ``rfc8785`` library), that is: members sorted by the UTF-16 code units
+of their names, no insignificant whitespace, strings escaped only where JSON requires
+(``\\b \\t \\n \\f \\r``, other controls as lowercase ``\\u00xx``, ``\\"`` and
+``\\\\``), UTF-8 output. ``data`` holds only null, booleans, integers within
++-(2**53 - 1), strings, arrays and objects: floats are refused because their text form
+is not stable across implementations, and the integer bound keeps every JCS
+implementation on the same digits. ``ts`` is UTC with exactly six fraction digits.
 
 record hash = SHA-256(canonical bytes). The first record has seq 1 and a prev of 32
 zero bytes; each later record's prev is the hash of the record before it. The
 Merkle leaf of a record is its record hash, so its leaf hash is
 SHA-256(0x00 || record hash). In exports each record is one line: the canonical
-encoding of the same object plus a ``"hash"`` member (the record hash in hex).
-See ENCODING.md.
+encoding of the same object plus a ``"hash"`` member (the record hash in hex), and
+nothing else spells it: verifiers refuse any other text of it. See ENCODING.md.
 """
 
 from __future__ import annotations
@@ -33,21 +33,23 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, TypeAlias
 
+import rfc8785
+
 JSONValue: TypeAlias = "None | bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
 
 GENESIS_PREV = bytes(32)
 MAX_INT = 2**53 - 1
 FIELDS = frozenset({"seq", "ts", "type", "actor", "subject", "data", "prev"})
 LINE_FIELDS = FIELDS | {"hash"}
+# In a canonical export line the top-level "hash" member sits between "data" and "prev".
+_HASH_MEMBER = ',"hash":"'
+_HASH_MEMBER_LEN = len(_HASH_MEMBER) + 64 + 1
 
 _TS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
-# Characters whose UTF-16 order differs from code point order; json's sort_keys is
-# only RFC 8785 order for keys without them (a \u escape in the text might be one).
+# Characters whose UTF-16 order differs from code point order: json's sort_keys is
+# RFC 8785 order only for objects whose keys have none of them.
 _HIGH_RE = re.compile("[\ue000-\U0010ffff]")
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
 
 
 def _sorted_encoder() -> Callable[[object], str]:
@@ -62,6 +64,8 @@ def _sorted_encoder() -> Callable[[object], str]:
     return lambda value: "".join(encode(value, 0))
 
 
+# For float-free values whose keys are all below U+E000 this gives exactly the RFC 8785
+# text (tests hold it to rfc8785's output); the verifier uses it on that common case only.
 _dumps_sorted = _sorted_encoder()
 
 
@@ -82,10 +86,29 @@ def _int53(text: str) -> int:
     return value
 
 
-# The decoder's scanner skips raw_decode's Python wrapper, about a third of parse time.
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
-    parse_float=_no_float, parse_constant=_no_float, parse_int=_int53
-).scan_once
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a parsed object, refusing a member name that occurs twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        names = [k for k, _ in pairs]
+        dup = next(k for i, k in enumerate(names) if k in names[:i])
+        raise EncodingError(f"duplicate member {dup!r}")
+    return obj
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_no_float,
+    parse_constant=_no_float,
+    parse_int=_int53,
+    object_pairs_hook=_unique_members,
+)
+# The decoder's scanner skips decode's Python wrapper, about a third of parse time.
+_scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def loads_strict(text: str) -> Any:
+    """Parse a JSON text, refusing duplicate member names, floats and huge integers."""
+    return _DECODER.decode(text)
 
 
 @dataclass(frozen=True)
@@ -113,13 +136,13 @@ class ChainBreak:
         return f"seq {self.seq}: {self.reason}"
 
 
-def _canon(value: object) -> JSONValue:
-    """Check a JSON value and return it with object members in RFC 8785 order."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        if not -MAX_INT <= value <= MAX_INT:
-            raise EncodingError(f"integer {value} is outside +-(2**53 - 1)")
+def _plain(value: object) -> Any:
+    """Return a JSON value with mappings as dicts; refuse floats and non-JSON types.
+
+    rfc8785 would encode floats, but records hold none: their text form is not stable
+    across implementations.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         raise EncodingError(f"float {value!r} is not allowed; use integers")
@@ -127,17 +150,18 @@ def _canon(value: object) -> JSONValue:
         for k in value:
             if not isinstance(k, str):
                 raise EncodingError(f"object key {k!r} is not a string")
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return {k: _canon(value[k]) for k in keys}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_canon(v) for v in value]
+        return [_plain(v) for v in value]
     raise EncodingError(f"{type(value).__name__} is not a JSON value")
 
 
 def canonical_json(value: object) -> bytes:
     """Return the RFC 8785 encoding of a float-free JSON value."""
-    # A lone surrogate in a string fails the UTF-8 encode, a ValueError like the rest.
-    return _dumps(_canon(value)).encode()
+    try:
+        return rfc8785.dumps(_plain(value))
+    except (rfc8785.CanonicalizationError, UnicodeError) as e:  # huge ints, lone surrogates
+        raise EncodingError(str(e)) from None
 
 
 def format_ts(ts: datetime) -> str:
@@ -255,9 +279,12 @@ def verify_lines(
 ) -> tuple[list[bytes], ChainBreak | None]:
     """Check UTF-8 export lines as a chain; return the hashes verified and the first break.
 
-    Equivalent to parsing every line with record_from_json and calling verify_chain
-    with the stored hashes, but does the common case with one C-level parse, one
-    C-level encode and one SHA-256 per line. A trailing newline on a line is allowed.
+    Each line must be exactly the canonical encoding of its record plus "hash" (a
+    trailing newline aside): a line with a duplicate member, other spacing, escapes or
+    member order is refused, so every reader of a verified line sees the same record.
+    Equivalent to parsing every line with loads_strict and record_from_json, comparing
+    it with record_line and calling verify_chain with the stored hashes, but does the
+    common case with one C-level parse, one C-level encode and one SHA-256 per line.
     """
     hashes: list[bytes] = []
     prev_hex, seq = expected_prev.hex(), first_seq
@@ -273,13 +300,18 @@ def verify_lines(
                 return hashes, ChainBreak(seq, f"expected seq {seq}, found seq {obj.get('seq')!r}")
             if obj.get("prev") != prev_hex:
                 return hashes, ChainBreak(seq, "prev does not match the hash of the record before")
-            plain = (raw.isascii() or high(line) is None) and b"\\u" not in raw
-            if plain and obj.keys() == LINE_FIELDS and _fast_shape(obj):
-                del obj["hash"]
-                digest = sha256(dumps(obj).encode()).digest()
-            else:
-                record, _ = record_from_json(obj)
-                digest = hashlib.sha256(canonical_bytes(record)).digest()
+            if obj.keys() != LINE_FIELDS or not _fast_shape(obj):
+                record_from_json(obj)  # raises, naming what is wrong
+                raise ValueError("record has the wrong shape")
+            plain = raw.isascii() or high(line) is None
+            canonical = dumps(obj) if plain else rfc8785.dumps(obj).decode()
+            if canonical != line:
+                return hashes, ChainBreak(seq, "line is not in canonical form (RFC 8785)")
+            # The line is canonical, so the record's canonical bytes are the line without
+            # its top-level "hash" member. That is the last ',"hash":"' in it: the members
+            # after it are hex, an integer and strings, whose quotes are escaped.
+            cut = line.rfind(_HASH_MEMBER)
+            digest = sha256((line[:cut] + line[cut + _HASH_MEMBER_LEN :]).encode()).digest()
         except StopIteration:
             return hashes, ChainBreak(seq, "line is not valid JSON")
         except (ValueError, RecursionError) as e:  # nesting too deep to parse is malformed too

@@ -1,16 +1,34 @@
-"""`mhc forensics …`: the daily steps for an external cron, and the offline verifier."""
+"""`mhc forensics …`: the daily steps for an external cron, and the offline verifier.
+
+The commands run on a minimal context, not the app: a small database pool, the clock,
+the configuration, the signing key, the bundle store and the log writer. They run no
+migrations, need no Redis and start no other package's background work, so an
+auditor's `verify` cannot expire seat holds or retry refunds.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+
+from forensics import config, scheduler, service
+from forensics.checkpoint import load_key_file
+from forensics.config import ForensicsConfig
+from forensics.keys import EXPORTS, FCONFIG, SIGNER, WRITER
+from forensics.worm import LocalWormStore
+from forensics.writer import LogWriter
+from server import db
+from server.clitools import config_or_exit, fail, require_services
+from server.clock import Clock
+from server.config import Config, ConfigError
+from server.keys import CLOCK, CONFIG, DB
 
 
 def add_parser(sub: Any) -> None:
@@ -31,42 +49,82 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-async def _with_app(action: Callable[[web.Application], Awaitable[Any]]) -> Any:
-    from server.app import create_app
-    from server.cli import _config, _require_services
+class NotMigrated(Exception):
+    """The database lacks the audit trail's tables: `mhc migrate` has not run."""
 
-    cfg = _config()
-    _require_services(cfg)
-    # The CLI is the external cron: it must not also start the in-app scheduler.
-    cfg = dataclasses.replace(cfg, env={**cfg.env, "MHC_FORENSIC_SCHEDULER": "off"})
-    runner = web.AppRunner(create_app(cfg))
-    await runner.setup()
+
+def _settings() -> tuple[Config, ForensicsConfig]:
+    """Read and check the settings the commands need, or exit 2 saying what is missing."""
+    cfg = config_or_exit()
+    require_services(cfg, redis=False)
     try:
-        return await action(runner.app)
+        fcfg = config.load(cfg)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+    if not fcfg.key_path.is_file():
+        # Only the app creates the key: one made here would match no published verifier key.
+        fail(
+            f"no forensic signing key at {fcfg.key_path}: start the app once, or set "
+            "MHC_FORENSIC_KEY to the key's file"
+        )
+    return cfg, fcfg
+
+
+@asynccontextmanager
+async def tool_context(cfg: Config, fcfg: ForensicsConfig) -> AsyncIterator[web.Application]:
+    """Yield an unstarted app holding only what the audit trail's services read."""
+    assert cfg.database_url is not None
+    ctx = web.Application()
+    ctx[CONFIG], ctx[CLOCK], ctx[FCONFIG] = cfg, Clock(), fcfg
+    ctx[SIGNER] = load_key_file(fcfg.key_path)
+    ctx[EXPORTS] = LocalWormStore(fcfg.export_dir)
+    pool = await db.create_pool(cfg.database_url, min_size=1, max_size=4)
+    try:
+        pending = await db.pending_migrations(pool, "forensics")
+        if pending:
+            raise NotMigrated(f"the database lacks {', '.join(pending)}: run `mhc migrate` first")
+        ctx[DB] = pool
+        writer = LogWriter(pool, ctx[CLOCK])
+        writer.start()
+        ctx[WRITER] = writer
+        try:
+            yield ctx
+        finally:
+            await writer.stop()
     finally:
-        await runner.cleanup()
+        await pool.close()
+
+
+async def _command(args: argparse.Namespace, cfg: Config, fcfg: ForensicsConfig) -> Any:
+    """Run one subcommand on a tool context; return its JSON result."""
+    async with tool_context(cfg, fcfg) as ctx:
+        cmd = args.forensics_cmd
+        if cmd == "checkpoint":
+            return await service.create_checkpoint(ctx)
+        if cmd == "verify":
+            return await service.verify(ctx, args.first, args.last)
+        if cmd == "export":
+            return await service.export(ctx, args.first, args.last)
+        return await scheduler.run_daily(ctx)
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch a `mhc forensics` subcommand; exit 0 only when everything holds."""
-    from forensics import scheduler, service
-
-    cmd = args.forensics_cmd
-    if cmd == "verify-bundle":
+    if args.forensics_cmd == "verify-bundle":
         from forensics.verify import main as verify_main
 
         return verify_main([args.bundle, *(["--key", args.key] if args.key else [])])
-    if cmd == "checkpoint":
-        result: Any = asyncio.run(_with_app(service.create_checkpoint))
-        ok = True
-    elif cmd == "verify":
-        verification = asyncio.run(_with_app(lambda app: service.verify(app, args.first, args.last)))
-        result, ok = verification.as_json(), verification.ok
-    elif cmd == "export":
-        result = asyncio.run(_with_app(lambda app: service.export(app, args.first, args.last)))
-        ok = True
-    else:
-        result = asyncio.run(_with_app(scheduler.run_daily))
+    cfg, fcfg = _settings()
+    try:
+        result = asyncio.run(_command(args, cfg, fcfg))
+    except NotMigrated as exc:
+        fail(str(exc))
+    except service.RangeError as exc:
+        fail(f"bad range: {exc}")
+    ok = True
+    if isinstance(result, service.Verification):
+        ok, result = result.ok, result.as_json()
+    elif args.forensics_cmd == "daily":
         ok = bool(result["verified"])
     json.dump(result, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from server.config import Config, ConfigError
 
+SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
+
 
 @dataclass(frozen=True)
 class ForensicsConfig:
@@ -17,7 +19,8 @@ class ForensicsConfig:
     origin: str
     export_dir: Path
     cron: str
-    hash_secret: bytes
+    # Whether app processes run the daily job themselves (off: an external cron does).
+    scheduler: bool
 
 
 def load(cfg: Config) -> ForensicsConfig:
@@ -35,15 +38,14 @@ def load(cfg: Config) -> ForensicsConfig:
 
     if not croniter.is_valid(cron):
         raise ConfigError(f"MHC_FORENSIC_CRON is not a cron expression: {cron!r}")
-    # Keyed hashes (of IPs, emails) let records be correlated without holding the value.
-    secret = env.get("MHC_FORENSIC_HASH_SECRET") or cfg.jwt_secret
-    if len(secret) < 32:
-        raise ConfigError("MHC_FORENSIC_HASH_SECRET must be at least 32 characters")
+    scheduler = env.get("MHC_FORENSIC_SCHEDULER", "on").strip().lower()
+    if scheduler not in SWITCH:
+        raise ConfigError(f"MHC_FORENSIC_SCHEDULER must be on or off, got {scheduler!r}")
     return ForensicsConfig(
         key_path=key_path,
         key_name=key_name,
         origin=origin,
         export_dir=Path(env.get("MHC_FORENSIC_EXPORT_DIR") or cfg.state_dir / "forensic-exports"),
         cron=cron,
-        hash_secret=("forensic-hash:" + secret).encode(),
+        scheduler=SWITCH[scheduler],
     )

@@ -137,6 +137,7 @@ class Export(Reply):
     id: uuid.UUID
     first: int
     last: int
+    bundle: str = Field(description="the bundle's file name")
     sha256: str
     checkpoint: Checkpoint
     previous_tree_size: int | None

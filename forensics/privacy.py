@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import uuid
@@ -14,11 +12,6 @@ import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from forensics import store
-
-
-def keyed_hash(secret: bytes, value: str) -> str:
-    """HMAC-SHA256 of a value, so records can correlate it without containing it."""
-    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
 
 
 async def seal(conn: asyncpg.Connection, subject: str, details: dict[str, Any]) -> uuid.UUID | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -27,6 +26,10 @@ from server.keys import CLOCK, DB
 VERIFY_CHUNK = 5000
 
 
+class RangeError(Exception):
+    """A sequence number, tree size or range outside the log as it is now (bad input)."""
+
+
 async def log_event(
     app: web.Application,
     event_type: str,
@@ -34,8 +37,10 @@ async def log_event(
     subject: str | None,
     data: Mapping[str, Any],
     personal: Mapping[str, Any] | None = None,
+    key: uuid.UUID | None = None,
 ) -> int:
-    """Append a registered event; `personal` details are sealed outside the chain."""
+    """Append a registered event; `personal` details are sealed outside the chain. With
+    `key` (an outbox job's), the event is appended at most once however often it is sent."""
     registry.check(event_type, actor, subject, data)
     record_data = dict(data)
     if personal:
@@ -45,7 +50,7 @@ async def log_event(
             ref = await privacy.seal(conn, subject, dict(personal))
         if ref is not None:
             record_data["personal_ref"] = str(ref)
-    return await app[WRITER].append(event_type, actor, subject, record_data)
+    return await app[WRITER].append(event_type, actor, subject, record_data, key)
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ async def create_checkpoint(app: web.Application, size: int | None = None) -> di
         current = await store.size(conn)
         size = current if size is None else size
         if not 1 <= size <= current:
-            raise ValueError(f"tree size must be within 1..{current}")
+            raise RangeError(f"tree size must be within 1..{current}")
         existing = await store.checkpoint_of_size(conn, size)
         if existing is not None:
             return _checkpoint_json(existing)
@@ -168,9 +173,11 @@ async def create_checkpoint(app: web.Application, size: int | None = None) -> di
 async def inclusion(app: web.Application, seq: int, size: int | None) -> dict[str, Any]:
     """Proof that record `seq` is in the tree of `size` records."""
     async with app[DB].acquire() as conn:
-        size = size or await store.size(conn)
-        if not 1 <= seq <= size:
-            raise ValueError(f"seq must be within 1..{size}")
+        current = await store.size(conn)
+        size = current if size is None else size
+        # A size beyond the log would get the proof of a smaller tree under a false size.
+        if not 1 <= seq <= size <= current:
+            raise RangeError(f"need 1 <= seq <= size <= {current} (the log's size)")
         tree = await _tree(conn, size)
         record_hash = (await store.hashes(conn, seq))[seq - 1]
     return {
@@ -186,9 +193,10 @@ async def inclusion(app: web.Application, seq: int, size: int | None) -> dict[st
 async def consistency(app: web.Application, size1: int, size2: int | None) -> dict[str, Any]:
     """Proof that the tree of `size2` records extends the tree of `size1`."""
     async with app[DB].acquire() as conn:
-        size2 = size2 or await store.size(conn)
-        if not 1 <= size1 <= size2:
-            raise ValueError(f"sizes must satisfy 1 <= size1 <= size2 ({size2})")
+        current = await store.size(conn)
+        size2 = current if size2 is None else size2
+        if not 1 <= size1 <= size2 <= current:
+            raise RangeError(f"need 1 <= size1 <= size2 <= {current} (the log's size)")
         tree = await _tree(conn, size2)
     return {
         "size1": size1,
@@ -206,7 +214,7 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
         current = await store.size(conn)
         last = current if last is None else last
         if not 1 <= first <= last <= current:
-            raise ValueError(f"range must satisfy 1 <= first <= last <= {current}")
+            raise RangeError(f"range must satisfy 1 <= first <= last <= {current}")
     checkpoint = await create_checkpoint(app, last)
     async with (
         app[DB].acquire() as conn,
@@ -255,11 +263,12 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
     await log_event(
         app, "EXPORT_CREATED", None, None, {"first": first, "last": last, "sha256": digest}
     )
+    # The reply names the bundle, never where the server keeps it.
     return {
         "id": str(export_id),
         "first": first,
         "last": last,
-        "location": location,
+        "bundle": name,
         "sha256": digest,
         "checkpoint": checkpoint,
         "previous_tree_size": prev_cp["tree_size"] if prev_cp else None,
@@ -273,7 +282,9 @@ async def verify_export(app: web.Application, export_id: uuid.UUID) -> Report | 
     if row is None:
         return None
     path = app[EXPORTS].open(row["location"])
-    return await asyncio.get_running_loop().run_in_executor(None, verify_bundle, path, None, 1)
+    report = await asyncio.get_running_loop().run_in_executor(None, verify_bundle, path, None, 1)
+    report.bundle = path.name  # callers learn the bundle's name, not where the server keeps it
+    return report
 
 
 async def erase_subject(app: web.Application, subject: str, actor: str) -> int:
@@ -282,8 +293,3 @@ async def erase_subject(app: web.Application, subject: str, actor: str) -> int:
         count = await privacy.erase(conn, subject, app[CLOCK].now())
     await log_event(app, "DATA_ERASED", actor, subject, {"records": count})
     return count
-
-
-def copy_out(app: web.Application, location: str, dest: Path) -> Path:
-    """Copy a stored bundle elsewhere (the CLI hands it to an auditor)."""
-    return Path(shutil.copy(app[EXPORTS].open(location), dest))

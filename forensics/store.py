@@ -218,10 +218,12 @@ async def personal(conn: asyncpg.Connection, ref: uuid.UUID) -> asyncpg.Record |
 
 
 async def erase_subject(conn: asyncpg.Connection, subject: str, now: datetime) -> int:
-    """Destroy a subject's key; returns how many blobs became unreadable."""
+    """Destroy a subject's key, or leave a tombstone if it has none yet, so nothing about
+    the subject is stored readably afterwards; returns how many blobs became unreadable."""
     await conn.execute(
-        """UPDATE forensic_subject_keys SET key = NULL, erased_at = $2
-           WHERE subject = $1 AND key IS NOT NULL""",
+        """INSERT INTO forensic_subject_keys (subject, key, erased_at) VALUES ($1, NULL, $2)
+           ON CONFLICT (subject) DO UPDATE SET key = NULL,
+               erased_at = coalesce(forensic_subject_keys.erased_at, EXCLUDED.erased_at)""",
         subject,
         now,
     )
@@ -254,3 +256,16 @@ async def finish_job(
         now,
         outcome,
     )
+
+
+async def outbox_seqs(conn: asyncpg.Connection, keys: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The seqs of records already appended under these outbox keys."""
+    rows = await conn.fetch(
+        "SELECT key, seq FROM forensic_outbox_keys WHERE key = ANY($1::uuid[])", list(keys)
+    )
+    return {r["key"]: r["seq"] for r in rows}
+
+
+async def remember_outbox(conn: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """Note which record each outbox key became (in the append's transaction)."""
+    await conn.executemany("INSERT INTO forensic_outbox_keys (key, seq) VALUES ($1, $2)", pairs)

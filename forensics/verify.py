@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics import bundle as bf
-from forensics.chain import GENESIS_PREV, ChainBreak, verify_lines
+from forensics.chain import GENESIS_PREV, ChainBreak, loads_strict, verify_lines
 from forensics.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -120,7 +120,8 @@ def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Repor
 def _check_manifest(d: Path, report: Report) -> dict[str, Any] | None:
     """Check the manifest's form, file list and digests; return it if well formed."""
     try:
-        manifest = json.loads((d / bf.MANIFEST).read_text(encoding="utf-8"))
+        # Duplicate members are refused: readers that keep the first would see another range.
+        manifest = loads_strict((d / bf.MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         report.add("manifest", FAIL, f"cannot read {bf.MANIFEST}: {e}")
         return None

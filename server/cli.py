@@ -16,31 +16,15 @@ from pathlib import Path
 from aiohttp import web
 
 from server.accounts.tokens import ROLES
-from server.config import Config, ConfigError, load_config
-
-
-def _config() -> Config:
-    try:
-        return load_config()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _require_services(cfg: Config) -> None:
-    missing = [n for n, v in (("DATABASE_URL", cfg.database_url), ("REDIS_URL", cfg.redis_url)) if not v]
-    if missing:
-        print(f"configuration error: {' and '.join(missing)} must be set (or use `mhc up`)",
-              file=sys.stderr)
-        raise SystemExit(2)
+from server.clitools import config_or_exit, require_services
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the app in the foreground."""
     from server.app import create_app
 
-    cfg = _config()
-    _require_services(cfg)
+    cfg = config_or_exit()
+    require_services(cfg)
     web.run_app(create_app(cfg), host=cfg.host, port=args.port or cfg.port, access_log=None)
     return 0
 
@@ -51,8 +35,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     from server import db
 
-    cfg = _config()
-    _require_services(cfg)
+    cfg = config_or_exit()
+    require_services(cfg)
 
     async def run() -> list[str]:
         conn = await asyncpg.connect(cfg.database_url)
@@ -68,16 +52,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_nginx_config(args: argparse.Namespace) -> int:
     """Print (or write) the nginx.conf for this configuration and create the dirs it names."""
-    from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
+    from server.nginx_config import layout_for, prepare_dirs, render
 
-    cfg = _config()
-    layout = NginxLayout(
-        state_dir=Path(args.state_dir or cfg.state_dir / "nginx").resolve(),
-        rtmp_listen=str(cfg.rtmp_port), http_listen=str(cfg.http_port),
-        app_host=os.environ.get("MHC_NGINX_APP_HOST", "127.0.0.1"), app_port=cfg.port,
-        record_dir=cfg.record_dir,
-        worker_user=default_worker_user(),
-    )
+    cfg = config_or_exit()
+    layout = layout_for(cfg, Path(args.state_dir or cfg.state_dir / "nginx").resolve())
     text = render(cfg, layout)
     prepare_dirs(cfg, layout)
     if args.out:
@@ -131,7 +109,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir = Path(os.environ.get("MHC_STATE_DIR", ".mhc-state")).resolve()
     os.environ.setdefault("MHC_STATE_DIR", str(state_dir))
     os.environ.setdefault("MHC_ENV_FILE", str(_dev_env_file(state_dir)))
-    cfg = _config()
+    cfg = config_or_exit()
     ensure_system_packages(cfg.database_url is None, cfg.redis_url is None)
     cfg = dataclasses.replace(cfg, dev=True)
     return run_stack(cfg)
@@ -144,8 +122,8 @@ def cmd_user(args: argparse.Namespace) -> int:
     from server.accounts import store
     from server.accounts.passwords import hash_password
 
-    cfg = _config()
-    _require_services(cfg)
+    cfg = config_or_exit()
+    require_services(cfg)
 
     async def run() -> str:
         conn = await asyncpg.connect(cfg.database_url)
@@ -198,14 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--role", choices=ROLES, required=True)
     user.set_defaults(func=cmd_user)
     from forensics.cli import add_parser as add_forensics
+    from server.jobs.cli import add_parser as add_jobs
 
     add_forensics(sub)
+    add_jobs(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mhc` console script."""
-    logging.basicConfig(level=os.environ.get("MHC_LOG_LEVEL", "INFO"),
+    # Each command's settings (MHC_LOG_LEVEL among them) are applied once it loads them.
+    logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))

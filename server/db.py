@@ -11,6 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
+from server.jobs import queue as jobs_queue
+
 log = logging.getLogger(__name__)
 
 # Packages whose `migrations/NNNN_name.sql` files are applied, in this order: a package's
@@ -75,9 +77,22 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 )
             log.info("applied migration %s/%s", m.package, m.name)
             applied_now.append(f"{m.package}/{m.name}")
+        # The job queue's tables are pgqueuer's, created (or upgraded) by its own code.
+        if await jobs_queue.install(conn):
+            applied_now.append("pgqueuer")
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
+
+
+async def pending_migrations(pool: asyncpg.Pool, package: str) -> list[str]:
+    """Names of `package`'s migrations not yet applied (all of them on an empty database)."""
+    done: set[int] = set()
+    if await pool.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        rows = await pool.fetch("SELECT version FROM schema_migrations WHERE package = $1", package)
+        done = {r["version"] for r in rows}
+    return [f"{m.package}/{m.name}" for m in discover()
+            if m.package == package and m.version not in done]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

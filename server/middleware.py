@@ -39,7 +39,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             resp.headers["Allow"] = exc.headers["Allow"]
         return resp
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route name, never the path: hook paths carry MHC_HOOK_SECRET, others carry tokens.
+        route = request.match_info.route.name or "unmatched"
+        log.exception("unhandled error on %s %s", request.method, route)
         return _json_error(500, "internal", "internal server error")
 
 

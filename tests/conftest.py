@@ -121,7 +121,7 @@ def nginx(app_server: tuple[web.Application, str], services: Services) -> Iterat
     http_port, rtmp_port = free_port(), free_port()
     layout = NginxLayout(state_dir=services.work_dir / "nginx", rtmp_listen=f"127.0.0.1:{rtmp_port}",
                          http_listen=f"127.0.0.1:{http_port}", app_host="127.0.0.1",
-                         app_port=cfg.port, record_dir=cfg.record_dir,
+                         app_port=cfg.port, hook_port=free_port(), record_dir=cfg.record_dir,
                          gate_cache_seconds=2, worker_user=default_worker_user())
     prepare_dirs(cfg, layout)
     conf = layout.state_dir / "nginx.conf"

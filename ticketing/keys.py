@@ -25,8 +25,6 @@ class Runtime:
     validate_ip_limit: Bucket
     validate_ticket_limit: Bucket
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    replay_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    replay_lock_users: dict[str, int] = field(default_factory=dict)  # callers per lock
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `coro` in the background; it is awaited (or cancelled) when the app stops."""

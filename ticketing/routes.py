@@ -13,6 +13,7 @@ from server.accounts.routes import client_ip
 from server.errors import ApiError, conflict, not_found
 from server.keys import CLOCK, DB
 from ticketing import orders, qr, refunds, replays, sales, store, validation, webhooks
+from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.models import (
     Admission,
@@ -35,6 +36,14 @@ from ticketing.views import ticket_json
 
 routes = web.RouteTableDef()
 _IMAGE = {"type": "string", "format": "binary"}
+# How ticketing's domain errors are answered; every other refusal is a 409 conflict.
+ORDER_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, PROVIDER_ERROR: 502}
+
+
+def order_error(exc: OrderError) -> ApiError:
+    """The HTTP answer to a refused purchase, payment or refund."""
+    extra = {} if exc.retry_after is None else {"retry_after": exc.retry_after}
+    return ApiError(ORDER_STATUS.get(exc.code, 409), exc.code, exc.message, **extra)
 
 
 @routes.post("/api/tickets/purchase", name="tickets_purchase")
@@ -43,8 +52,11 @@ async def purchase(request: web.Request) -> web.Response:
     """Hold a seat and start its payment; the client confirms the payment with the provider."""
     principal = await require_user(request)
     event_id = (await api.body(request, PurchaseIn)).event_id
-    status, body = await orders.purchase(request.app, principal, event_id)
-    return api.reply(body, Purchase, status=status)
+    try:
+        bought = await orders.purchase(request.app, principal, event_id)
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(bought.reply, Purchase, status=201 if bought.created else 200)
 
 
 @routes.get("/api/tickets", name="tickets_mine")
@@ -128,8 +140,11 @@ async def reenter(request: web.Request) -> web.Response:
 async def refund(request: web.Request) -> web.Response:
     """An admin or the event's artist refunds a paid ticket."""
     principal = await require_user(request)
-    return api.reply(await refunds.refund(request.app, principal, validate.path_uuid(request)),
-                     Ticket)
+    try:
+        ticket = await refunds.refund(request.app, principal, validate.path_uuid(request))
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(ticket, Ticket)
 
 
 @routes.post("/api/payments/stripe/webhook", name="stripe_webhook")

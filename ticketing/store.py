@@ -408,27 +408,6 @@ async def dev_refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Recor
 
 # --- replays -----------------------------------------------------------------------------
 
-async def set_replay(conn: asyncpg.Connection, event_id: uuid.UUID, status: str, now: datetime,
-                     parts: int = 0, segments: int = 0, duration: float = 0.0,
-                     error: str | None = None) -> None:
-    """Record an event's replay state."""
-    await conn.execute(
-        """INSERT INTO replays (event_id, status, parts, segments, duration_seconds, error,
-                                updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (event_id) DO UPDATE SET status = $2, parts = $3, segments = $4,
-               duration_seconds = $5, error = $6, updated_at = $7""",
-        event_id, status, parts, segments, duration, error, now,
-    )
-
-
-async def get_replay(conn: asyncpg.Connection, event_id: uuid.UUID) -> asyncpg.Record | None:
-    """An event's replay state."""
-    return await conn.fetchrow(
-        """SELECT event_id, status, parts, segments, duration_seconds, error, updated_at
-           FROM replays WHERE event_id = $1""", event_id)
-
-
 async def replay_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
                         event_id: uuid.UUID) -> asyncpg.Record | None:
     """The user's paid ticket for an event."""

@@ -247,6 +247,53 @@ def test_tampering_is_caught(
         assert result.stdout.rstrip().endswith(f"(first bad seq {bad_seq})")
 
 
+def _forge_duplicate(lines: list[str]) -> list[str]:
+    """Put a forged actor and type before record 12's genuine ones."""
+    lines[11] = lines[11].replace(
+        '{"actor":', '{"type":"refund.approved","actor":"admin:0","actor":', 1
+    )
+    return lines
+
+
+def _respace(lines: list[str]) -> list[str]:
+    """Write record 12 with other spacing: the same values, another text."""
+    lines[11] = json.dumps(json.loads(lines[11]), indent=1).replace("\n", "")
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_forge_duplicate, "seq 12: malformed record: duplicate member 'actor'"),
+        (_respace, "seq 12: line is not in canonical form"),
+    ],
+)
+def test_forged_line_that_parses_to_the_genuine_record(
+    log: Log, tmp_path: Path, change: Callable[[list[str]], list[str]], reason: str
+) -> None:
+    """A line a first-wins reader sees differently, or any non-canonical line, fails."""
+    bundle = log.bundle(tmp_path / "b")
+    original = (bundle / "records.jsonl").read_text().splitlines()
+    edit_lines(bundle / "records.jsonl", change)
+    forged = (bundle / "records.jsonl").read_text().splitlines()
+    assert forged != original and list(map(json.loads, forged)) == list(map(json.loads, original))
+    redigest(bundle)
+    result = run_verify(bundle)
+    assert result.returncode == 1, result.stdout
+    line = line_of(result.stdout, "records")
+    assert line.split()[0] == "FAIL" and reason in line, result.stdout
+    assert result.stdout.rstrip().endswith("result: FAILED (first bad seq 12)")
+
+
+def test_manifest_with_duplicate_members(log: Log, tmp_path: Path) -> None:
+    """A manifest whose members a first-wins reader would read differently is refused."""
+    bundle = log.bundle(tmp_path / "b")
+    text = (bundle / "manifest.json").read_text()
+    (bundle / "manifest.json").write_text(text.replace("{", '{"range":{"first":1,"last":1},', 1))
+    line = line_of(run_verify(bundle).stdout, "manifest")
+    assert line.split()[0] == "FAIL" and "duplicate member 'range'" in line
+
+
 def test_manifest_digest_mismatch(log: Log, tmp_path: Path) -> None:
     """A file that does not match its manifest digest is named."""
     bundle = log.bundle(tmp_path / "b")

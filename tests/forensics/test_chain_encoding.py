@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
@@ -84,6 +85,73 @@ def test_known_record_hash() -> None:
     assert record_hash(r).hex() == (
         "76988e3fdf96f55ed6639f33899fdeccd6164010db8c5505ae9f4a90818e114c"
     )
+
+
+GOLDEN = [
+    # (record, its record hash, SHA-256 of its export line): fixed when the encoder moved to
+    # the rfc8785 library, so the chain's bytes can never change unnoticed.
+    (
+        Record(1, T0, "ticket.purchased", "user:1", "ticket:1", {
+            "\ufb33": 1, "\U0001f600": [2, {"é": None}], "\u20ac": "a\x01b\tc\u2028\x7f",
+            "q": "\"\\/", "\r": 0,
+        }),
+        "873eb953e7d168370378215bceb2efef99e1d4c73a82bc30f9983e3ee9f54edd",
+        "455e5dad4240d35b34a7457d0b1572e0dccb59f355e1b46fdf685b40af7f5577",
+    ),
+    (
+        Record(2, T0, "x", None, None, {}, bytes(range(32))),
+        "c397114d87905b2e59c97c3663c342198d35fe32ad58e01416cf79897833898c",
+        "cdb000e76b91bf6e03b39b094eec85d3cdfdbb29ccf938fc67e4c62e74dadf4a",
+    ),
+    (
+        Record(3, datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=UTC), "nested", "a", None, {
+            "nested": {"z": [], "a": {"k": "v"}}, "neg": -(2**53 - 1), "max": 2**53 - 1,
+            "t": True, "f": False, "n": None, "e": {}, "l": [[], [{}], "\u0000\u001f"],
+        }, b"\xff" * 32),
+        "579afb9eb3732c2a9190484f95d7b57b393857162b09d7d9ab223d2177f4633e",
+        "6ae07238afeec8e68d825d88809a7053a19d222e5b4b25f9601283595be87b0c",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("record", "digest", "line_digest"), GOLDEN)
+def test_golden_vectors(record: Record, digest: str, line_digest: str) -> None:
+    """The chain's bytes are the ones every existing log was hashed with."""
+    assert record_hash(record).hex() == digest
+    line = record_line(record)
+    assert hashlib.sha256(line.encode()).hexdigest() == line_digest
+    hashes, brk = verify_lines([line.encode()], record.prev_hash, record.seq)
+    assert brk is None and hashes == [bytes.fromhex(digest)]
+
+
+KEYS = ["a", "b", "hash", "prev", "\r", "é", "\u20ac", "\ufb33", "\U0001f600", "\ue000", "Z"]
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53 - 1), 2**53 - 1)
+    if kind in (2, 3, 4):
+        return "".join(rng.choice('a"\\/\x00\x1f\x7f é€\u2028\ud7ff\ue000😀,:{}') for _ in range(5))
+    if kind == 5:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(KEYS): _random_value(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def test_random_records_round_trip_through_the_verifier() -> None:
+    """Lines written by the rfc8785 encoder verify on the verifier's fast and exact paths."""
+    rng = random.Random(8785)
+    records, prev = [], GENESIS_PREV
+    for seq in range(1, 3001):
+        data = {rng.choice(KEYS): _random_value(rng) for _ in range(rng.randrange(6))}
+        record = Record(seq, T0, "t", rng.choice([None, "a", "\ue000"]), None, data, prev)
+        prev = record_hash(record)
+        records.append(record)
+    hashes, brk = verify_lines(_lines(records))
+    assert brk is None, brk
+    assert hashes == [record_hash(r) for r in records]
 
 
 def test_timestamps() -> None:
@@ -180,12 +248,71 @@ def test_lines_round_trip(data: dict[str, Any]) -> None:
         assert record_from_json(json.loads(line)) == (r, record_hash(r))
 
 
-def test_line_without_newline_and_noncanonical_spacing() -> None:
-    """The same record written with other spacing still hashes to its committed hash."""
+def test_line_without_newline_verifies() -> None:
+    """The trailing newline is the only freedom a line has."""
     line = _lines(make_chain(1))[0]
-    spaced = json.dumps(json.loads(line), indent=1).replace("\n", " ").encode()
     assert verify_lines([line.rstrip(b"\n")])[1] is None
-    assert verify_lines([spaced])[1] is None
+
+
+def _respaced(line: str) -> str:
+    return json.dumps(json.loads(line), indent=1, ensure_ascii=False).replace("\n", " ")
+
+
+def _reordered(line: str) -> str:
+    obj = json.loads(line)
+    return json.dumps(dict(reversed(obj.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(_respaced, id="spacing"),
+        pytest.param(_reordered, id="member order"),
+        pytest.param(lambda s: s.replace("é", "\\u00e9"), id="needless escape"),
+        pytest.param(lambda s: s.replace('"n":0', '"n":-0'), id="minus zero"),
+        pytest.param(lambda s: s.replace("a/b", "a\\/b"), id="escaped solidus"),
+    ],
+)
+def test_noncanonical_lines_are_refused(rewrite: Any) -> None:
+    """Another spelling of the same record does not verify: readers must all see one text."""
+    records = make_chain(3, {"n": 0, "s": "a/b é"})
+    lines = _lines(records)
+    text = lines[1].decode().rstrip("\n")
+    changed = rewrite(text)
+    assert changed != text and json.loads(changed) == json.loads(text)
+    lines[1] = changed.encode()
+    hashes, brk = verify_lines(lines)
+    assert brk is not None and brk.seq == 2 and "canonical" in brk.reason, brk
+    assert len(hashes) == 1
+
+
+@pytest.mark.parametrize("member", ["actor", "type", "data", "subject", "ts", "hash"])
+def test_duplicate_members_are_refused(member: str) -> None:
+    """A forged member placed before the genuine one would fool first-wins readers."""
+    records = make_chain(3)
+    lines = _lines(records)
+    forged = {
+        "actor": '"attacker"',
+        "type": '"refund.approved"',
+        "data": '{"amount":1}',
+        "subject": '"ticket:999"',
+        "ts": '"2030-01-01T00:00:00.000000Z"',
+        "hash": '"' + "0" * 64 + '"',
+    }[member]
+    text = lines[1].decode()
+    lines[1] = text.replace("{", "{" + f'"{member}":{forged},', 1).encode()
+    assert json.loads(lines[1]) == json.loads(text), "the last member wins in Python"
+    hashes, brk = verify_lines(lines)
+    assert brk is not None and brk.seq == 2 and f"duplicate member '{member}'" in brk.reason, brk
+    assert len(hashes) == 1
+
+
+def test_duplicate_members_inside_data_are_refused() -> None:
+    """Nested objects are held to the same rule."""
+    lines = _lines(make_chain(2, {"inner": {"a": 1}}))
+    lines[0] = lines[0].replace(b'{"a":1}', b'{"a":2,"a":1}')
+    brk = verify_lines(lines)[1]
+    assert brk is not None and brk.seq == 1 and "duplicate member 'a'" in brk.reason
 
 
 @pytest.mark.parametrize(

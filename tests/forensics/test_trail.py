@@ -4,6 +4,7 @@ the database refusing changes, erasure, proofs, exports and the offline verifier
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -213,6 +214,25 @@ async def test_logins_are_logged_without_personal_data_and_erasure_keeps_chain(t
     assert erased == 1 and (await service.verify(trail.app)).ok
 
 
+async def test_erasure_before_any_personal_data_is_sticky(trail: Trail) -> None:
+    """Erasing a subject with nothing stored yet still stops what comes later being readable."""
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, trail.url, trail.app)
+        user = await api.register("fan")
+        admin = await admin_token(api)
+        subject = user["user"]["id"]
+        status, body = await api.call("POST", "/api/forensics/erase", token=admin,
+                                      json={"subject": subject})
+        assert status == 200 and body["erased_blobs"] == 0, body
+        status, _ = await api.call("POST", "/api/auth/login",
+                                   json={"email": user["email"], "password": user["password"]})
+        assert status == 200
+        status, body = await api.call("GET", f"/api/forensics/logs?subject={subject}&type=USER_LOGIN",
+                                      token=admin)
+    assert status == 200 and len(body["records"]) == 1
+    assert "personal_ref" not in body["records"][0]["data"], "nothing new is sealed after erasure"
+
+
 async def test_routes_need_auditor_or_admin(trail: Trail) -> None:
     async with aiohttp.ClientSession() as session:
         api = Api(session, trail.url, trail.app)
@@ -267,6 +287,35 @@ async def test_proofs_verify_against_signed_checkpoints(trail: Trail) -> None:
         assert status == 400, bad
 
 
+async def test_proofs_refuse_a_tree_size_beyond_the_log(trail: Trail) -> None:
+    """A proof for a tree the log does not have could never verify: 400, not a bogus proof."""
+    await trail.append(6)
+    token = await auditor_token(trail)
+    status, body = await call(trail, token, "GET", "/api/forensics/logs?limit=1000")
+    n = body["records"][-1]["seq"]
+    for bad in (f"inclusion?seq=2&size={n + 1}", "inclusion?seq=2&size=99999",
+                f"consistency?size1=2&size2={n + 1}", f"consistency?size1={n + 1}"):
+        status, body = await call(trail, token, "GET", f"/api/forensics/proofs/{bad}")
+        assert status == 400 and body["error"]["code"] == "invalid_range", (bad, body)
+    status, body = await call(trail, token, "GET", f"/api/forensics/proofs/inclusion?seq=2&size={n}")
+    assert status == 200 and body["tree_size"] == n
+
+
+async def test_corrupt_record_during_export_is_a_logged_500(
+    trail: Trail, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure inside the export is the server's fault, not the caller's range."""
+    await trail.append(5)
+    token = await auditor_token(trail)
+    await trail.sql("UPDATE forensic_log SET data = '{\"reason\": 1.5}' WHERE seq = 3")
+    status, body = await call(trail, token, "POST", "/api/forensics/export", {"first": 1})
+    assert status == 500 and body["error"]["code"] == "internal", body
+    logged = [r.exc_info[1] for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert any("float" in str(exc) for exc in logged), "the failure is logged with its cause"
+    status, body = await call(trail, token, "POST", "/api/forensics/export", {"first": 99})
+    assert status == 400 and body["error"]["code"] == "invalid_range", body
+
+
 async def test_exports_verify_offline_and_chain_to_each_other(trail: Trail, tmp_path: Path) -> None:
     await trail.append(25)
     token = await auditor_token(trail)
@@ -278,7 +327,12 @@ async def test_exports_verify_offline_and_chain_to_each_other(trail: Trail, tmp_
     assert second["previous_tree_size"] == first["last"]
     status, report = await call(trail, token, "GET", f"/api/forensics/export/{second['id']}/verify")
     assert status == 200 and report["ok"], report["report"]
-    stored = Path(second["location"])
+    assert report["report"].startswith(f"bundle {second['bundle']}\n")
+    assert str(trail.app[CONFIG].state_dir) not in report["report"]
+    # The reply names the bundle; where the server keeps it is not the caller's business.
+    assert "location" not in second and "/" not in second["bundle"]
+    assert second["bundle"].startswith("audit-") and second["bundle"].endswith(".tar.gz")
+    stored = trail.app[CONFIG].state_dir / "forensic-exports" / second["bundle"]
     assert stored.stat().st_mode & 0o222 == 0, "bundles are read-only"
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{trail.url}/api/forensics/export/{second['id']}/bundle",
