@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from server.keys import CONFIG
 from tests.apps import app_with
 from tests.conftest import Api, admin_token, login
 from tests.services import Services
+from tests.streaming import until
 
 
 async def me(api: Api, token: str) -> int:
@@ -87,11 +89,17 @@ async def test_cli_role_change_goes_through_the_same_rules(
     assert await me(api, user["access"]) == 401, "the token issued before the change stops"
     fresh = await login(api, user["email"], user["password"])
     assert fresh["user"]["role"] == "moderator" and await me(api, fresh["access"]) == 200
-    status, found = await api.call(
-        "GET", f"/api/forensics/logs?type=ROLE_CHANGED&subject={user['user']['id']}",
-        token=await admin_token(api))
-    assert status == 200, found
-    [record] = found["records"]
+    auditor = await admin_token(api)
+
+    async def recorded() -> Any:
+        # The record is appended by the job queue once the role change commits.
+        status, found = await api.call(
+            "GET", f"/api/forensics/logs?type=ROLE_CHANGED&subject={user['user']['id']}",
+            token=auditor)
+        assert status == 200, found
+        return found["records"] or None
+
+    [record] = await until(recorded, 20, "the role change's forensic record")
     assert record["data"]["role"] == "moderator" and record["data"]["via"] == "cli"
     assert record["data"]["previous"] == "fan"
     assert uuid.UUID(record["subject"]) and record["actor"].startswith("cli:")

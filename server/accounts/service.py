@@ -197,11 +197,11 @@ async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor
     async with app[DB].acquire() as conn, conn.transaction():
         previous = await store.role_of(conn, user_id)
         row = await store.set_role(conn, user_id, role, valid_after_ms)
-    if row is None:
-        raise not_found("user")
+        if row is None:
+            raise not_found("user")
+        await audit.record(app, conn, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
+                           previous=previous, via=via)
     await cache_valid_after(app, user_id, valid_after_ms)
-    await audit.log(app, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
-                    previous=previous, via=via)
     return row
 
 
