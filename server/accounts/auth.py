@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from server.accounts.tokens import InvalidToken, Principal, decode_access
@@ -11,6 +14,17 @@ from server.keys import CLOCK, CONFIG, REDIS
 _PRINCIPAL = web.RequestKey("principal", Principal)
 DENIED_PREFIX = "auth:denied-jti:"
 VALID_AFTER_PREFIX = "auth:valid-after:"
+
+# Told after tokens are revoked: (app, user, jti) for one logged-out token, jti None for all of
+# a user's (a role change). Connections that never present their token again (chat) need it.
+RevocationListener = Callable[[web.Application, uuid.UUID, str | None], Awaitable[None]]
+REVOCATION_LISTENERS = web.AppKey("revocation_listeners", list[RevocationListener])
+
+
+async def tokens_revoked(app: web.Application, user_id: uuid.UUID, jti: str | None) -> None:
+    """Tell the revocation listeners (after the revocation is in place)."""
+    for listener in app.get(REVOCATION_LISTENERS, []):
+        await listener(app, user_id, jti)
 
 
 async def ensure_not_revoked(app: web.Application, principal: Principal) -> None:
@@ -40,6 +54,7 @@ async def revoke_user_tokens(app: web.Application, user_id: object) -> None:
     # Milliseconds: a login right after the change must already be valid.
     await app[REDIS].set(VALID_AFTER_PREFIX + str(user_id), int(clock.time() * 1000),
                          ex=app[CONFIG].access_ttl + 60)
+    await tokens_revoked(app, uuid.UUID(str(user_id)), None)
 
 
 async def optional_user(request: web.Request) -> Principal | None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from server import audit
 from server.accounts import store
-from server.accounts.auth import DENIED_PREFIX
+from server.accounts.auth import DENIED_PREFIX, tokens_revoked
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
 from server.errors import ApiError, conflict, unauthorized
@@ -134,6 +134,7 @@ async def logout(app: web.Application, principal: Principal, refresh_token: str 
     clock = app[CLOCK]
     ttl = max(principal.exp - int(clock.time()), 1)
     await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
+    await tokens_revoked(app, principal.user_id, principal.jti)
     if refresh_token:
         async with app[DB].acquire() as conn:
             family = await store.family_of(conn, refresh_digest(refresh_token))

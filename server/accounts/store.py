@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -92,3 +93,11 @@ async def family_of(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record |
     return await conn.fetchrow(
         "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1", digest
     )
+
+
+async def display_names(conn: asyncpg.Connection,
+                        user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of the existing accounts among `user_ids` (one query for many)."""
+    rows = await conn.fetch("SELECT id, display_name FROM users WHERE id = ANY($1::uuid[])",
+                            list(user_ids))
+    return {row["id"]: row["display_name"] for row in rows}

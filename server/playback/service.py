@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,11 @@ from server.metrics import GATE_DECISIONS
 from server.playback import store, tokens
 
 REVOKED_PREFIX = "play:revoked:"
+
+# Told after a viewer's access to an event is taken back (refund, chargeback): (app, viewer,
+# event). Playback stops by its own revocation; the chat re-checks the viewer's sockets.
+ViewerListener = Callable[[web.Application, uuid.UUID, uuid.UUID], Awaitable[None]]
+VIEWER_REVOKED_LISTENERS = web.AppKey("viewer_revoked_listeners", list[ViewerListener])
 
 
 # Live HLS is served under /play/, packaged replays under /replay/; one token format for both.
@@ -101,7 +107,10 @@ async def revoke_viewer(app: web.Application, viewer: uuid.UUID, event_id: uuid.
     """Stop every session of one viewer for one event."""
     async with app[DB].acquire() as conn:
         active = await store.active_for(conn, viewer, event_id)
-    return await revoke(app, active, reason, actor)
+    revoked = await revoke(app, active, reason, actor)
+    for listener in app.get(VIEWER_REVOKED_LISTENERS, []):
+        await listener(app, viewer, event_id)
+    return revoked
 
 
 async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUID | None:

@@ -55,7 +55,7 @@ async def test_delete_message(api: Api, url: str, audited: Logged,
     notice = {"event_id": show.id, "message_id": gone["id"]}
     assert await reader.wait_for("message_deleted") == notice
     assert await author.wait_for("message_deleted") == notice
-    await api.app[CHAT].parts().writer.flush()
+    await api.app[CHAT].writer.flush()
     async with api.app[DB].acquire() as conn:
         row = await conn.fetchrow("SELECT deleted_at, deleted_by FROM chat_messages WHERE id = $1::uuid",
                                   gone["id"])
@@ -173,7 +173,7 @@ async def test_pin(api: Api, url: str, audited: Logged, clients: Callable[[], Cl
     assert await client.wait_for("message_pinned") == {"event_id": show.id, "message": message}
     assert (await client.call("join", {"event_id": show.id}))["pinned"] == message
     # Pinning a flushed message found only in PostgreSQL works too.
-    await api.app[CHAT].parts().writer.flush()
+    await api.app[CHAT].writer.flush()
     assert (await artist.call("pin", {"event_id": show.id, "message_id": message["id"]}))["ok"]
     # Unpin with null; deleting a pinned message unpins it.
     assert (await artist.call("pin", {"event_id": show.id, "message_id": None}))["message"] is None
