@@ -43,12 +43,15 @@ end
 """
 
 # KEYS: bucket keys; ARGV: (capacity, rate) per key, then now, cost.
-_TAKE = TAKE_BUCKETS_LUA + """
+_TAKE = (
+    TAKE_BUCKETS_LUA
+    + """
 local n = #KEYS
 local allowed, wait = take_buckets(KEYS, 1, n, ARGV, 1, tonumber(ARGV[2 * n + 1]),
                                    tonumber(ARGV[2 * n + 2]))
 return {allowed, wait}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,18 @@ class RateLimiter:
     def __init__(self, redis: Redis) -> None:
         self._script = redis.register_script(_TAKE)
 
-    async def take(self, checks: Sequence[tuple[RateLimit, str]], now: float,
-                   cost: float = 1.0) -> tuple[bool, int]:
+    async def take(
+        self, checks: Sequence[tuple[RateLimit, str]], now: float, cost: float = 1.0
+    ) -> tuple[bool, int]:
         """(allowed, retry_after_ms) for spending `cost` from every (limit, key), all or none."""
         if not checks:
             return True, 0
         args: list[str] = []
         for limit, _ in checks:
             args += limit.args()
-        allowed, wait = await self._script(keys=[limit.key(key) for limit, key in checks],
-                                           args=[*args, repr(now), repr(cost)])
+        allowed, wait = await self._script(
+            keys=[limit.key(key) for limit, key in checks], args=[*args, repr(now), repr(cost)]
+        )
         return bool(allowed), int(wait)
 
     def bucket(self, limit: RateLimit) -> Bucket:

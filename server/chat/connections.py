@@ -70,8 +70,9 @@ async def drop_revoked(app: web.Application, user_id: uuid.UUID, jti: str | None
         if conn.principal.user_id != user_id or (jti is not None and conn.principal.jti != jti):
             continue
         try:
-            await hub.sio.emit("token_revoked", {"user_id": str(user_id)}, to=sid,
-                               ignore_queue=True)
+            await hub.sio.emit(
+                "token_revoked", {"user_id": str(user_id)}, to=sid, ignore_queue=True
+            )
             await hub.sio.disconnect(sid, ignore_queue=True)
         except Exception:  # one socket's failure must not spare the others
             log.exception("disconnecting revoked socket %s failed", sid)

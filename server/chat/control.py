@@ -67,14 +67,14 @@ async def on_status(app: web.Application, event_id: uuid.UUID, status: str) -> N
     await _publish(app, {"op": "changed", "event_id": str(event_id)})
     if status in STATUS_EVENTS:
         try:
-            await chat.hub.emit_room(event_id, STATUS_EVENTS[status],
-                                     {"event_id": str(event_id), "status": status})
+            await chat.hub.emit_room(
+                event_id, STATUS_EVENTS[status], {"event_id": str(event_id), "status": status}
+            )
         except Exception:  # the nginx hook that triggered this must not fail over a notice
             log.exception("chat status notice for %s failed", event_id)
 
 
-async def on_viewer_revoked(app: web.Application, user_id: uuid.UUID,
-                            event_id: uuid.UUID) -> None:
+async def on_viewer_revoked(app: web.Application, user_id: uuid.UUID, event_id: uuid.UUID) -> None:
     """A viewer's access to an event was taken back (refund, chargeback): re-check their rooms."""
     await _publish(app, {"op": "recheck", "event_id": str(event_id), "user_id": str(user_id)})
 

@@ -40,9 +40,21 @@ CONNECT_CONCURRENCY = 64
 # Names the Socket.IO protocol gives meaning to. python-socketio dispatches a client event
 # called "disconnect" to the disconnect handler, which would let a client drop itself from
 # the server's books while its socket stays in the room; none of these is a client event.
-RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting",
-                             "newListener", "removeListener", "error", "message", "ping",
-                             "pong", "*"})
+RESERVED_EVENTS = frozenset(
+    {
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+        "error",
+        "message",
+        "ping",
+        "pong",
+        "*",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -70,15 +82,22 @@ OPERATIONS: dict[str, Operation] = {
 class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
     """The Socket.IO server, refusing client events that carry a reserved name."""
 
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
-                            data: list[Any]) -> None:
+    async def _handle_event(
+        self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
+    ) -> None:
         event = data[0] if data else None
         if not isinstance(event, str) or event in RESERVED_EVENTS:
             EVENTS.labels("reserved", "reserved_event").inc()
             if id is not None:  # answer the ack so the client is not left waiting
-                await self._send_packet(eio_sid, self.packet_class(
-                    socketio.packet.ACK, namespace=namespace or "/", id=id,
-                    data=[_error("reserved_event", "reserved event name")]))
+                await self._send_packet(
+                    eio_sid,
+                    self.packet_class(
+                        socketio.packet.ACK,
+                        namespace=namespace or "/",
+                        id=id,
+                        data=[_error("reserved_event", "reserved event name")],
+                    ),
+                )
             return
         await super()._handle_event(eio_sid, namespace, id, data)
 
@@ -100,13 +119,18 @@ def _origin_check(settings: ChatSettings) -> Callable[[str | None, dict[str, Any
 
 def create_server(config: Config, settings: ChatSettings) -> ChatServer:
     """A Socket.IO server; with REDIS_URL, rooms span every process on the same Redis."""
-    manager = (ChatRedisManager(config.redis_url, channel=settings.channel)
-               if config.redis_url else ChatLocalManager())
+    manager = (
+        ChatRedisManager(config.redis_url, channel=settings.channel)
+        if config.redis_url
+        else ChatLocalManager()
+    )
     return ChatServer(
-        async_mode="aiohttp", client_manager=manager,
+        async_mode="aiohttp",
+        client_manager=manager,
         max_http_buffer_size=settings.max_payload_bytes,
         cors_allowed_origins=_origin_check(settings),
-        logger=False, engineio_logger=False,
+        logger=False,
+        engineio_logger=False,
     )
 
 
@@ -155,13 +179,15 @@ def register(app: web.Application) -> None:
                 conn = await connections.open_connection(app, sid, auth)
         except ApiError as exc:
             CONNECTS.labels(exc.code).inc()
-            raise socketio.exceptions.ConnectionRefusedError(exc.message,
-                                                              {"code": exc.code}) from None
+            raise socketio.exceptions.ConnectionRefusedError(
+                exc.message, {"code": exc.code}
+            ) from None
         except Exception:
             CONNECTS.labels("internal").inc()
             log.exception("chat connect failed")
-            raise socketio.exceptions.ConnectionRefusedError("internal error",
-                                                              {"code": "internal"}) from None
+            raise socketio.exceptions.ConnectionRefusedError(
+                "internal error", {"code": "internal"}
+            ) from None
         hub.connections[sid] = conn
         CONNECTS.labels("ok").inc()
         CONNECTIONS.inc()

@@ -84,9 +84,11 @@ class ChatHub:
         sids = [sid for sid, _ in self.sio.manager.get_participants("/", room_of(event_id))]
         if user_id is None:
             return sids
-        return [sid for sid in sids
-                if (conn := self.connections.get(sid)) is not None
-                and conn.principal.user_id == user_id]
+        return [
+            sid
+            for sid in sids
+            if (conn := self.connections.get(sid)) is not None and conn.principal.user_id == user_id
+        ]
 
 
 @dataclass(frozen=True)

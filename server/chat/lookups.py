@@ -61,8 +61,9 @@ class Batcher(Generic[K, V]):
             for futs in waiting.values():
                 for fut in futs:
                     if not fut.done():
-                        fut.set_exception(exc if isinstance(exc, Exception)
-                                          else RuntimeError("lookup cancelled"))
+                        fut.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("lookup cancelled")
+                        )
             if not isinstance(exc, Exception):
                 raise
             return
@@ -125,7 +126,8 @@ class Lookups:
         self._names: Batcher[uuid.UUID, str] = Batcher(self._fetch_names)
         self._events: Cached[uuid.UUID, Any] = Cached(self._fetch_event, EVENT_TTL)
         self._moderators: Cached[uuid.UUID, frozenset[uuid.UUID]] = Cached(
-            self._fetch_moderators, MODERATORS_TTL)
+            self._fetch_moderators, MODERATORS_TTL
+        )
 
     async def _fetch_names(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
         async with self._pool().acquire() as conn:

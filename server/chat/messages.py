@@ -31,9 +31,14 @@ async def send(app: web.Application, conn: Connection, payload: SendMessage) -> 
     encoded = wire.encode(message)
     outcome, detail = "cold", 0.0
     for _ in range(3):
-        outcome, detail = await chat.cache.admit(event_id, user_id, now.timestamp(),
-                                                 event_id in conn.moderates, chat.message_limit,
-                                                 encoded)
+        outcome, detail = await chat.cache.admit(
+            event_id,
+            user_id,
+            now.timestamp(),
+            event_id in conn.moderates,
+            chat.message_limit,
+            encoded,
+        )
         if outcome != "cold":
             break
         await warm(app, event_id)
@@ -47,9 +52,17 @@ async def send(app: web.Application, conn: Connection, payload: SendMessage) -> 
         until = wire.iso(datetime.fromtimestamp(detail, UTC))
         raise ApiError(403, "timed_out", f"you are timed out until {until}", until=until)
     if outcome == "slow_mode":
-        raise ApiError(429, "slow_mode", "slow mode is on: wait before sending again",
-                       retry_after_ms=int(detail))
+        raise ApiError(
+            429,
+            "slow_mode",
+            "slow mode is on: wait before sending again",
+            retry_after_ms=int(detail),
+        )
     if outcome == "rate_limited":
-        raise ApiError(429, "rate_limited", "too many messages: wait before sending again",
-                       retry_after_ms=int(detail))
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many messages: wait before sending again",
+            retry_after_ms=int(detail),
+        )
     raise ApiError(503, "unavailable", "chat state could not be loaded; retry")

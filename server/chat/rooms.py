@@ -43,6 +43,7 @@ async def assigned_moderator_rule(app: web.Application, principal: Principal, ev
 
 # ---- the Redis mirror -----------------------------------------------------------------------
 
+
 async def warm(app: web.Application, event_id: uuid.UUID) -> None:
     """Load an event's chat state from PostgreSQL into the Redis mirror."""
     cache = app[CHAT].cache
@@ -55,14 +56,21 @@ async def warm(app: web.Application, event_id: uuid.UUID) -> None:
             pinned_id = room["pinned_message_id"] if room else None
             pinned = await store.message(conn, event_id, pinned_id) if pinned_id else None
         bans = [s["user_id"] for s in sanctions if s["kind"] == "ban"]
-        timeouts = [(s["user_id"], s["expires_at"].timestamp())
-                    for s in sanctions if s["kind"] == "timeout"]
-        pinned_json = (wire.encode(wire.from_row(pinned))
-                       if pinned and not pinned["deleted_at"] else None)
-        if await cache.load(event_id, version, bans=bans, timeouts=timeouts,
-                            slow_mode=room["slow_mode_seconds"] if room else 0,
-                            pinned_json=pinned_json,
-                            recent_json=[wire.encode(wire.from_row(r)) for r in recent]):
+        timeouts = [
+            (s["user_id"], s["expires_at"].timestamp()) for s in sanctions if s["kind"] == "timeout"
+        ]
+        pinned_json = (
+            wire.encode(wire.from_row(pinned)) if pinned and not pinned["deleted_at"] else None
+        )
+        if await cache.load(
+            event_id,
+            version,
+            bans=bans,
+            timeouts=timeouts,
+            slow_mode=room["slow_mode_seconds"] if room else 0,
+            pinned_json=pinned_json,
+            recent_json=[wire.encode(wire.from_row(r)) for r in recent],
+        ):
             return
     raise ApiError(503, "unavailable", "chat state is busy; retry")
 
@@ -80,6 +88,7 @@ async def join_state(app: web.Application, event_id: uuid.UUID, user_id: uuid.UU
 
 # ---- client events --------------------------------------------------------------------------
 
+
 async def join(app: web.Application, conn: Connection, payload: EventRef) -> dict[str, Any]:
     """Enter an event's room; returns its state and the last 50 visible messages."""
     await ensure_fresh(app, conn)
@@ -87,8 +96,9 @@ async def join(app: web.Application, conn: Connection, payload: EventRef) -> dic
     if event_id in conn.joining:
         raise conflict("already joining this event", "join_in_progress")
     if event_id not in conn.rooms and len(conn.rooms | conn.joining) >= MAX_ROOMS_PER_CONNECTION:
-        raise conflict(f"a connection joins at most {MAX_ROOMS_PER_CONNECTION} rooms",
-                       "too_many_rooms")
+        raise conflict(
+            f"a connection joins at most {MAX_ROOMS_PER_CONNECTION} rooms", "too_many_rooms"
+        )
     conn.joining.add(event_id)
     try:
         return await _join(app, conn, event_id)
@@ -158,8 +168,10 @@ async def leave_room(app: web.Application, sid: str, event_id: uuid.UUID) -> Non
 
 # ---- removals pushed by other parts of the system -------------------------------------------
 
-async def remove(app: web.Application, event_id: uuid.UUID, notice: str,
-                 user_id: uuid.UUID | None = None) -> None:
+
+async def remove(
+    app: web.Application, event_id: uuid.UUID, notice: str, user_id: uuid.UUID | None = None
+) -> None:
     """Tell this process's sockets in the room (one user's, when given) why, then remove them."""
     hub = app[HUB]
     for sid in hub.room_sids(event_id, user_id):
@@ -180,8 +192,9 @@ async def recheck(app: web.Application, event_id: uuid.UUID, user_id: uuid.UUID)
         if conn is None:
             continue
         if not await can_watch(app, conn.principal, event):
-            await hub.sio.emit("access_revoked", {"event_id": str(event_id)}, to=sid,
-                               ignore_queue=True)
+            await hub.sio.emit(
+                "access_revoked", {"event_id": str(event_id)}, to=sid, ignore_queue=True
+            )
             await leave_room(app, sid, event_id)
         elif not await can_moderate(app, conn.principal, event):
             conn.moderates.discard(event_id)
@@ -193,8 +206,9 @@ async def viewers(app: web.Application, event_id: uuid.UUID) -> int:
     return await app[CHAT].presence.count(event_id)
 
 
-async def history(app: web.Application, principal: Principal,
-                  event_id: uuid.UUID) -> list[dict[str, Any]]:
+async def history(
+    app: web.Application, principal: Principal, event_id: uuid.UUID
+) -> list[dict[str, Any]]:
     """The last 50 visible messages, for anyone who may watch the event."""
     event = await app[CHAT].lookups.event(event_id)
     if not await can_watch(app, principal, event):

@@ -29,8 +29,9 @@ async def viewers(api: Api, event_id: str) -> int:
 
 async def send_raw_event(client: Client, *data: Any) -> None:
     """Put an EVENT packet on the wire as is, bypassing any check a client library makes."""
-    await client.sio._send_packet(client.sio.packet_class(packet.EVENT, namespace="/",
-                                                          data=list(data)))
+    await client.sio._send_packet(
+        client.sio.packet_class(packet.EVENT, namespace="/", data=list(data))
+    )
 
 
 async def not_delivered(client: Client, witness: Client, text: str) -> None:
@@ -41,7 +42,8 @@ async def not_delivered(client: Client, witness: Client, text: str) -> None:
 
 
 async def test_a_faked_disconnect_is_refused_and_the_ban_still_lands(
-        api: Api, url: str, clients: Callable[[], Client]) -> None:
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     victim = await joined(clients, url, fan["access"], show.id)
@@ -50,8 +52,10 @@ async def test_a_faked_disconnect_is_refused_and_the_ban_still_lands(
     # Every reserved name, with and without an ack, and as the client library would send it.
     for name in ("disconnect", "connect", "connect_error", "disconnecting", "*"):
         reply = await victim.sio.call(name, {"event_id": show.id}, timeout=WAIT)
-        assert reply == {"error": {"code": "reserved_event", "message": "reserved event name"}}, \
-            (name, reply)
+        assert reply == {"error": {"code": "reserved_event", "message": "reserved event name"}}, (
+            name,
+            reply,
+        )
         await send_raw_event(victim, name)
     await send_raw_event(victim, "disconnect", "client namespace disconnect")
     await send_raw_event(victim, 42, {"event_id": show.id})
@@ -69,7 +73,8 @@ async def test_a_faked_disconnect_is_refused_and_the_ban_still_lands(
 
 
 async def test_a_faked_disconnect_does_not_escape_a_cancellation(
-        api: Api, url: str, clients: Callable[[], Client]) -> None:
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     victim = await joined(clients, url, fan["access"], show.id)
@@ -85,23 +90,27 @@ async def test_a_faked_disconnect_does_not_escape_a_cancellation(
 async def admitted_fan(dapi: Api, event: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A fan with a paid ticket that has been validated (so it admits to the chat)."""
     fan = await make_user(dapi)
-    status, body = await dapi.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                   json={"streamId": event["id"]})
+    status, body = await dapi.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"streamId": event["id"]}
+    )
     assert status == 201, body
     status, done = await dapi.call("POST", body["payment"]["confirm_url"], token=fan["access"])
     assert status == 200, done
     ticket_id = done["ticket"]["id"]
-    status, code = await dapi.call("GET", f"/api/tickets/{ticket_id}/qr?format=json",
-                                   token=fan["access"])
+    status, code = await dapi.call(
+        "GET", f"/api/tickets/{ticket_id}/qr?format=json", token=fan["access"]
+    )
     assert status == 200, code
-    status, admitted = await dapi.call("POST", "/api/tickets/validate", token=fan["access"],
-                                       json={"code": code["code"]})
+    status, admitted = await dapi.call(
+        "POST", "/api/tickets/validate", token=fan["access"], json={"code": code["code"]}
+    )
     assert status == 200, admitted
     return fan, ticket_id
 
 
 async def test_a_refund_removes_a_listen_only_socket(
-        dapi: Api, clients: Callable[[], Client]) -> None:
+    dapi: Api, clients: Callable[[], Client]
+) -> None:
     artist = await make_user(dapi, "artist")
     event = await paid_event(dapi, artist, price=1500)
     fan, ticket_id = await admitted_fan(dapi, event)
@@ -110,8 +119,9 @@ async def test_a_refund_removes_a_listen_only_socket(
     bystander = await joined(clients, dapi.base_url, other["access"], event["id"])
     speaker = await joined(clients, dapi.base_url, artist["access"], event["id"])
     await send_raw_event(listener, "disconnect")  # and it tries to hide, too
-    status, refunded = await dapi.call("POST", f"/api/tickets/{ticket_id}/refund",
-                                       token=artist["access"])
+    status, refunded = await dapi.call(
+        "POST", f"/api/tickets/{ticket_id}/refund", token=artist["access"]
+    )
     assert status == 200 and refunded["status"] == "refunded", refunded
     assert await listener.wait_for("access_revoked") == {"event_id": event["id"]}
     assert (await speaker.call("send", {"event_id": event["id"], "text": "paid only"}))["ok"]
@@ -123,46 +133,49 @@ async def test_a_refund_removes_a_listen_only_socket(
 
 
 async def test_removing_a_moderator_removes_what_the_assignment_gave(
-        dapi: Api, clients: Callable[[], Client]) -> None:
+    dapi: Api, clients: Callable[[], Client]
+) -> None:
     artist = await make_user(dapi, "artist")
     event = await paid_event(dapi, artist, price=1500)
     helper = await make_user(dapi)
     target, _ = await admitted_fan(dapi, event)
     path = f"/api/live/{event['id']}/moderators"
-    status, _ = await dapi.call("POST", path, token=artist["access"],
-                                json={"user_id": str(helper["id"])})
+    status, _ = await dapi.call(
+        "POST", path, token=artist["access"], json={"user_id": str(helper["id"])}
+    )
     assert status == 201
     moderator = clients()
     await moderator.connect(dapi.base_url, helper["access"])
     reply = await moderator.call("join", {"event_id": event["id"]})
     assert reply["ok"] and reply["moderator"] is True, reply
-    status, _ = await dapi.call("DELETE", f"{path}/{helper['id']}",
-                                token=artist["access"])
+    status, _ = await dapi.call("DELETE", f"{path}/{helper['id']}", token=artist["access"])
     assert status == 204
     # No ticket: the assignment was the only way in.
     assert await moderator.wait_for("access_revoked") == {"event_id": event["id"]}
-    reply = await moderator.call("timeout", {"event_id": event["id"],
-                                             "user_id": str(target["id"]), "minutes": 5})
+    reply = await moderator.call(
+        "timeout", {"event_id": event["id"], "user_id": str(target["id"]), "minutes": 5}
+    )
     assert reply["error"]["code"] == "not_moderator", reply
     reply = await moderator.call("send", {"event_id": event["id"], "text": "still here?"})
     assert reply["error"]["code"] == "not_joined", reply
 
 
 async def test_removed_moderator_with_access_stays_but_stops_skipping_slow_mode(
-        api: Api, url: str, clients: Callable[[], Client]) -> None:
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)  # free: everyone may watch
     helper = await api.register("fan")
     path = f"/api/live/{show.id}/moderators"
-    status, _ = await api.call("POST", path, token=show.artist_token,
-                               json={"user_id": helper["user"]["id"]})
+    status, _ = await api.call(
+        "POST", path, token=show.artist_token, json={"user_id": helper["user"]["id"]}
+    )
     assert status == 201
     moderator = await joined(clients, url, helper["access"], show.id)
     artist = await joined(clients, url, show.artist_token, show.id)
     assert (await artist.call("slow_mode", {"event_id": show.id, "seconds": 60}))["ok"]
     for text in ("one", "two"):  # exempt while a moderator
         assert (await moderator.call("send", {"event_id": show.id, "text": text}))["ok"]
-    status, _ = await api.call("DELETE", f"{path}/{helper['user']['id']}",
-                               token=show.artist_token)
+    status, _ = await api.call("DELETE", f"{path}/{helper['user']['id']}", token=show.artist_token)
     assert status == 204
 
     async def slowed() -> bool:
