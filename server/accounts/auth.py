@@ -38,12 +38,17 @@ async def ensure_not_revoked(app: web.Application, principal: Principal) -> None
                            "invalid_token")
 
 
-async def principal_from_token(app: web.Application, token: str) -> Principal:
-    """Decode an access token and refuse it if it was revoked; raises 401 ApiError."""
+def decode_token(app: web.Application, token: str) -> Principal:
+    """Decode and verify an access token, without the revocation check; raises 401 ApiError."""
     try:
-        principal = decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
+        return decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
     except InvalidToken as exc:
         raise unauthorized(f"invalid access token: {exc}", "invalid_token") from None
+
+
+async def principal_from_token(app: web.Application, token: str) -> Principal:
+    """Decode an access token and refuse it if it was revoked; raises 401 ApiError."""
+    principal = decode_token(app, token)
     await ensure_not_revoked(app, principal)
     return principal
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from server.chat.lookups import Batcher
 from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
 
 MIRROR_TTL_MS = 6 * 3600 * 1000
@@ -125,6 +126,9 @@ class ChatCache:
         self._join = redis.register_script(_JOIN_STATE)
         self._load = redis.register_script(_LOAD)
         self._take = redis.register_script(_TAKE_RECENT)
+        # Joins arriving together (the storm at show start) read their state in one pipeline.
+        self._join_batch: Batcher[tuple[uuid.UUID, uuid.UUID, int], JoinState] = Batcher(
+            self._join_states)
 
     async def admit(self, event_id: uuid.UUID, user_id: uuid.UUID, now: float, exempt: bool,
                     limit: RateLimit, message_json: str) -> tuple[str, float]:
@@ -141,16 +145,27 @@ class ChatCache:
     async def join_state(self, event_id: uuid.UUID, user_id: uuid.UUID,
                          history: int) -> JoinState | None:
         """The user's standing and the room's state, or None when the event is cold."""
-        out = await self._join(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, "recent")],
-            args=[str(user_id), history],
-        )
-        if out[0] != "ok":
-            return None
-        return JoinState(banned=out[1] == "1", timed_out_until=float(out[2]),
-                         slow_mode=int(float(out[3])), pinned_json=out[4] or None,
-                         recent_json=list(out[5:]))
+        return await self._join_batch.get((event_id, user_id, history))
+
+    async def _join_states(self, wanted: list[tuple[uuid.UUID, uuid.UUID, int]]
+                           ) -> dict[tuple[uuid.UUID, uuid.UUID, int], JoinState]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event_id, user_id, history in wanted:
+                await self._join(
+                    keys=[_key(event_id, "warm"), _key(event_id, "bans"),
+                          _key(event_id, "timeouts"), _key(event_id, "room"),
+                          _key(event_id, "recent")],
+                    args=[str(user_id), history], client=pipe,
+                )
+            results = await pipe.execute()
+        states = {}
+        for key, out in zip(wanted, results, strict=True):
+            if out[0] == "ok":
+                states[key] = JoinState(
+                    banned=out[1] == "1", timed_out_until=float(out[2]),
+                    slow_mode=int(float(out[3])), pinned_json=out[4] or None,
+                    recent_json=list(out[5:]))
+        return states
 
     async def version(self, event_id: uuid.UUID) -> str:
         """The event's moderation version, read before a snapshot is taken."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 
 from aiohttp import web
 
-from server.accounts.auth import ensure_not_revoked, principal_from_token
+from server.accounts.auth import decode_token, ensure_not_revoked
 from server.chat.hub import CHAT, HUB, Connection
 from server.errors import ApiError, unauthorized
 from server.keys import CLOCK
@@ -29,11 +30,20 @@ async def open_connection(app: web.Application, sid: str, auth: object) -> Conne
         AUTH_DECISIONS.labels("chat_connect", "denied").inc()
         raise unauthorized("access token too long", "invalid_token")
     try:
-        principal = await principal_from_token(app, token)
+        principal = decode_token(app, token)
+        # The revocation check (Redis) and the name (PostgreSQL) are independent reads.
+        revoked, name = await asyncio.gather(
+            ensure_not_revoked(app, principal),
+            app[CHAT].lookups.display_name(principal.user_id),
+            return_exceptions=True,
+        )
+        if isinstance(revoked, BaseException):
+            raise revoked
+        if isinstance(name, BaseException):
+            raise name
     except ApiError:
         AUTH_DECISIONS.labels("chat_connect", "denied").inc()
         raise
-    name = await app[CHAT].lookups.display_name(principal.user_id)
     if name is None:
         AUTH_DECISIONS.labels("chat_connect", "denied").inc()
         raise unauthorized("the account no longer exists", "invalid_token")

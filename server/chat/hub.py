@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class ChatRuntime:
     bus: ControlBus
     lookups: Lookups
     message_limit: RateLimit
+    # Loads of the Redis mirror under way, per event (concurrent joiners share one).
+    warming: dict[uuid.UUID, asyncio.Future[None]] = field(default_factory=dict)
 
     @property
     def settings(self) -> ChatSettings:

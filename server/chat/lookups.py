@@ -103,6 +103,7 @@ class Cached(Generic[K, V]):
             value = await self._fetch(key)
             if self._generation == generation:  # nothing dropped while loading
                 self._values[key] = (time.monotonic() + self._ttl, value)
+                self._prune()
             return value
         finally:
             if self._pending.get(key) is asyncio.current_task():
@@ -113,6 +114,8 @@ class Cached(Generic[K, V]):
         self._values.pop(key, None)
         self._pending.pop(key, None)
         self._generation += 1
+
+    def _prune(self) -> None:
         if len(self._values) > 10_000:  # ended events are never asked for again
             now = time.monotonic()
             self._values = {k: v for k, v in self._values.items() if v[0] > now}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -45,7 +46,21 @@ async def assigned_moderator_rule(app: web.Application, principal: Principal, ev
 
 
 async def warm(app: web.Application, event_id: uuid.UUID) -> None:
-    """Load an event's chat state from PostgreSQL into the Redis mirror."""
+    """Load an event's chat state from PostgreSQL into the Redis mirror.
+
+    Concurrent callers for one event share one load: at show start every joiner finds the
+    event cold at once, and each loading it would be thousands of identical snapshots.
+    """
+    warming = app[CHAT].warming
+    running = warming.get(event_id)
+    if running is None:
+        running = asyncio.ensure_future(_warm(app, event_id))
+        warming[event_id] = running
+        running.add_done_callback(lambda _: warming.pop(event_id, None))
+    await asyncio.shield(running)
+
+
+async def _warm(app: web.Application, event_id: uuid.UUID) -> None:
     cache = app[CHAT].cache
     for _ in range(5):
         version = await cache.version(event_id)
@@ -122,10 +137,19 @@ async def _join(app: web.Application, conn: Connection, event_id: uuid.UUID) -> 
     await chat.hub.sio.enter_room(conn.sid, room_of(event_id))
     conn.rooms.add(event_id)
     try:
-        await chat.presence.add(event_id, user_id, conn.sid)
+        # Both wait on batched Redis round trips; side by side they cost one wait, not two.
+        # Both finish before any failure is raised, so the cleanup below undoes a done add.
+        added, state = await asyncio.gather(
+            chat.presence.add(event_id, user_id, conn.sid),
+            join_state(app, event_id, user_id),
+            return_exceptions=True,
+        )
+        if isinstance(added, BaseException):
+            raise added
+        if isinstance(state, BaseException):
+            raise state
         if conn.closed:  # disconnected during the awaits above: undo, or it stays counted
             raise ApiError(409, "not_connected", "the connection closed while joining")
-        state = await join_state(app, event_id, user_id)
         if state.banned:
             raise forbidden("you are banned from this chat", "banned")
     except BaseException:
@@ -142,7 +166,7 @@ async def _join(app: web.Application, conn: Connection, event_id: uuid.UUID) -> 
         "messages": [json.loads(m) for m in state.recent_json],
         "pinned": json.loads(state.pinned_json) if state.pinned_json else None,
         "slow_mode": state.slow_mode,
-        "viewers": await chat.presence.count(event_id),
+        "viewers": await chat.presence.recent_count(event_id),
         "moderator": moderator,
         "timed_out_until": wire.iso(datetime.fromtimestamp(until, UTC)) if until > now else None,
     }
