@@ -71,19 +71,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def seed(dsn: str, secret: str, users: int) -> tuple[str, list[str]]:
-    """An artist's free event and `users` fans with access tokens (no password logins)."""
+async def seed(dsn: str, secret: str, users: int) -> list[str]:
+    """`users` fans with access tokens (no password logins)."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
-        artist = uuid.uuid4()
-        await accounts_store.insert_user(conn, artist, f"artist-{artist.hex[:8]}@bench.test",
-                                         "unused", "Bench Artist", "artist")
-        event_id = uuid.uuid4()
-        fields = {"title": "Bench", "description": "", "starts_at": datetime.now(UTC),
-                  "price_minor": 0, "currency": "EUR", "capacity": None, "replay_access": False}
-        await live_store.insert(conn, event_id, artist, fields, secrets.token_bytes(32))
         tokens = []
         now = time.time()
         for i in range(users):
@@ -91,7 +84,7 @@ async def seed(dsn: str, secret: str, users: int) -> tuple[str, list[str]]:
             await accounts_store.insert_user(conn, uid, f"fan-{uid.hex[:12]}@bench.test", "unused",
                                              f"fan {i}", "fan")
             tokens.append(issue_access(secret, uid, "fan", now, 3600)[0])
-        return str(event_id), tokens
+        return tokens
     finally:
         await conn.close()
 
@@ -187,7 +180,7 @@ def main() -> None:
                     ours_url = f"http://127.0.0.1:{port}"
                     wait_ready(ours_url, ours_proc)
                     if not tokens:
-                        _, tokens = asyncio.run(seed(dsn, secret, users))
+                        tokens = asyncio.run(seed(dsn, secret, users))
                     event_id = asyncio.run(new_event(dsn))
                     ours = run_load(work, "ours", ours_url, event_id, tokens, clients, args)
                 finally:

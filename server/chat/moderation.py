@@ -212,15 +212,9 @@ async def assign_moderator(
         if await accounts_store.user_by_id(db, user_id) is None:
             raise not_found("user")
         created = await store.add_moderator(db, event_id, user_id, principal.user_id)
-    if created:
-        await audit.log(
-            app,
-            "CHAT_MODERATOR_ASSIGNED",
-            actor=principal.user_id,
-            subject=user_id,
-            event_id=str(event_id),
-        )
-    await _moderators_changed(app, event_id, user_id)
+    await _moderators_changed(
+        app, principal, event_id, user_id, "CHAT_MODERATOR_ASSIGNED" if created else None
+    )
     return created
 
 
@@ -233,19 +227,20 @@ async def unassign_moderator(
         removed = await store.remove_moderator(db, event_id, user_id)
     if not removed:
         raise not_found("moderator")
-    await audit.log(
-        app,
-        "CHAT_MODERATOR_REMOVED",
-        actor=principal.user_id,
-        subject=user_id,
-        event_id=str(event_id),
-    )
-    await _moderators_changed(app, event_id, user_id)
+    await _moderators_changed(app, principal, event_id, user_id, "CHAT_MODERATOR_REMOVED")
 
 
 async def _moderators_changed(
-    app: web.Application, event_id: uuid.UUID, user_id: uuid.UUID
+    app: web.Application,
+    actor: Principal,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    audit_kind: str | None,
 ) -> None:
+    if audit_kind is not None:
+        await audit.log(
+            app, audit_kind, actor=actor.user_id, subject=user_id, event_id=str(event_id)
+        )
     # Every process forgets its cached moderator set and re-decides the user's sockets; this
     # one at once, so the caller's next request here already sees the change.
     app[CHAT].lookups.moderators_changed(event_id)
@@ -254,13 +249,18 @@ async def _moderators_changed(
     )
 
 
+async def _ensure_moderates(
+    app: web.Application, principal: Principal, event_id: uuid.UUID
+) -> None:
+    if not await can_moderate(app, principal, await get_event(app, event_id)):
+        raise forbidden("only the event's moderators can see this", "not_moderator")
+
+
 async def list_moderators(
     app: web.Application, principal: Principal, event_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Assigned moderators, for anyone who moderates the event."""
-    event = await get_event(app, event_id)
-    if not await can_moderate(app, principal, event):
-        raise forbidden("only the event's moderators can see this", "not_moderator")
+    await _ensure_moderates(app, principal, event_id)
     async with app[DB].acquire() as db:
         rows = await store.moderators(db, event_id)
     return [
@@ -277,9 +277,7 @@ async def list_sanctions(
     app: web.Application, principal: Principal, event_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Bans and running timeouts, for anyone who moderates the event."""
-    event = await get_event(app, event_id)
-    if not await can_moderate(app, principal, event):
-        raise forbidden("only the event's moderators can see this", "not_moderator")
+    await _ensure_moderates(app, principal, event_id)
     async with app[DB].acquire() as db:
         rows = await store.active_sanctions(db, event_id, app[CLOCK].now())
     return [
