@@ -31,8 +31,9 @@ _ADMIT = TAKE_BUCKETS_LUA + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'cold', '0'} end
 local user = ARGV[1]; local now = tonumber(ARGV[2])
 if redis.call('SISMEMBER', KEYS[2], user) == 1 then return {'banned', '0'} end
-local untl = tonumber(redis.call('HGET', KEYS[3], user) or '0')
-if untl > now then return {'timed_out', tostring(untl)} end
+local untl = redis.call('HGET', KEYS[3], user) or '0'
+-- The stored text itself: Lua's tostring keeps only 14 digits and would shift the time.
+if tonumber(untl) > now then return {'timed_out', untl} end
 local slow = 0
 if ARGV[3] == '0' then
   slow = tonumber(redis.call('HGET', KEYS[4], 'slow') or '0')
