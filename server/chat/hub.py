@@ -105,6 +105,9 @@ class ChatRuntime:
     message_limit: RateLimit
     # Loads of the Redis mirror under way, per event (concurrent joiners share one).
     warming: dict[uuid.UUID, asyncio.Future[None]] = field(default_factory=dict)
+    # Completed loads per event: a joiner who found the mirror cold before the last load
+    # finished reads again instead of loading it once more.
+    mirror_loads: dict[uuid.UUID, int] = field(default_factory=dict)
 
     @property
     def settings(self) -> ChatSettings:

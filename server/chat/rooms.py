@@ -61,7 +61,8 @@ async def warm(app: web.Application, event_id: uuid.UUID) -> None:
 
 
 async def _warm(app: web.Application, event_id: uuid.UUID) -> None:
-    cache = app[CHAT].cache
+    chat = app[CHAT]
+    cache = chat.cache
     for _ in range(5):
         version = await cache.version(event_id)
         async with app[DB].acquire() as conn:
@@ -86,18 +87,21 @@ async def _warm(app: web.Application, event_id: uuid.UUID) -> None:
             pinned_json=pinned_json,
             recent_json=[wire.encode(wire.from_row(r)) for r in recent],
         ):
+            chat.mirror_loads[event_id] = chat.mirror_loads.get(event_id, 0) + 1
             return
     raise ApiError(503, "unavailable", "chat state is busy; retry")
 
 
 async def join_state(app: web.Application, event_id: uuid.UUID, user_id: uuid.UUID) -> JoinState:
     """The mirror's view of the event for one user, warming it when cold."""
-    cache = app[CHAT].cache
+    chat = app[CHAT]
     for _ in range(3):
-        state = await cache.join_state(event_id, user_id, HISTORY)
+        loads = chat.mirror_loads.get(event_id, 0)
+        state = await chat.cache.join_state(event_id, user_id, HISTORY)
         if state is not None:
             return state
-        await warm(app, event_id)
+        if chat.mirror_loads.get(event_id, 0) == loads:  # else loaded since: just read again
+            await warm(app, event_id)
     raise ApiError(503, "unavailable", "chat state could not be loaded; retry")
 
 
