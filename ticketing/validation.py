@@ -40,9 +40,9 @@ from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB
 from server.live.service import get_event
 from server.playback.service import open_session, revoke
+from server.ratelimit import RateLimit
 from ticketing import location, qr, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
-from ticketing.limits import Bucket
 from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
 
 REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
@@ -63,7 +63,7 @@ def ip_digest(app: web.Application, ip: str) -> str:
     return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _rate_limit(app: web.Application, checks: list[tuple[Bucket, str]]) -> None:
+async def _rate_limit(app: web.Application, checks: list[tuple[RateLimit, str]]) -> None:
     """Spend one from each (bucket, key), all or nothing; 429 when any is empty."""
     allowed, wait_ms = await app[RUNTIME].limits.take(checks, app[CLOCK].time())
     if not allowed:

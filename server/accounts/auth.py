@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from server import revocations
@@ -12,6 +15,17 @@ from server.revocations import DENIED_PREFIX, LOADED_KEY, VALID_AFTER_PREFIX
 
 _PRINCIPAL = web.RequestKey("principal", Principal)
 __all__ = ["DENIED_PREFIX", "VALID_AFTER_PREFIX"]
+
+# Told after tokens are revoked: (app, user, jti) for one logged-out token, jti None for all of
+# a user's (a role change). Connections that never present their token again (chat) need it.
+RevocationListener = Callable[[web.Application, uuid.UUID, str | None], Awaitable[None]]
+REVOCATION_LISTENERS = web.AppKey("revocation_listeners", list[RevocationListener])
+
+
+async def tokens_revoked(app: web.Application, user_id: uuid.UUID, jti: str | None) -> None:
+    """Tell the revocation listeners (after the revocation is in place)."""
+    for listener in app.get(REVOCATION_LISTENERS, []):
+        await listener(app, user_id, jti)
 
 
 async def ensure_not_revoked(app: web.Application, principal: Principal) -> None:
@@ -29,12 +43,17 @@ async def ensure_not_revoked(app: web.Application, principal: Principal) -> None
                            "invalid_token")
 
 
-async def principal_from_token(app: web.Application, token: str) -> Principal:
-    """Decode an access token and refuse it if it was revoked; raises 401 ApiError."""
+def decode_token(app: web.Application, token: str) -> Principal:
+    """Decode and verify an access token, without the revocation check; raises 401 ApiError."""
     try:
-        principal = decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
+        return decode_access(app[CONFIG].jwt_secret, token, app[CLOCK].time())
     except InvalidToken as exc:
         raise unauthorized(f"invalid access token: {exc}", "invalid_token") from None
+
+
+async def principal_from_token(app: web.Application, token: str) -> Principal:
+    """Decode an access token and refuse it if it was revoked; raises 401 ApiError."""
+    principal = decode_token(app, token)
     await ensure_not_revoked(app, principal)
     return principal
 

@@ -14,13 +14,13 @@ from aiohttp import web
 
 from server import audit, geo
 from server.accounts import store
-from server.accounts.auth import DENIED_PREFIX, cache_valid_after
+from server.accounts.auth import DENIED_PREFIX, cache_valid_after, tokens_revoked
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
 from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
-from server.ratelimit import FailureCounter, TokenBucket
+from server.ratelimit import FailureCounter, RateLimit, RateLimiter
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 SELF_SERVICE_ROLES = ("fan", "artist")
@@ -52,9 +52,8 @@ def hash_slots(app: web.Application) -> asyncio.Semaphore:
 
 async def _limit_registrations(app: web.Application, ip: str) -> None:
     cfg = app[CONFIG]
-    bucket = TokenBucket(app[REDIS], "auth:rl:register", cfg.register_per_hour_ip,
-                         cfg.register_per_hour_ip / 3600)
-    allowed, wait_ms = await bucket.take(ip, app[CLOCK].time())
+    limit = RateLimit("register_ip", cfg.register_per_hour_ip, cfg.register_per_hour_ip / 3600)
+    allowed, wait_ms = await RateLimiter(app[REDIS]).take([(limit, ip)], app[CLOCK].time())
     if not allowed:
         AUTH_DECISIONS.labels("register", "rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many registrations from this address; "
@@ -187,6 +186,7 @@ async def logout(app: web.Application, principal: Principal, refresh_token: str 
             if family is not None and family["user_id"] == principal.user_id:
                 await store.revoke_family(conn, family["family_id"], clock.now())
     await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
+    await tokens_revoked(app, principal.user_id, principal.jti)
 
 
 async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor: object,
@@ -202,6 +202,7 @@ async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor
         await audit.record(app, conn, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
                            previous=previous, via=via)
     await cache_valid_after(app, user_id, valid_after_ms)
+    await tokens_revoked(app, user_id, None)
     return row
 
 

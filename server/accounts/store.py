@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -145,3 +146,11 @@ async def login_location(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncp
     return await conn.fetchrow(
         "SELECT latitude, longitude, logged_in_at FROM login_locations WHERE user_id = $1",
         user_id)
+
+
+async def display_names(conn: asyncpg.Connection,
+                        user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of the existing accounts among `user_ids` (one query for many)."""
+    rows = await conn.fetch("SELECT id, display_name FROM users WHERE id = ANY($1::uuid[])",
+                            list(user_ids))
+    return {row["id"]: row["display_name"] for row in rows}

@@ -26,6 +26,11 @@ REVOKED_PREFIX = PLAYBACK_PREFIX
 PATH_OF_KIND = {"live": "play", "replay": "replay"}
 KIND_OF_PATH = {path: kind for kind, path in PATH_OF_KIND.items()}
 
+# Told after a viewer's access to an event is taken back (refund, chargeback): (app, viewer,
+# event). Playback stops by its own revocation; the chat re-checks the viewer's sockets.
+ViewerListener = Callable[[web.Application, uuid.UUID, uuid.UUID], Awaitable[None]]
+VIEWER_REVOKED_LISTENERS = web.AppKey("viewer_revoked_listeners", list[ViewerListener])
+
 
 # Checks other packages add for a session renewing its token from an address (ticketing's
 # anti-sharing rule); each raises an ApiError to refuse.
@@ -123,7 +128,10 @@ async def revoke_viewer(app: web.Application, viewer: uuid.UUID, event_id: uuid.
     """Stop every session of one viewer for one event."""
     async with app[DB].acquire() as conn:
         active = await store.active_for(conn, viewer, event_id)
-    return await revoke(app, active, reason, actor)
+    revoked = await revoke(app, active, reason, actor)
+    for listener in app.get(VIEWER_REVOKED_LISTENERS, []):
+        await listener(app, viewer, event_id)
+    return revoked
 
 
 async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUID | None:
