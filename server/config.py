@@ -19,10 +19,6 @@ class ConfigError(Exception):
     """A configuration variable is missing or malformed; the message names it."""
 
 
-# Names whose values must never appear in logs or `repr`.
-SECRET_NAMES = frozenset({"MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET", "DATABASE_URL"})
-
-
 def read_env_file(path: Path) -> dict[str, str]:
     """Parse KEY=VALUE lines (comments and blank lines ignored, optional quotes stripped)."""
     values: dict[str, str] = {}

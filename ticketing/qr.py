@@ -68,15 +68,6 @@ def _raw(code: str) -> bytes | None:
     return raw if len(raw) == _BODY.size + _MAC_LEN and raw[0] == VERSION else None
 
 
-def peek(code: str) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(ticket, event) a code claims to name, unverified: for rate-limit keys only."""
-    raw = _raw(code)
-    if raw is None:
-        return None
-    _, ticket, event, _, _ = _BODY.unpack(raw[:_BODY.size])
-    return uuid.UUID(bytes=ticket), uuid.UUID(bytes=event)
-
-
 def verify_signature(key: bytes, code: str) -> CodeClaims:
     """The claims of a genuine code (its window is not checked here)."""
     raw = _raw(code)

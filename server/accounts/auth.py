@@ -9,7 +9,7 @@ from aiohttp import web
 
 from server import revocations
 from server.accounts.tokens import InvalidToken, Principal, decode_access
-from server.errors import ApiError, forbidden, unauthorized
+from server.errors import ApiError, unauthorized
 from server.keys import CLOCK, CONFIG, REDIS
 from server.revocations import DENIED_PREFIX, LOADED_KEY, VALID_AFTER_PREFIX
 
@@ -87,9 +87,3 @@ async def require_user(request: web.Request, *roles: str) -> Principal:
     if roles and principal.role not in roles and not principal.is_admin:
         raise ApiError(403, "forbidden", f"requires role {' or '.join(roles)}")
     return principal
-
-
-def ensure(condition: bool, message: str = "not allowed") -> None:
-    """Raise 403 unless `condition`."""
-    if not condition:
-        raise forbidden(message)

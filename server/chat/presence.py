@@ -51,13 +51,6 @@ class Presence:
     def _member(self, user_id: uuid.UUID) -> str:
         return f"{self.process_id}:{user_id}"
 
-    def local_sids(self, event_id: uuid.UUID, user_id: uuid.UUID | None = None) -> list[str]:
-        """This process's connections in a room (of one user, when given)."""
-        users = self._members.get(event_id, {})
-        if user_id is not None:
-            return list(users.get(user_id, ()))
-        return [sid for sids in users.values() for sid in sids]
-
     async def add(self, event_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
         """Count a connection in; the user's first one here adds them to the shared set."""
         sids = self._members.setdefault(event_id, {}).setdefault(user_id, set())
