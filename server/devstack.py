@@ -27,7 +27,6 @@ async def _seed_demo(app: web.Application, state_dir: Path) -> tuple[str, str]:
     from server.accounts.tokens import Principal
     from server.keys import CLOCK, DB
     from server.live import service as live
-    from server.live import store as events
 
     marker = state_dir / "demo-event"
     async with app[DB].acquire() as conn:
@@ -40,17 +39,18 @@ async def _seed_demo(app: web.Application, state_dir: Path) -> tuple[str, str]:
                                                 await hash_password(password.read_text()),
                                                 "Demo Artist", "artist")
         assert artist is not None
-        event = await events.get(conn, uuid.UUID(marker.read_text())) if marker.exists() else None
+        event = (await live.find_event(conn, uuid.UUID(marker.read_text()))
+                 if marker.exists() else None)
     principal = Principal(artist["id"], "artist", "cli", 0)
-    if event is None or event["status"] in ("ended", "cancelled"):
+    if event is None or not event.is_open:
         created = await live.create(app, principal, {
             "title": "Demo live show", "description": "Local test stream",
             "starts_at": app[CLOCK].now() + timedelta(minutes=5), "price_minor": 0,
             "currency": "EUR", "capacity": None, "replay_access": False})
         marker.write_text(created["id"])
         return created["id"], created["stream_key"]
-    rotated = await live.rotate_key(app, principal, event["id"])
-    return str(event["id"]), rotated["stream_key"]
+    rotated = await live.rotate_key(app, principal, event.id)
+    return str(event.id), rotated["stream_key"]
 
 
 def write_stack_env(cfg: Config) -> Path:

@@ -21,6 +21,7 @@ from aiohttp import web
 from server import audit
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
+from server.live.event import Event
 from server.live.service import get_event
 from ticketing import holds, payments, store
 from ticketing.errors import PROVIDER_ERROR, OrderError
@@ -32,7 +33,6 @@ from ticketing.validation import ip_digest
 from ticketing.views import ticket_json
 
 log = logging.getLogger(__name__)
-SELLING = ("scheduled", "live")
 
 
 def idempotency_key(ticket_id: uuid.UUID) -> str:
@@ -81,13 +81,13 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
     OrderError when the rules or the provider refuse."""
     await _rate_limit(app, principal)
     event = await get_event(app, event_id)
-    if event["status"] == "cancelled":
+    if event.is_cancelled:
         PURCHASES.labels("refused").inc()
         raise OrderError("event_cancelled", "the event was cancelled")
-    if event["status"] not in SELLING:
+    if not event.is_open:
         PURCHASES.labels("refused").inc()
         raise OrderError("event_ended", "the event has ended")
-    if event["price_minor"] == 0:
+    if event.is_free:
         PURCHASES.labels("refused").inc()
         raise OrderError("free_event", "this event is free: no ticket is needed")
     cfg, rt, clock = app[TICKETING_CONFIG], app[RUNTIME], app[CLOCK]
@@ -107,15 +107,15 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
                     released += await store.release_expired(conn, event_id, now, principal.user_id)
                 address = None if ip is None else ip_digest(app, ip)
                 await holds.check(app, conn, principal.user_id, address, now)
-                seat = await store.claim_seat(conn, event_id, event["capacity"])
+                seat = await store.claim_seat(conn, event_id, event.capacity)
                 if not seat:
                     freed = await store.release_expired(conn, event_id, now)
                     released += freed
-                    seat = bool(freed) and await store.claim_seat(conn, event_id, event["capacity"])
+                    seat = bool(freed) and await store.claim_seat(conn, event_id, event.capacity)
                 if seat:
                     ticket = await store.insert_reserved(
-                        conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
-                        event["currency"].strip(), event["replay_access"], rt.provider.name, now,
+                        conn, uuid.uuid4(), event_id, principal.user_id, event.price_minor,
+                        event.currency, event.replay_access, rt.provider.name, now,
                         now + timedelta(seconds=cfg.hold_seconds))
                     await holds.record(conn, ticket["id"], address)
                 for row in released:
@@ -224,7 +224,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
             return await refund_unissued(app, ticket, payment, "amount_mismatch")
         return "ignored"
     event = await get_event(app, ticket["event_id"])
-    if event["status"] not in SELLING:
+    if not event.is_open:
         # Paid after the event was cancelled or ended: the ticket is worth nothing now, so
         # the hold goes and the money goes back (never issued, never kept).
         reason = _closed_reason(event)
@@ -252,7 +252,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     row = None
     try:
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.reacquire(conn, ticket, event["capacity"], now)
+            row = await store.reacquire(conn, ticket, event.capacity, now)
             if row is not None:
                 await store.insert_sale(conn, row, split(row["amount_minor"]), now)
                 await _record_issue(app, conn, row, payment, late=True)
@@ -269,9 +269,9 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     return await refund_unissued(app, current, payment, reason)
 
 
-def _closed_reason(event: Any) -> str:
+def _closed_reason(event: Event) -> str:
     """Why a payment for a ticket of an event no longer selling is refunded."""
-    return "event_cancelled" if event["status"] == "cancelled" else "event_over"
+    return "event_cancelled" if event.is_cancelled else "event_over"
 
 
 async def _record_issue(app: web.Application, conn: asyncpg.Connection, row: Any,
@@ -304,7 +304,7 @@ async def settle_failure(app: web.Application, ticket: Any, payment: Payment) ->
     """A declined or cancelled payment releases the seat its ticket held."""
     if ticket["status"] != "reserved":
         return "ignored"
-    reason = "payment_failed" if payment.status == payments.FAILED else "payment_canceled"
+    reason = "payment_failed" if payment.status == payments.FAILED else "payment_cancelled"
     async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                      app[CLOCK].now(), reason)

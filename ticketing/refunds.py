@@ -37,7 +37,7 @@ async def refund(app: web.Application, principal: Principal, ticket_id: uuid.UUI
     if ticket is None:
         raise OrderError("not_found", "ticket not found")
     event = await get_event(app, ticket["event_id"])
-    if not principal.is_admin and event["artist_id"] != principal.user_id:
+    if not event.is_managed_by(principal):
         raise OrderError("forbidden", "only an admin or the event's artist can refund a ticket")
     return ticket_json(await refund_ticket(app, ticket, principal.user_id, "requested"))
 

@@ -96,7 +96,7 @@ async def qr_code(request: web.Request) -> web.Response:
     fmt = api.query(request, QrQuery).format
     if ticket["status"] != "paid":
         raise conflict("only a paid ticket has a code", "unpaid" if ticket["status"] == "reserved"
-                       else "canceled")
+                       else "cancelled")
     cfg = request.app[TICKETING_CONFIG]
     now = int(request.app[CLOCK].time())
     code = qr.sign(cfg.qr_key, ticket["id"], ticket["event_id"], now, now + cfg.qr_ttl)

@@ -18,7 +18,7 @@ forged: the signature is checked before anything in the code is trusted) and inv
 (outside the code's window), each spending only the caller's address bucket (rate_limited
 when it is empty); then rate_limited (per IP, per IP per event, per ticket and caller; genuine
 codes only, one atomic call), event_over (the event ended or was cancelled), invalid (unknown
-ticket), unpaid / canceled / revoked (ticket state), wrong_event, not_owner, already_redeemed;
+ticket), unpaid / cancelled / revoked (ticket state), wrong_event, not_owner, already_redeemed;
 then, when the session moves, suspicious_location (see ticketing.location).
 """
 
@@ -38,15 +38,17 @@ from server import audit
 from server.accounts.tokens import Principal
 from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB
+from server.live.event import Event
 from server.live.service import get_event
 from server.playback.service import open_session, revoke
 from server.ratelimit import RateLimit
+from server.wire import timestamp
 from ticketing import location, qr, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
 
 REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
-                 "canceled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
+                 "cancelled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
                  "already_redeemed": 409, "not_admitted": 409, "event_over": 409,
                  "suspicious_location": 403}
 
@@ -85,8 +87,8 @@ def _state_refusal(ticket: Any) -> ApiError | None:
     if status == "revoked":
         return rejected("revoked", "the ticket was revoked")
     if status == "released":
-        return rejected("canceled", "the purchase was not completed; the ticket is void")
-    return rejected("canceled", "the ticket was refunded")
+        return rejected("cancelled", "the purchase was not completed; the ticket is void")
+    return rejected("cancelled", "the ticket was refunded")
 
 
 def _explain(ticket: Any, claims: qr.CodeClaims, principal: Principal,
@@ -135,7 +137,7 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
     # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
     # the buckets wins, and nothing is written before both have answered.
     limited: BaseException | None
-    found: Any
+    found: Event | BaseException
     limited, found = await asyncio.gather(
         _rate_limit(app, [(rt.validate_ip_limit, ip_key),
                           (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
@@ -147,7 +149,7 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
     if isinstance(found, BaseException):
         raise found
     event = found
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
@@ -164,7 +166,7 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
         audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
                   event=str(claims.event_id), session=session_id, reentry=False))
     VALIDATIONS.labels("admitted").inc()
-    return _reply(claims.ticket_id, claims.event_id, now.isoformat(), grant, reentry=False)
+    return _reply(claims.ticket_id, claims.event_id, timestamp(now), grant, reentry=False)
 
 
 def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
@@ -187,7 +189,7 @@ async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uui
         swapped, previous = await store.swap_session(conn, ticket_id, session_id)
     if not swapped:  # refunded or revoked a moment ago
         await revoke(app, [session_id], "ticket_closed", user_id)
-        raise rejected("canceled", "the ticket is no longer valid")
+        raise rejected("cancelled", "the ticket is no longer valid")
     if previous is not None and previous != session_id:
         await revoke(app, [previous], "ticket_session_moved", user_id)
     return grant
@@ -211,19 +213,19 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
     if ticket["admitted_at"] is None:
         raise rejected("not_admitted", "validate the ticket's code first")
     event = await get_event(app, ticket["event_id"])
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         raise rejected("event_over", "the event is over; see its replay instead")
     grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip)
     VALIDATIONS.labels("reentered").inc()
     await audit.log(app, "TICKET_REENTERED", actor=principal.user_id, subject=ticket_id,
                     event=str(ticket["event_id"]), session=grant["session_id"])
-    return _reply(ticket_id, ticket["event_id"], ticket["admitted_at"].isoformat(), grant,
+    return _reply(ticket_id, ticket["event_id"], timestamp(ticket["admitted_at"]), grant,
                   reentry=True)
 
 
-async def holds_admitted_ticket(app: web.Application, principal: Principal, event: Any) -> bool:
+async def holds_admitted_ticket(app: web.Application, principal: Principal, event: Event) -> bool:
     """The watch rule ticketing adds: a paid, admitted ticket for an event not yet over."""
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         return False
     async with app[DB].acquire() as conn:
-        return await store.admitted_ticket(conn, principal.user_id, event["id"])
+        return await store.admitted_ticket(conn, principal.user_id, event.id)

@@ -1,4 +1,8 @@
-"""Register, login, refresh and logout: the rules, apart from HTTP."""
+"""Register, login, refresh and logout: the rules, apart from HTTP.
+
+Other packages read accounts through `find_account` (a typed `server.accounts.account.Account`)
+and `display_names`; none of them reads the users table or its rows.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from server import audit, geo
 from server.accounts import store
+from server.accounts.account import Account
 from server.accounts.auth import DENIED_PREFIX, cache_valid_after, tokens_revoked
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
@@ -21,9 +27,9 @@ from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
 from server.ratelimit import FailureCounter, RateLimit, RateLimiter
+from server.wire import timestamp
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-SELF_SERVICE_ROLES = ("fan", "artist")
 
 
 def valid_email(email: str) -> bool:
@@ -34,7 +40,19 @@ def valid_email(email: str) -> bool:
 def user_json(row: Any) -> dict[str, Any]:
     """A user as the API shows it."""
     return {"id": str(row["id"]), "email": row["email"], "display_name": row["display_name"],
-            "role": row["role"], "created_at": row["created_at"].isoformat()}
+            "role": row["role"], "created_at": timestamp(row["created_at"])}
+
+
+async def find_account(conn: asyncpg.Connection, user_id: uuid.UUID) -> Account | None:
+    """An account read on the caller's connection, or None when there is none."""
+    row = await store.user_by_id(conn, user_id)
+    return None if row is None else Account.from_row(row)
+
+
+async def display_names(conn: asyncpg.Connection,
+                        user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The display names of the accounts that exist among `user_ids`."""
+    return await store.display_names(conn, user_ids)
 
 
 # Concurrent Argon2 work per app (keyed by app: tests run several in one process). Each hash

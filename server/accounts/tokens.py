@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import jwt
 
 ROLES = ("fan", "artist", "moderator", "admin", "auditor")
+# Platform staff: they moderate every event and watch any without a ticket.
+STAFF_ROLES = ("moderator", "admin")
 _ISSUER = "mhc-live"
 
 
@@ -27,6 +29,11 @@ class Principal:
     def is_admin(self) -> bool:
         """Admins may act on anything."""
         return self.role == "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        """Moderators and admins act on every event."""
+        return self.role in STAFF_ROLES
 
 
 def issue_access(secret: str, user_id: uuid.UUID, role: str, now: float, ttl: int) -> tuple[str, int]:

@@ -14,14 +14,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import asyncpg
 
-from server.accounts import store as accounts_store
+from server.accounts.service import display_names
 from server.chat import store
 from server.errors import not_found
-from server.live import store as live_store
+from server.live.event import Event
+from server.live.service import find_event
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -127,18 +128,18 @@ class Lookups:
     def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
         self._pool = pool
         self._names: Batcher[uuid.UUID, str] = Batcher(self._fetch_names)
-        self._events: Cached[uuid.UUID, Any] = Cached(self._fetch_event, EVENT_TTL)
+        self._events: Cached[uuid.UUID, Event | None] = Cached(self._fetch_event, EVENT_TTL)
         self._moderators: Cached[uuid.UUID, frozenset[uuid.UUID]] = Cached(
             self._fetch_moderators, MODERATORS_TTL
         )
 
     async def _fetch_names(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
         async with self._pool().acquire() as conn:
-            return await accounts_store.display_names(conn, user_ids)
+            return await display_names(conn, user_ids)
 
-    async def _fetch_event(self, event_id: uuid.UUID) -> Any:
+    async def _fetch_event(self, event_id: uuid.UUID) -> Event | None:
         async with self._pool().acquire() as conn:
-            return await live_store.get(conn, event_id)
+            return await find_event(conn, event_id)
 
     async def _fetch_moderators(self, event_id: uuid.UUID) -> frozenset[uuid.UUID]:
         async with self._pool().acquire() as conn:
@@ -149,8 +150,8 @@ class Lookups:
         """The account's display name, or None when the account is gone."""
         return await self._names.get(user_id)
 
-    async def event(self, event_id: uuid.UUID) -> Any:
-        """The event's row (at most EVENT_TTL old), or a 404."""
+    async def event(self, event_id: uuid.UUID) -> Event:
+        """The event (at most EVENT_TTL old), or a 404."""
         row = await self._events.get(event_id)
         if row is None:
             self._events.drop(event_id)  # a missing event is not remembered

@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from server import audit
-from server.access import STAFF_ROLES
-from server.accounts import store as accounts_store
+from server.accounts.service import find_account
 from server.accounts.tokens import Principal
 from server.chat import store, wire
 from server.chat.connections import ensure_fresh
@@ -20,10 +19,11 @@ from server.chat.payloads import EventRef, MessageRef, Pin, SlowMode, TimeoutUse
 from server.chat.rooms import can_moderate
 from server.errors import forbidden, not_found
 from server.keys import CLOCK, DB
+from server.live.event import Event
 from server.live.service import ensure_owner, get_event
 
 
-async def _moderated_event(app: web.Application, conn: Connection, payload: EventRef) -> Any:
+async def _moderated_event(app: web.Application, conn: Connection, payload: EventRef) -> Event:
     await ensure_fresh(app, conn)
     event = await app[CHAT].lookups.event(payload.event_id)
     if not await can_moderate(app, conn.principal, event):
@@ -34,16 +34,16 @@ async def _moderated_event(app: web.Application, conn: Connection, payload: Even
 
 
 async def _check_target(
-    app: web.Application, actor: Principal, event: Any, target: uuid.UUID
+    app: web.Application, actor: Principal, event: Event, target: uuid.UUID
 ) -> None:
     if target == actor.user_id:
         raise forbidden("you cannot sanction yourself", "cannot_sanction")
     async with app[DB].acquire() as conn:
-        user = await accounts_store.user_by_id(conn, target)
-        assigned = await store.is_moderator(conn, event["id"], target)
+        user = await find_account(conn, target)
+        assigned = await store.is_moderator(conn, event.id, target)
     if user is None:
         raise not_found("user")
-    if target == event["artist_id"] or user["role"] in STAFF_ROLES or assigned:
+    if target == event.artist_id or user.is_staff or assigned:
         raise forbidden("moderators cannot be sanctioned; unassign them first", "cannot_sanction")
 
 
@@ -209,7 +209,7 @@ async def assign_moderator(
     """The artist (or an admin) assigns a moderator; True when newly assigned."""
     ensure_owner(principal, await get_event(app, event_id))
     async with app[DB].acquire() as db:
-        if await accounts_store.user_by_id(db, user_id) is None:
+        if await find_account(db, user_id) is None:
             raise not_found("user")
         created = await store.add_moderator(db, event_id, user_id, principal.user_id)
     await _moderators_changed(

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.access import STAFF_ROLES, can_watch
+from server.access import can_watch
 from server.accounts.tokens import Principal
 from server.chat import store, wire
 from server.chat.cache import RECENT_MAX, JoinState
@@ -20,26 +20,28 @@ from server.chat.hub import CHAT, HUB, MAX_ROOMS_PER_CONNECTION, Connection, roo
 from server.chat.payloads import EventRef
 from server.errors import ApiError, conflict, forbidden
 from server.keys import CLOCK, DB
-from server.live.service import event_json
+from server.live.event import Event
 
 log = logging.getLogger(__name__)
 
 HISTORY = 50
 
 
-async def can_moderate(app: web.Application, principal: Principal, event: Any) -> bool:
+async def can_moderate(app: web.Application, principal: Principal, event: Event) -> bool:
     """The event's artist, its assigned moderators, and platform moderators/admins."""
-    if event["artist_id"] == principal.user_id or principal.role in STAFF_ROLES:
+    if event.is_run_by(principal):
         return True
-    return await app[CHAT].lookups.is_moderator(event["id"], principal.user_id)
+    return await app[CHAT].lookups.is_moderator(event.id, principal.user_id)
 
 
-async def assigned_moderator_rule(app: web.Application, principal: Principal, event: Any) -> bool:
+async def assigned_moderator_rule(
+    app: web.Application, principal: Principal, event: Event
+) -> bool:
     """A watch rule: moderators assigned to an event may watch it (and so join its chat)."""
     if CHAT in app:
-        return await app[CHAT].lookups.is_moderator(event["id"], principal.user_id)
+        return await app[CHAT].lookups.is_moderator(event.id, principal.user_id)
     async with app[DB].acquire() as conn:
-        return await store.is_moderator(conn, event["id"], principal.user_id)
+        return await store.is_moderator(conn, event.id, principal.user_id)
 
 
 # ---- the Redis mirror -----------------------------------------------------------------------
@@ -128,7 +130,7 @@ async def join(app: web.Application, conn: Connection, payload: EventRef) -> dic
 async def _join(app: web.Application, conn: Connection, event_id: uuid.UUID) -> dict[str, Any]:
     chat = app[CHAT]
     event = await chat.lookups.event(event_id)
-    if event["status"] == "cancelled":
+    if event.is_cancelled:
         raise ApiError(410, "event_cancelled", "the event was cancelled")
     if not await can_watch(app, conn.principal, event):
         raise forbidden("you have no access to this event", "no_access")
@@ -166,7 +168,7 @@ async def _join(app: web.Application, conn: Connection, event_id: uuid.UUID) -> 
     now = app[CLOCK].time()
     until = state.timed_out_until
     return {
-        "event": event_json(event),
+        "event": event.to_json(),
         "messages": [json.loads(m) for m in state.recent_json],
         "pinned": json.loads(state.pinned_json) if state.pinned_json else None,
         "slow_mode": state.slow_mode,

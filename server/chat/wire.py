@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from server.chat import store
+from server.wire import timestamp
 
 
 def iso(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and a Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A chat moment on the wire: the shared format, cut to the milliseconds chat keeps.
+
+    Redis holds chat's moments as Lua numbers, which keep milliseconds and no finer; cutting
+    here makes a timeout's `until` read the same from the reply, the notice and a refusal.
+    """
+    return timestamp(moment.replace(microsecond=moment.microsecond // 1000 * 1000))
 
 
 def message_dict(

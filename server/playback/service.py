@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from server import audit
-from server.access import STAFF_ROLES, can_watch
+from server.access import can_watch
 from server.accounts.tokens import Principal
 from server.errors import forbidden, not_found
 from server.keys import CLOCK, CONFIG, DB, REDIS
+from server.live.event import Event
 from server.live.service import get_event
 from server.metrics import GATE_DECISIONS
 from server.playback import store, tokens
@@ -70,10 +71,9 @@ async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.U
     return issue(app, viewer, event_id, session_id, kind, not_after)
 
 
-def opens_sessions_directly(principal: Principal, event: Any) -> bool:
+def opens_sessions_directly(principal: Principal, event: Event) -> bool:
     """Free events, the artist and staff start sessions here; everyone else via their ticket."""
-    return (event["price_minor"] == 0 or event["artist_id"] == principal.user_id
-            or principal.role in STAFF_ROLES)
+    return event.is_free or event.is_run_by(principal)
 
 
 async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 
@@ -27,7 +28,7 @@ async def test_message_is_cleaned_broadcast_and_persisted(api: Api, url: str,
     message = reply["message"]
     assert message["text"] == "hello world again"
     assert message["author"] == {"id": fan["user"]["id"], "name": fan["user"]["display_name"]}
-    assert message["event_id"] == show.id and message["ts"].endswith("Z")
+    assert message["event_id"] == show.id and message["ts"].endswith("+00:00")
     uuid.UUID(message["id"])
     assert await reader.wait_for("message") == message
     assert await sender.wait_for("message") == message  # the sender's other tabs see it too
@@ -243,3 +244,32 @@ async def test_writer_isolates_a_bad_row(api: Api) -> None:
         found = await conn.fetch("SELECT id FROM chat_messages WHERE id = ANY($1::uuid[])",
                                  [good[0], orphan[0]])
     assert [r["id"] for r in found] == [good[0]]
+
+
+# RFC 3339 in UTC as every reply writes it: an offset of +00:00, fractions only when non-zero.
+WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00")
+
+
+async def test_chat_and_rest_write_timestamps_alike(api: Api, url: str, clock: Clock,
+                                                    clients: Callable[[], Client]) -> None:
+    show = await new_show(api)
+    fan = await api.register("fan")
+    client = clients()
+    await client.connect(url, fan["access"])
+    joined_reply = await client.call("join", {"event_id": show.id})
+    sent = await client.call("send", {"event_id": show.id, "text": "hi"})
+    artist = await joined(clients, url, show.artist_token, show.id)
+    timed_out = await artist.call("timeout", {"event_id": show.id, "user_id": fan["user"]["id"],
+                                              "minutes": 5})
+    _, me = await api.call("GET", "/api/auth/me", token=fan["access"])
+    _, event = await api.call("GET", f"/api/live/{show.id}")
+    stamps = {
+        "chat message": sent["message"]["ts"],
+        "chat timeout": timed_out["until"],
+        "chat join": joined_reply["event"]["created_at"],
+        "account": me["created_at"],
+        "event": event["created_at"],
+        "event start": event["starts_at"],
+    }
+    for name, stamp in stamps.items():
+        assert WIRE_TIME.fullmatch(stamp), (name, stamp)

@@ -327,3 +327,29 @@ async def test_bad_webhooks_change_nothing(tapi: Api, stripe_client: stripe.Stri
     # The refused deliveries left no trace: the genuine one is processed.
     status, hook = await deliver(tapi, "", {}, body=payload)
     assert status == 200 and hook["outcome"] == "issued"
+
+
+async def test_cancelled_payment_is_spelled_cancelled(tapi: Api,
+                                                      stripe_client: stripe.StripeClient) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist, capacity=1)
+    fan = (await make_fans(tapi, 1))[0]
+    status, body = await tapi.call("POST", "/api/tickets/purchase", token=fan["access"],
+                                   json={"event_id": event["id"]})
+    assert status == 201
+    await stripe_client.v1.payment_intents.cancel_async(body["payment"]["id"])
+    status, hook = await deliver(tapi, "payment_intent.canceled", {"id": body["payment"]["id"]})
+    assert hook["outcome"] == "released"
+    ticket_id = body["ticket"]["id"]
+    status, ticket = await tapi.call("GET", f"/api/tickets/{ticket_id}", token=fan["access"])
+    assert ticket["status"] == "released" and ticket["close_reason"] == "payment_cancelled"
+    # Tickets closed before the spelling was settled read the same.
+    async with tapi.app[DB].acquire() as conn:
+        await conn.execute("UPDATE tickets SET close_reason = 'payment_canceled' WHERE id = $1",
+                           uuid.UUID(ticket_id))
+    status, ticket = await tapi.call("GET", f"/api/tickets/{ticket_id}", token=fan["access"])
+    assert ticket["close_reason"] == "payment_cancelled"
+    # The paid-ticket code refuses a closed ticket with the same word.
+    status, refused = await tapi.call("GET", f"/api/tickets/{ticket_id}/qr?format=json",
+                                      token=fan["access"])
+    assert status == 409 and refused["error"]["code"] == "cancelled"

@@ -108,7 +108,7 @@ async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
         (fan, "", None, 400, "invalid"),
         (fan, stale, None, 403, "invalid_time"),
         (stranger, unpaid, None, 403, "unpaid"),
-        (refunded_fan, refunded_code, None, 403, "canceled"),
+        (refunded_fan, refunded_code, None, 403, "cancelled"),
         (fan, code, other_event["id"], 403, "wrong_event"),
         (stranger, code, None, 403, "not_owner"),
     ]
