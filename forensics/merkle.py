@@ -160,6 +160,11 @@ class MerkleTree:
         return proof
 
 
+def root_hash(leaf_hashes: Iterable[bytes]) -> bytes:
+    """Return the Merkle tree hash (MTH) of a list of leaf hashes."""
+    return MerkleTree(leaf_hashes).root()
+
+
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """Return the inclusion path of leaf index in the tree over leaf_hashes."""
     return MerkleTree(leaf_hashes).inclusion_proof(index)
