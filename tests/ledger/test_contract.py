@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from eth_account import Account
 from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractCustomError
 
-from ledger.chain import ChainError, RoyaltyMirror, artifact, reference, revert_reason
+from ledger.chain import ChainError, RoyaltyMirror, artifact, load, reference, revert_reason
+from server.config import load_config
 from tests.ledger.conftest import USDC, Chain, Deployed, deploy_with, token_abi
 
 MIRROR_ABI: list[dict[str, Any]] = artifact("RoyaltyMirror")["abi"]
@@ -176,3 +178,26 @@ async def test_chain_id_and_owner(deployed: Deployed) -> None:
     assert await d.mirror.chain_id() == await chain.w3.eth.chain_id
     assert await chain.view(d.mirror.address, MIRROR_ABI, "owner") == address(chain.owner)
     assert await d.mirror.token() == d.token
+
+
+@pytest.mark.parametrize("chain", ["anvil"], indirect=True)  # configuration names a JSON-RPC node
+async def test_configured_client_credits_over_json_rpc(chain: Chain, tmp_path: Path) -> None:
+    d = await deploy_with(chain, "MockUSDC")
+    key_file = tmp_path / "owner.key"
+    key_file.write_text(chain.owner.hex() + "\n")
+    cfg = load(load_config({
+        "MHC_JWT_SECRET": "j" * 32, "MHC_PLAYBACK_SECRET": "p" * 32, "MHC_HOOK_SECRET": "h" * 32,
+        "MHC_STATE_DIR": str(tmp_path / "state"),
+        "MHC_CHAIN_RPC_URL": str(chain.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
+        "MHC_CHAIN_CONTRACT": d.mirror.address.lower(), "MHC_CHAIN_KEY_FILE": str(key_file),
+        "MHC_CHAIN_CONFIRMATIONS": "1",
+    }))
+    assert cfg is not None and cfg.owner == address(chain.owner)
+    client = RoyaltyMirror.from_config(cfg)
+    try:
+        result = await client.credit_royalty(address(chain.artist), 2 * USDC, uuid.uuid4())
+        assert not result.already_credited
+        assert await client.balance_of(address(chain.artist)) == 2 * USDC
+        assert await client.chain_id() == 31337  # anvil's default chain id
+    finally:
+        await client.close()
