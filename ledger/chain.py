@@ -25,7 +25,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
 from web3.types import TxReceipt
 
 from server.config import Config, ConfigError, env_number, env_value
@@ -342,8 +342,13 @@ class RoyaltyMirror:
         return CreditResult(tx_hash=await self._credit_tx(ref32), already_credited=True)
 
     async def _credit_tx(self, ref32: bytes) -> str | None:
-        logs = await self.contract.events.RoyaltyCredited.get_logs(
-            argument_filters={"ref": ref32}, from_block=0, to_block="latest")
+        try:
+            logs = await self.contract.events.RoyaltyCredited.get_logs(
+                argument_filters={"ref": ref32}, from_block=0, to_block="latest")
+        except (Web3Exception, ValueError):
+            # Some providers cap eth_getLogs ranges; the first hash is only informative, the
+            # credit itself is proven by creditOf.
+            return None
         for log in logs:
             return str(log["transactionHash"].to_0x_hex())
         return None
