@@ -77,7 +77,13 @@ def _private_key(path: Path) -> bytes:
         raise ConfigError(f"MHC_CHAIN_KEY_FILE cannot be read: {exc.strerror}") from None
     if not _HEX_KEY.fullmatch(text):
         raise ConfigError("MHC_CHAIN_KEY_FILE must hold one 32-byte hex private key")
-    return bytes.fromhex(text.removeprefix("0x"))
+    key = bytes.fromhex(text.removeprefix("0x"))
+    try:
+        Account.from_key(key)
+    except (ValueError, TypeError):
+        # Zero, or not below the curve order: hex of the right length, but no key.
+        raise ConfigError("MHC_CHAIN_KEY_FILE holds no valid secp256k1 private key") from None
+    return key
 
 
 def load(core: Config, env: Mapping[str, str] | None = None) -> ChainConfig | None:

@@ -83,6 +83,10 @@ def test_key_file_must_hold_a_key(tmp_path: Path, key_file: Path) -> None:
     with pytest.raises(ConfigError, match="32-byte hex private key") as caught:
         config(tmp_path, **full(key_file))
     assert "not a key" not in str(caught.value)
+    for outside_the_curve in ("00" * 32, "ff" * 32):
+        key_file.write_text(outside_the_curve)
+        with pytest.raises(ConfigError, match="no valid secp256k1 private key"):
+            config(tmp_path, **full(key_file))
 
 
 def test_rpc_url_may_come_from_a_file(tmp_path: Path, key_file: Path) -> None:
