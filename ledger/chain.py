@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,16 +20,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
-from hexbytes import HexBytes
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
-from web3.types import TxReceipt
-
 from server.config import Config, ConfigError, env_number, env_value
+
+# py_ecc, which web3 and eth_account import, raises the interpreter's recursion limit to 100000
+# for the whole process. At that depth deeply nested input (JSON, for one) overflows the C stack
+# and kills the process instead of raising RecursionError, so the limit is put back.
+_recursion_limit = sys.getrecursionlimit()
+try:
+    from eth_account import Account
+    from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
+    from hexbytes import HexBytes
+    from web3 import AsyncHTTPProvider, AsyncWeb3
+    from web3.contract import AsyncContract
+    from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
+    from web3.types import TxReceipt
+finally:
+    sys.setrecursionlimit(_recursion_limit)
 
 ARTIFACT_DIR = Path(__file__).parent / "contracts" / "build"
 _HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")

@@ -6,21 +6,35 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 from ledger.chain import RoyaltyMirror, Transactor, deploy, deploy_mirror
 from server.localstack import free_port, wait_for_port
 
+# Importing py-evm and py_ecc raises the recursion limit of the whole test process (to 100000),
+# where deeply nested input in other packages' tests would then overflow the C stack: load them
+# all now and put the limit back (the contracts here never nest calls deeply).
+_recursion_limit = sys.getrecursionlimit()
+try:
+    import eth  # noqa: F401
+    from eth_account import Account
+    from eth_tester.exceptions import TransactionFailed
+    from web3 import AsyncHTTPProvider, AsyncWeb3
+    from web3.exceptions import ContractCustomError
+    from web3.providers.eth_tester import AsyncEthereumTesterProvider
+finally:
+    sys.setrecursionlimit(_recursion_limit)
+
 ANVIL_VERSION = "1.7.1"
 USDC = 10**6  # one token in minor units (6 decimals)
+# How each node reports a revert to web3.
+REVERT = (ContractCustomError, TransactionFailed)
 
 
 def anvil_binary() -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,16 @@ def test_rpc_url_may_come_from_a_file(tmp_path: Path, key_file: Path) -> None:
     del env["MHC_CHAIN_RPC_URL"]
     cfg = config(tmp_path, **env)
     assert cfg is not None and cfg.rpc_url == "http://127.0.0.1:8545"
+
+
+def test_loading_the_client_keeps_deep_nesting_an_error() -> None:
+    """web3's py_ecc raises the recursion limit process-wide; the forensic verifier's deeply
+    nested line must still be a reported error in a process that loaded the chain client,
+    not a crash."""
+    code = ("import ledger.chain\n"
+            "from forensics.chain import verify_lines\n"
+            "print(verify_lines([b'[' * 1_000_000])[1])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "malformed record" in result.stdout

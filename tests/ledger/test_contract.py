@@ -9,16 +9,12 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_tester.exceptions import TransactionFailed
-from web3.exceptions import ContractCustomError
 
 from ledger.chain import ChainError, RoyaltyMirror, artifact, load, reference, revert_reason
 from server.config import load_config
-from tests.ledger.conftest import USDC, Chain, Deployed, deploy_with, token_abi
+from tests.ledger.conftest import REVERT, USDC, Chain, Deployed, deploy_with, token_abi
 
 MIRROR_ABI: list[dict[str, Any]] = artifact("RoyaltyMirror")["abi"]
-# How each node reports a revert to web3.
-REVERT = (ContractCustomError, TransactionFailed)
 
 
 def address(key: bytes) -> str:
