@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from forensics import config, service
+from forensics import config, scheduler, service
 from forensics.checkpoint import generate_key_file, load_key_file
 from forensics.keys import EXPORTS, FCONFIG, SIGNER, WRITER
 from forensics.routes import routes
-from forensics.scheduler import scheduler_ctx
 from forensics.worm import LocalWormStore
 from forensics.writer import LogWriter
-from server.audit import AUDIT_SINK
+from server import jobs
+from server.audit import AUDIT_SINK, OUTBOX_JOB
 from server.keys import CLOCK, CONFIG, DB
 
 
@@ -33,6 +34,18 @@ async def _writer_ctx(app: web.Application) -> AsyncIterator[None]:
     await writer.stop()
 
 
+async def _append_from_outbox(app: web.Application, payload: dict[str, Any]) -> None:
+    """The job behind `server.audit.record`; its key makes a retry append nothing twice."""
+    await service.log_event(
+        app,
+        payload["type"],
+        payload["actor"],
+        payload["subject"],
+        payload["data"],
+        key=uuid.UUID(payload["key"]),
+    )
+
+
 def setup(app: web.Application) -> None:
     """Register the forensics package on the app."""
     app[FCONFIG] = config.load(app[CONFIG])
@@ -48,6 +61,7 @@ def setup(app: web.Application) -> None:
 
     app[AUDIT_SINK] = sink
     app.cleanup_ctx.append(_writer_ctx)
+    jobs.register(app, OUTBOX_JOB, _append_from_outbox)
     if app[FCONFIG].scheduler:
-        app.cleanup_ctx.append(scheduler_ctx)
+        jobs.schedule(app, scheduler.JOB, app[FCONFIG].cron, scheduler.daily)
     app.router.add_routes(routes)

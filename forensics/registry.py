@@ -47,6 +47,7 @@ CRITICAL_EVENTS: Mapping[str, EventSpec] = {
     "TICKET_ISSUED": _spec(),
     "TICKET_VALIDATED": _spec(),
     "TICKET_REENTERED": _spec("session", actor=True),
+    "TICKET_LOCATION_REFUSED": _spec("reason", "distance_miles", actor=True),
     "REPLAY_GRANTED": _spec("session", actor=True),
     "TICKET_REFUNDED": _spec(),
     "TICKET_REVOKED": _spec(),

@@ -1,16 +1,15 @@
 """The daily job: checkpoint, verify, export to write-once storage.
 
-It runs inside every app process on the configured cron; a row per scheduled time in the
-database lets exactly one process do each run. The same steps are `mhc forensics daily`
-for operators who prefer an external cron.
+It is a schedule on the job queue (MHC_FORENSIC_CRON), so one worker across all processes
+takes each tick; a row per scheduled time in the database makes sure each run happens once
+even if the queue hands a tick out again. The same steps are `mhc forensics daily` for
+operators who prefer an external cron.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -53,34 +52,22 @@ async def run_daily(app: web.Application) -> dict[str, Any]:
     }
 
 
-async def _loop(app: web.Application) -> None:
-    cron = app[FCONFIG].cron
+async def daily(app: web.Application) -> None:
+    """The scheduled tick: claim this run of the cron, then do it and record the outcome."""
     clock = app[CLOCK]
-    while True:
-        due: datetime = croniter(cron, clock.now()).get_next(datetime)
-        # Sleep in short steps so a moved clock (or a suspended laptop) is noticed.
-        while clock.now() < due:
-            await asyncio.sleep(min(60.0, max((due - clock.now()).total_seconds(), 0.05)))
-        async with app[DB].acquire() as conn:
-            mine = await store.claim_job(conn, JOB, due)
-        if not mine:
-            continue
-        try:
-            result = await run_daily(app)
-            outcome = "ok" if result["verified"] else f"chain broken at {result['first_bad_seq']}"
-        except Exception as exc:  # keep the scheduler alive for tomorrow; say why today failed
-            log.exception("daily forensic job failed")
-            outcome = f"error: {type(exc).__name__}: {exc}"
-        async with app[DB].acquire() as conn:
-            await store.finish_job(conn, JOB, due, outcome, clock.now())
-
-
-async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the daily job loop for the app's lifetime."""
-    task = asyncio.create_task(_loop(app), name="forensic-daily")
-    yield
-    task.cancel()
+    # The tick that fired: the latest time the cron names at or before now.
+    due: datetime = croniter(app[FCONFIG].cron, clock.now() + timedelta(seconds=1)).get_prev(
+        datetime
+    )
+    async with app[DB].acquire() as conn:
+        mine = await store.claim_job(conn, JOB, due)
+    if not mine:  # another process ran this one (the queue re-picks a tick gone quiet)
+        return
     try:
-        await task
-    except asyncio.CancelledError:
-        pass
+        result = await run_daily(app)
+        outcome = "ok" if result["verified"] else f"chain broken at {result['first_bad_seq']}"
+    except Exception as exc:  # tomorrow's run still comes; say why today's failed
+        log.exception("daily forensic job failed")
+        outcome = f"error: {type(exc).__name__}: {exc}"
+    async with app[DB].acquire() as conn:
+        await store.finish_job(conn, JOB, due, outcome, clock.now())

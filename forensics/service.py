@@ -37,8 +37,10 @@ async def log_event(
     subject: str | None,
     data: Mapping[str, Any],
     personal: Mapping[str, Any] | None = None,
+    key: uuid.UUID | None = None,
 ) -> int:
-    """Append a registered event; `personal` details are sealed outside the chain."""
+    """Append a registered event; `personal` details are sealed outside the chain. With
+    `key` (an outbox job's), the event is appended at most once however often it is sent."""
     registry.check(event_type, actor, subject, data)
     record_data = dict(data)
     if personal:
@@ -48,7 +50,7 @@ async def log_event(
             ref = await privacy.seal(conn, subject, dict(personal))
         if ref is not None:
             record_data["personal_ref"] = str(ref)
-    return await app[WRITER].append(event_type, actor, subject, record_data)
+    return await app[WRITER].append(event_type, actor, subject, record_data, key)
 
 
 @dataclass(frozen=True)

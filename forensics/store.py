@@ -256,3 +256,16 @@ async def finish_job(
         now,
         outcome,
     )
+
+
+async def outbox_seqs(conn: asyncpg.Connection, keys: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The seqs of records already appended under these outbox keys."""
+    rows = await conn.fetch(
+        "SELECT key, seq FROM forensic_outbox_keys WHERE key = ANY($1::uuid[])", list(keys)
+    )
+    return {r["key"]: r["seq"] for r in rows}
+
+
+async def remember_outbox(conn: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """Note which record each outbox key became (in the append's transaction)."""
+    await conn.executemany("INSERT INTO forensic_outbox_keys (key, seq) VALUES ($1, $2)", pairs)

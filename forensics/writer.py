@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class _Pending:
     actor: str | None
     subject: str | None
     data: Mapping[str, Any]
+    key: uuid.UUID | None = None  # an outbox key: appended at most once
     done: asyncio.Future[int] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -68,13 +70,19 @@ class LogWriter:
         self._task = None
 
     async def append(
-        self, event_type: str, actor: str | None, subject: str | None, data: Mapping[str, Any]
+        self,
+        event_type: str,
+        actor: str | None,
+        subject: str | None,
+        data: Mapping[str, Any],
+        key: uuid.UUID | None = None,
     ) -> int:
-        """Append one record; returns its seq once committed."""
+        """Append one record; returns its seq once committed. With `key`, a record already
+        appended under that key is not appended again (its seq is returned)."""
         canonical_json(dict(data))  # refuse unencodable data here, not in someone's batch
         if self._task is None:
             raise RuntimeError("forensic writer is not running")
-        pending = _Pending(event_type, actor, subject, data)
+        pending = _Pending(event_type, actor, subject, data, key)
         await self._queue.put(pending)
         return await pending.done
 
@@ -101,10 +109,22 @@ class LogWriter:
     async def _write(self, batch: list[_Pending]) -> list[int]:
         async with self._pool.acquire() as conn, conn.transaction():
             seq, prev = await store.lock_and_tail(conn)
+            # Under the lock, so a key cannot be appended by two batches at once.
+            keys = [item.key for item in batch if item.key is not None]
+            seen = await store.outbox_seqs(conn, keys) if keys else {}
             now = self._clock.now()
             rows = []
+            seqs: list[int] = []
+            remembered: list[tuple[uuid.UUID, int]] = []
             for item in batch:
+                if item.key is not None and item.key in seen:
+                    seqs.append(seen[item.key])
+                    continue
                 seq += 1
+                seqs.append(seq)
+                if item.key is not None:
+                    seen[item.key] = seq
+                    remembered.append((item.key, seq))
                 record = Record(
                     seq, now, item.event_type, item.actor, item.subject, dict(item.data), prev
                 )
@@ -122,7 +142,10 @@ class LogWriter:
                     )
                 )
                 prev = digest
-            await store.insert_records(conn, rows)
-        APPENDED.inc(len(batch))
-        BATCH.observe(len(batch))
-        return [row[0] for row in rows]
+            if rows:
+                await store.insert_records(conn, rows)
+            if remembered:
+                await store.remember_outbox(conn, remembered)
+        APPENDED.inc(len(rows))
+        BATCH.observe(len(rows))
+        return seqs

@@ -9,8 +9,9 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 import forensics
+import media
 import ticketing
-from server import chat, db, middleware
+from server import chat, db, jobs, middleware
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
@@ -24,7 +25,11 @@ from server.web.routes import routes as web_routes
 log = logging.getLogger(__name__)
 
 # Domain packages plug in here: each `setup(app)` adds routes, rules and background tasks.
-PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [forensics.setup, ticketing.setup]
+PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [
+    forensics.setup,
+    media.setup,
+    ticketing.setup,
+]
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -66,7 +71,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes,
                   web_routes):
         app.router.add_routes(table)
+    jobs.setup(app)  # the registry each package adds its jobs and schedules to
     chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes
     for setup in PACKAGE_SETUPS:
         setup(app)
+    jobs.start_worker(app)  # last: it stops first, before what its jobs use
     return app

@@ -2,6 +2,9 @@
 
 The forensics package installs the sink at setup; until then (or in a process without it)
 calls are no-ops, so core code never depends on whether the audit trail is configured.
+`record` is the transactional form: the event is enqueued on the job queue inside the
+caller's transaction and appended by a retried job, so a committed change cannot lose its
+record to a failure (or a crash) after the commit.
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 from aiohttp import web
+
+from server import jobs
 
 AuditSink = Callable[[str, str | None, str | None, dict[str, Any], Mapping[str, Any] | None],
                      Awaitable[Any]]
 AUDIT_SINK: web.AppKey[AuditSink] = web.AppKey("audit_sink")
+# The job that appends a record enqueued by `record`; the forensics package registers it.
+OUTBOX_JOB = "audit.record"
 
 
 async def log(app: web.Application, event_type: str, *, actor: object = None,
@@ -30,6 +38,20 @@ async def log(app: web.Application, event_type: str, *, actor: object = None,
         await sink(event_type, None if actor is None else str(actor),
                    None if subject is None else str(subject),
                    {k: _plain(v) for k, v in data.items()}, personal)
+
+
+async def record(app: web.Application, conn: asyncpg.Connection, event_type: str, *,
+                 actor: object = None, subject: object = None, **data: Any) -> None:
+    """Append an event once the caller's transaction on `conn` commits (never if it rolls
+    back). No personal data: the queued payload is not encrypted."""
+    registry = app.get(jobs.JOBS)
+    if registry is None or OUTBOX_JOB not in registry.jobs:
+        return
+    await jobs.enqueue(app, conn, OUTBOX_JOB, {
+        "key": str(uuid.uuid4()), "type": event_type,
+        "actor": None if actor is None else str(actor),
+        "subject": None if subject is None else str(subject),
+        "data": {k: _plain(v) for k, v in data.items()}})
 
 
 def _plain(value: Any) -> Any:

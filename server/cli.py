@@ -11,12 +11,14 @@ import secrets
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from aiohttp import web
 
 from server.accounts.tokens import ROLES
 from server.clitools import config_or_exit, require_services
+from server.config import Config
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -52,16 +54,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_nginx_config(args: argparse.Namespace) -> int:
     """Print (or write) the nginx.conf for this configuration and create the dirs it names."""
-    from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
+    from server.nginx_config import layout_for, prepare_dirs, render
 
     cfg = config_or_exit()
-    layout = NginxLayout(
-        state_dir=Path(args.state_dir or cfg.state_dir / "nginx").resolve(),
-        rtmp_listen=str(cfg.rtmp_port), http_listen=str(cfg.http_port),
-        app_host=os.environ.get("MHC_NGINX_APP_HOST", "127.0.0.1"), app_port=cfg.port,
-        record_dir=cfg.record_dir,
-        worker_user=default_worker_user(),
-    )
+    layout = layout_for(cfg, Path(args.state_dir or cfg.state_dir / "nginx").resolve())
     text = render(cfg, layout)
     prepare_dirs(cfg, layout)
     if args.out:
@@ -148,13 +144,32 @@ def cmd_user(args: argparse.Namespace) -> int:
             found = await store.user_with_hash(conn, args.email)
             if found is None:
                 raise SystemExit("no such user")
-            await store.set_role(conn, found["id"], args.role)
-            return f"{args.email} is now {args.role}"
         finally:
             await conn.close()
+        await _change_role(cfg, found["id"], args.role)
+        return f"{args.email} is now {args.role}"
 
     print(asyncio.run(run()))
     return 0
+
+
+async def _change_role(cfg: Config, user_id: uuid.UUID, role: str) -> None:
+    """Through the same service as the admin API: live tokens stop, the log records it."""
+    from server.accounts import service
+    from server.app import create_app
+
+    # The CLI is not the server: no job worker, no in-app forensic scheduler.
+    cfg = dataclasses.replace(cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off",
+                                        "MHC_FORENSIC_SCHEDULER": "off"})
+    runner = web.AppRunner(create_app(cfg))
+    await runner.setup()
+    try:
+        import getpass
+
+        # The forensic record names the operator account that ran the command.
+        await service.change_role(runner.app, user_id, role, f"cli:{getpass.getuser()}", "cli")
+    finally:
+        await runner.cleanup()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,14 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--role", choices=ROLES, required=True)
     user.set_defaults(func=cmd_user)
     from forensics.cli import add_parser as add_forensics
+    from server.jobs.cli import add_parser as add_jobs
 
     add_forensics(sub)
+    add_jobs(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mhc` console script."""
-    logging.basicConfig(level=os.environ.get("MHC_LOG_LEVEL", "INFO"),
+    # Each command's settings (MHC_LOG_LEVEL among them) are applied once it loads them.
+    logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 
 N = TypeVar("N", int, float)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Only the local nginx is trusted to name the client unless the operator says otherwise.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128"
 
 
 class ConfigError(Exception):
@@ -63,6 +67,21 @@ class Config:
     login_max_failures_account: int = 5
     login_max_failures_ip: int = 20
     login_window: int = 900
+    # Peers whose X-Forwarded-For / X-Real-IP are believed (nginx, a TLS terminator).
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
+    register_per_hour_ip: int = 20
+    password_hash_concurrency: int = 2
+    # Anti-sharing: a MaxMind-format City database (off when unset), and what no traveller does.
+    geoip_db: Path | None = None
+    geo_max_miles: float = 1000.0
+    geo_max_mph: float = 600.0
+    # nginx's public HTTP and RTMP listeners: loopback unless the operator opens them.
+    bind_address: str = "127.0.0.1"
+    # Where nginx reaches the app, and the loopback port of nginx's heartbeat relay.
+    nginx_app_host: str = "127.0.0.1"
+    nginx_hook_port: int = 8081
+    log_level: str = "INFO"
     dev: bool = False
     # The merged environment (file + process), where each package reads its own settings.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -101,6 +120,20 @@ def env_value(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def parse_networks(name: str, raw: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs (a bare address is a /32 or /128); ConfigError names `name`."""
+    networks: list[Network] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an address or CIDR") from None
+    return tuple(networks)
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     return env_number(env, name, default, minimum, 2**31 - 1, int)
 
@@ -126,8 +159,41 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return value
 
 
+def _geoip_db(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("MHC_GEOIP_DB", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    if not path.is_file():
+        raise ConfigError(f"MHC_GEOIP_DB names {raw!r}, which is not a file")
+    return path
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# `mhc up` writes the running local stack's settings here, under the state dir.
+STACK_ENV_FILE = "env"
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return env_number(env, name, default, 1, 65535, int)
+
+
+def _address(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an IP address, got {value!r}") from None
+    return value
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
-    """Build a Config from `env` (default: os.environ plus MHC_ENV_FILE), or raise ConfigError."""
+    """Build a Config from `env` (default: os.environ plus MHC_ENV_FILE), or raise ConfigError.
+
+    Without MHC_ENV_FILE, the process's settings are completed from the env file a running
+    `mhc up` keeps in the state dir, so `mhc` commands beside a local stack find its secrets
+    and services.
+    """
     merged: dict[str, str] = {}
     source = dict(os.environ if env is None else env)
     env_file = source.get("MHC_ENV_FILE")
@@ -136,6 +202,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         if not path.is_file():
             raise ConfigError(f"MHC_ENV_FILE names {env_file!r}, which is not a file")
         merged.update(read_env_file(path))
+    elif env is None:
+        stack_env = Path(source.get("MHC_STATE_DIR") or ".mhc-state") / STACK_ENV_FILE
+        if stack_env.is_file():
+            merged.update(read_env_file(stack_env))
     merged.update(source)  # the real environment wins over the file
 
     dev = merged.get("MHC_DEV", "").lower() in {"1", "true", "yes"}
@@ -149,6 +219,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if not public_url.startswith(("http://", "https://")):
         raise ConfigError("MHC_PUBLIC_URL must start with http:// or https://")
     hls_dir = Path(merged.get("MHC_HLS_DIR", str(state_dir / "hls"))).resolve()
+    log_level = (merged.get("MHC_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"MHC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     return Config(
         database_url=_url(merged, "DATABASE_URL", ("postgres://", "postgresql://")),
         redis_url=_url(merged, "REDIS_URL", ("redis://", "rediss://", "unix://")),
@@ -171,6 +244,18 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_max_failures_account=_int(merged, "MHC_LOGIN_MAX_FAILURES_ACCOUNT", 5),
         login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),
         login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
+        trusted_proxies=parse_networks(
+            "MHC_TRUSTED_PROXIES", merged.get("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
+        register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 20),
+        password_hash_concurrency=env_number(merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64,
+                                             int),
+        geoip_db=_geoip_db(merged),
+        geo_max_miles=env_number(merged, "MHC_GEO_MAX_MILES", 1000.0, 1.0, 25_000.0, float),
+        geo_max_mph=env_number(merged, "MHC_GEO_MAX_MPH", 600.0, 1.0, 100_000.0, float),
+        bind_address=_address(merged, "MHC_BIND_ADDRESS", "127.0.0.1"),
+        nginx_app_host=merged.get("MHC_NGINX_APP_HOST", "").strip() or "127.0.0.1",
+        nginx_hook_port=_port(merged, "MHC_NGINX_HOOK_PORT", 8081),
+        log_level=log_level,
         dev=dev,
         env=merged,
     )

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from server import localstack
 from server.app import create_app
-from server.config import Config
-from server.nginx_config import NginxLayout, default_worker_user, prepare_dirs, render
+from server.config import STACK_ENV_FILE, Config
+from server.nginx_config import layout_for, prepare_dirs, render
 
 DEMO_EMAIL = "demo-artist@mhc.local"
 
@@ -53,6 +53,27 @@ async def _seed_demo(app: web.Application, state_dir: Path) -> tuple[str, str]:
     return str(event["id"]), rotated["stream_key"]
 
 
+def write_stack_env(cfg: Config) -> Path:
+    """The running stack's settings, private services included, for `mhc` commands beside it."""
+    values = {k: v for k, v in cfg.env.items()
+              if k.startswith(("MHC_", "STRIPE_")) and k != "MHC_ENV_FILE" and "\n" not in v}
+    values.update({
+        "DATABASE_URL": cfg.database_url or "", "REDIS_URL": cfg.redis_url or "",
+        "MHC_JWT_SECRET": cfg.jwt_secret, "MHC_PLAYBACK_SECRET": cfg.playback_secret,
+        "MHC_HOOK_SECRET": cfg.hook_secret, "MHC_STATE_DIR": str(cfg.state_dir),
+        "MHC_PORT": str(cfg.port), "MHC_HTTP_PORT": str(cfg.http_port),
+        "MHC_RTMP_PORT": str(cfg.rtmp_port), "MHC_PUBLIC_URL": cfg.public_url,
+    })
+    path = cfg.state_dir / STACK_ENV_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)
+    tmp.write_text("# Written by `mhc up` while it runs; `mhc` reads it when no MHC_ENV_FILE is set.\n"
+                   + "".join(f"{k}={v}\n" for k, v in sorted(values.items())))
+    tmp.replace(path)
+    return path
+
+
 async def _run(cfg: Config) -> None:
     services: list[localstack.Service] = []
     state = cfg.state_dir
@@ -70,15 +91,14 @@ async def _run(cfg: Config) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", cfg.port)
         await site.start()
-        layout = NginxLayout(state_dir=state / "nginx", rtmp_listen=str(cfg.rtmp_port),
-                             http_listen=str(cfg.http_port), app_host="127.0.0.1",
-                             app_port=cfg.port, record_dir=cfg.record_dir,
-                             worker_user=default_worker_user())
+        layout = layout_for(cfg, state / "nginx")
         prepare_dirs(cfg, layout)
         conf = layout.state_dir / "nginx.conf"
         conf.write_text(render(cfg, layout))
         services.append(localstack.start_nginx(conf, cfg.http_port))
         event_id, key = await _seed_demo(app, state)
+        stack_env = write_stack_env(cfg)
+        demo_password = (state / "demo-password").read_text().strip()
         print(f"""
 MHC Live is up.
   Web + API:        {cfg.public_url}/   (OpenAPI: {cfg.public_url}/api/openapi.json)
@@ -89,6 +109,9 @@ MHC Live is up.
                     then open the returned /play/<token>/{event_id}/index.m3u8
   Test stream:      ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine \\
                       -c:v libx264 -preset veryfast -g 50 -c:a aac -f flv {cfg.rtmp_url}/{key}
+  Demo artist:      log in as {DEMO_EMAIL} with password {demo_password}
+  Make an admin:    ./dev mhc user create --email you@example.com --role admin
+                    (in this checkout while this runs: `mhc` reads {stack_env})
   State:            {state}
 Ctrl-C stops everything.""", flush=True)
         stop = asyncio.Event()
@@ -98,6 +121,7 @@ Ctrl-C stops everything.""", flush=True)
         await stop.wait()
         await runner.cleanup()
     finally:
+        (state / STACK_ENV_FILE).unlink(missing_ok=True)
         for service in reversed(services):
             service.stop()
 

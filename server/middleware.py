@@ -34,9 +34,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return _json_error(exc.status, code, exc.reason)
+        resp = _json_error(exc.status, code, exc.reason)
+        if "Allow" in exc.headers:  # 405 names the methods the route does take (RFC 9110)
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route name, never the path: hook paths carry MHC_HOOK_SECRET, others carry tokens.
+        route = request.match_info.route.name or "unmatched"
+        log.exception("unhandled error on %s %s", request.method, route)
         return _json_error(500, "internal", "internal server error")
 
 

@@ -24,10 +24,32 @@ class NginxLayout:
     http_listen: str
     app_host: str
     app_port: int
+    # The loopback port where nginx relays nginx-rtmp's heartbeat to the app (see template).
+    hook_port: int = 8081
     record_dir: Path | None = None
-    gate_cache_seconds: int = 5
+    # An allow is reused for at most this + 1 s (nginx's clock ticks in seconds), so a revoked
+    # token is refused within 4 s; README promises 5.
+    gate_cache_seconds: int = 3
+    # How often nginx-rtmp reports each publisher (on_update).
+    heartbeat_seconds: int = 30
     daemon: bool = False
     worker_user: str | None = None
+
+
+def listen_address(host: str, port: int) -> str:
+    """An nginx `listen` address for `host` (IPv4 or IPv6) and `port`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def layout_for(config: Config, state_dir: Path) -> NginxLayout:
+    """The layout a deployment gets from its configuration (`mhc up`, `mhc nginx-config`)."""
+    return NginxLayout(
+        state_dir=state_dir,
+        rtmp_listen=listen_address(config.bind_address, config.rtmp_port),
+        http_listen=listen_address(config.bind_address, config.http_port),
+        app_host=config.nginx_app_host, app_port=config.port, hook_port=config.nginx_hook_port,
+        record_dir=config.record_dir, worker_user=default_worker_user(),
+    )
 
 
 def default_worker_user() -> str | None:
@@ -42,13 +64,20 @@ def render(config: Config, layout: NginxLayout) -> str:
         # Recordings become replays once the stream ends (media/ remuxes them).
         record = (f"record all;\n            record_path {layout.record_dir};\n"
                   "            record_unique on;\n            record_suffix .flv;")
+    rtmp_port = layout.rtmp_listen.rsplit(":", 1)[-1]
+    rtmp_host = layout.rtmp_listen.rpartition(":")[0]
+    # The HLS relay pushes to 127.0.0.1, so a listener on another address needs a loopback one.
+    loopback = "" if rtmp_host in ("", "0.0.0.0", "127.0.0.1") else f"listen 127.0.0.1:{rtmp_port};"
     values = {
         "rtmp_module": RTMP_MODULE,
         "user_line": f"user {layout.worker_user};" if layout.worker_user else "",
         "daemon": "on" if layout.daemon else "off",
         "state_dir": str(layout.state_dir),
         "rtmp_listen": layout.rtmp_listen,
-        "rtmp_port": layout.rtmp_listen.rsplit(":", 1)[-1],
+        "rtmp_port": rtmp_port,
+        "rtmp_loopback_listen": loopback,
+        "hook_port": str(layout.hook_port),
+        "heartbeat_seconds": str(layout.heartbeat_seconds),
         "http_listen": layout.http_listen,
         "app_url": f"http://{layout.app_host}:{layout.app_port}",
         "app_host": layout.app_host,
@@ -59,6 +88,8 @@ def render(config: Config, layout: NginxLayout) -> str:
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
+        "real_ip_from": "\n".join(f"    set_real_ip_from {net};"
+                                   for net in config.trusted_proxies),
     }
     text = string.Template(TEMPLATE.read_text()).safe_substitute(values)
     missing = _LEFT.findall(text)

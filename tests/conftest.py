@@ -41,6 +41,8 @@ def make_config(services: Services, **env: str) -> Config:
         "MHC_HOOK_SECRET": secrets.token_urlsafe(32),
         "MHC_STATE_DIR": str(services.work_dir / "state"),
         "MHC_LOGIN_MAX_FAILURES_IP": "1000",
+        # Every test registers from loopback; the per-address limit has its own tests.
+        "MHC_REGISTER_PER_HOUR_IP": "100000",
         # Every chat action re-checks its token, so revocation tests need no waiting.
         "MHC_CHAT_REVALIDATE_SECONDS": "0",
         "PATH": os.environ.get("PATH", ""),
@@ -121,7 +123,7 @@ def nginx(app_server: tuple[web.Application, str], services: Services) -> Iterat
     http_port, rtmp_port = free_port(), free_port()
     layout = NginxLayout(state_dir=services.work_dir / "nginx", rtmp_listen=f"127.0.0.1:{rtmp_port}",
                          http_listen=f"127.0.0.1:{http_port}", app_host="127.0.0.1",
-                         app_port=cfg.port, record_dir=cfg.record_dir,
+                         app_port=cfg.port, hook_port=free_port(), record_dir=cfg.record_dir,
                          gate_cache_seconds=2, worker_user=default_worker_user())
     prepare_dirs(cfg, layout)
     conf = layout.state_dir / "nginx.conf"

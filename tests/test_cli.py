@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from tests.services import Services
 
 SECRETS = {n: "s" * 40 for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}
 
 
-def mhc(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def mhc(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True,
-                          text=True, env={**base, **env}, timeout=60)
+    # A fresh working directory, so no local stack's `.mhc-state/env` is picked up.
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], check=False,
+                          capture_output=True, text=True, env={**base, **env}, timeout=60,
+                          cwd=cwd or tempfile.mkdtemp(prefix="mhc-cli-"))
 
 
 def test_nginx_config_renders_a_valid_config(tmp_path: Path) -> None:
@@ -49,3 +56,51 @@ def test_migrate_and_user_commands(services: Services) -> None:
     assert done.returncode == 0 and "now moderator" in done.stdout
     done = mhc("user", "create", "--email", "ops-admin@example.test", **env)
     assert done.returncode != 0 and "exists" in done.stderr
+
+
+def test_nginx_and_log_settings_come_from_the_env_file(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "mhc.env"
+    env_file.write_text("MHC_NGINX_APP_HOST=app.internal\nMHC_BIND_ADDRESS=0.0.0.0\n"
+                        "MHC_LOG_LEVEL=debug\n")
+    out = tmp_path / "nginx.conf"
+    done = mhc("nginx-config", "--out", str(out), MHC_ENV_FILE=str(env_file),
+               MHC_STATE_DIR=str(tmp_path), **SECRETS)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "server app.internal:8080;" in text
+    assert "listen 0.0.0.0:8000;" in text and "listen 0.0.0.0:1935;" in text
+    env_file.write_text("MHC_LOG_LEVEL=chatty\n")
+    done = mhc("nginx-config", MHC_ENV_FILE=str(env_file), **SECRETS)
+    assert done.returncode == 2 and "MHC_LOG_LEVEL" in done.stderr
+    # The level read from the file is the one the command logs at.
+    from server import cli
+
+    env_file.write_text("MHC_LOG_LEVEL=debug\n")
+    for name, value in {**SECRETS, "MHC_ENV_FILE": str(env_file),
+                        "MHC_STATE_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MHC_LOG_LEVEL", raising=False)
+    root = logging.getLogger()
+    before = root.level
+    try:
+        assert cli.main(["nginx-config", "--out", str(out)]) == 0
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(before)
+
+
+def test_public_listeners_bind_loopback_unless_configured(tmp_path: Path) -> None:
+    out = tmp_path / "nginx.conf"
+    done = mhc("nginx-config", "--out", str(out), MHC_STATE_DIR=str(tmp_path), **SECRETS)
+    assert done.returncode == 0, done.stderr
+    listens = re.findall(r"^\s*listen (\S+);", out.read_text(), re.MULTILINE)
+    assert listens and all(a.startswith("127.0.0.1:") for a in listens), listens
+    done = mhc("nginx-config", "--out", str(out), MHC_STATE_DIR=str(tmp_path),
+               MHC_BIND_ADDRESS="192.0.2.10", **SECRETS)
+    assert done.returncode == 0, done.stderr
+    listens = re.findall(r"^\s*listen (\S+);", out.read_text(), re.MULTILINE)
+    # The HLS relay pushes over loopback, so RTMP keeps a loopback listener too.
+    assert {"192.0.2.10:8000", "192.0.2.10:1935", "127.0.0.1:1935"} <= set(listens), listens
+    done = mhc("nginx-config", MHC_BIND_ADDRESS="everywhere", **SECRETS)
+    assert done.returncode == 2 and "MHC_BIND_ADDRESS" in done.stderr

@@ -1,9 +1,8 @@
-"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replays."""
+"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replay access."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,21 +10,23 @@ from aiohttp import web
 
 from server.access import WATCH_RULES
 from server.keys import CONFIG, REDIS
-from server.live.service import STATUS_LISTENERS
-from server.ratelimit import TokenBucket
-from ticketing import config, orders, payments, replays, routes, validation
+from server.live.service import STATUS_OUTBOX
+from server.playback.service import RENEWAL_CHECKS
+from server.ratelimit import RateLimit, RateLimiter
+from ticketing import config, location, payments, refunds, routes, sweeper, validation
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
-from ticketing.limits import Bucket, MultiBucket
 
 log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    """Validate ticketing's config and plug its routes, watch rule, listener and tasks in."""
+    """Validate ticketing's config and plug its routes, watch rule, outbox hook and jobs in."""
     app[TICKETING_CONFIG] = config.load(app[CONFIG])
     app.router.add_routes(routes.routes)
     app.setdefault(WATCH_RULES, []).append(validation.holds_admitted_ticket)
-    app.setdefault(STATUS_LISTENERS, []).append(replays.on_status)
+    app.setdefault(STATUS_OUTBOX, []).append(refunds.on_status_in_transaction)
+    app.setdefault(RENEWAL_CHECKS, []).append(location.check_renewal)
+    sweeper.setup(app)
     app.cleanup_ctx.append(_runtime)
 
 
@@ -37,22 +38,19 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
                     "without charging anyone. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
                     "for real sales.")
     redis = app[REDIS]
+    limiter = RateLimiter(redis)
     rt = Runtime(
         provider=provider,
-        purchase_limit=TokenBucket(redis, "tkt:rl:buy", cfg.purchase_burst,
-                                   cfg.purchase_per_minute / 60),
-        limits=MultiBucket(redis),
-        validate_ip_limit=Bucket("tkt:rl:ip", cfg.validate_ip_burst,
-                                 cfg.validate_ip_per_minute / 60),
-        validate_ticket_limit=Bucket("tkt:rl:ticket", cfg.validate_ticket_burst,
-                                     cfg.validate_ticket_per_minute / 60),
+        purchase_limit=limiter.bucket(RateLimit("ticket_purchase", cfg.purchase_burst,
+                                                cfg.purchase_per_minute / 60)),
+        limits=limiter,
+        validate_ip_limit=RateLimit("ticket_validate_ip", cfg.validate_ip_burst,
+                                    cfg.validate_ip_per_minute / 60),
+        validate_ticket_limit=RateLimit("ticket_validate_ticket", cfg.validate_ticket_burst,
+                                        cfg.validate_ticket_per_minute / 60),
     )
     app[RUNTIME] = rt
-    sweeper = asyncio.get_running_loop().create_task(orders.sweep_forever(app))
     yield
-    sweeper.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sweeper
     if rt.tasks:
         _, pending = await asyncio.wait(list(rt.tasks), timeout=30)
         for task in pending:

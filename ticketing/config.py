@@ -41,7 +41,9 @@ class TicketingConfig:
     validate_ip_per_minute: int = 30
     validate_ticket_burst: int = 10
     validate_ticket_per_minute: int = 10
-    session_ip_ttl: int = 6 * 3600
+    # Unpaid holds at once: throwaway accounts (or one address) cannot sit on a small event.
+    holds_per_account: int = 3
+    holds_per_address: int = 10
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -116,4 +118,6 @@ def load(core: Config, env: Mapping[str, str] | None = None) -> TicketingConfig:
         validate_ip_per_minute=_int(e, "MHC_VALIDATE_IP_PER_MINUTE", 30, 1, 1_000_000),
         validate_ticket_burst=_int(e, "MHC_VALIDATE_TICKET_BURST", 10, 1, 100_000),
         validate_ticket_per_minute=_int(e, "MHC_VALIDATE_TICKET_PER_MINUTE", 10, 1, 1_000_000),
+        holds_per_account=_int(e, "MHC_HOLDS_PER_ACCOUNT", 3, 1, 10_000),
+        holds_per_address=_int(e, "MHC_HOLDS_PER_ADDRESS", 10, 1, 1_000_000),
     )

@@ -15,4 +15,3 @@ VALIDATION_LATENCY = Histogram(
 )
 WEBHOOKS = Counter("mhc_payment_webhooks_total", "Payment webhooks by type and outcome",
                    ["type", "outcome"])
-REPLAYS = Counter("mhc_replay_packaging_total", "Replay packaging runs by outcome", ["outcome"])

@@ -8,10 +8,10 @@ refunded at once, never kept.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +20,15 @@ from aiohttp import web
 
 from server import audit
 from server.accounts.tokens import Principal
-from server.errors import ApiError, conflict
 from server.keys import CLOCK, DB
 from server.live.service import get_event
-from ticketing import payments, store
+from ticketing import holds, payments, store
+from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import PAYMENTS, PURCHASES
 from ticketing.payments import Payment, PaymentError
 from ticketing.split import split
+from ticketing.validation import ip_digest
 from ticketing.views import ticket_json
 
 log = logging.getLogger(__name__)
@@ -62,24 +63,33 @@ async def _rate_limit(app: web.Application, principal: Principal) -> None:
                                                               app[CLOCK].time())
     if not allowed:
         PURCHASES.labels("rate_limited").inc()
-        raise ApiError(429, "rate_limited", "too many purchase attempts; try again shortly",
-                       retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise OrderError("rate_limited", "too many purchase attempts; try again shortly",
+                         retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
-async def purchase(app: web.Application, principal: Principal,
-                   event_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
-    """Hold one seat and start its payment: (201, reply), or (200, reply) for a hold in progress."""
+@dataclass(frozen=True)
+class Purchase:
+    """A purchase started now (`created`), or the caller's hold already in progress."""
+
+    created: bool
+    reply: dict[str, Any]
+
+
+async def purchase(app: web.Application, principal: Principal, event_id: uuid.UUID,
+                   ip: str | None = None) -> Purchase:
+    """Hold one seat and start its payment (or return the caller's hold in progress); raises
+    OrderError when the rules or the provider refuse."""
     await _rate_limit(app, principal)
     event = await get_event(app, event_id)
     if event["status"] == "cancelled":
         PURCHASES.labels("refused").inc()
-        raise conflict("the event was cancelled", "event_cancelled")
+        raise OrderError("event_cancelled", "the event was cancelled")
     if event["status"] not in SELLING:
         PURCHASES.labels("refused").inc()
-        raise conflict("the event has ended", "event_ended")
+        raise OrderError("event_ended", "the event has ended")
     if event["price_minor"] == 0:
         PURCHASES.labels("refused").inc()
-        raise conflict("this event is free: no ticket is needed", "free_event")
+        raise OrderError("free_event", "this event is free: no ticket is needed")
     cfg, rt, clock = app[TICKETING_CONFIG], app[RUNTIME], app[CLOCK]
     now = clock.now()
     released: list[Any] = []
@@ -88,13 +98,15 @@ async def purchase(app: web.Application, principal: Principal,
         existing = await store.active_for_user(conn, event_id, principal.user_id)
         if existing is not None and existing["status"] != "reserved":
             PURCHASES.labels("duplicate").inc()
-            raise conflict("you already have a ticket for this event", "already_has_ticket")
+            raise OrderError("already_has_ticket", "you already have a ticket for this event")
         if existing is not None and existing["reserved_until"] > now:
-            return 200, await _pending_reply(app, existing)
+            return Purchase(False, await _pending_reply(app, existing))
         try:
             async with conn.transaction():
                 if existing is not None:  # the caller's own hold ran out: let it go first
                     released += await store.release_expired(conn, event_id, now, principal.user_id)
+                address = None if ip is None else ip_digest(app, ip)
+                await holds.check(app, conn, principal.user_id, address, now)
                 seat = await store.claim_seat(conn, event_id, event["capacity"])
                 if not seat:
                     freed = await store.release_expired(conn, event_id, now)
@@ -105,15 +117,19 @@ async def purchase(app: web.Application, principal: Principal,
                         conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
                         event["currency"].strip(), event["replay_access"], rt.provider.name, now,
                         now + timedelta(seconds=cfg.hold_seconds))
+                    await holds.record(conn, ticket["id"], address)
+                for row in released:
+                    await _record_release(app, conn, row, "expired")
         except asyncpg.UniqueViolationError:
             PURCHASES.labels("duplicate").inc()
-            raise conflict("you already have a ticket (or a purchase in progress) for this event",
-                           "already_has_ticket") from None
+            raise OrderError("already_has_ticket",
+                             "you already have a ticket (or a purchase in progress) for this event"
+                             ) from None
     for row in released:
-        await _after_release(app, row, "expired")
+        _cancel_later(app, row)
     if ticket is None:
         PURCHASES.labels("sold_out").inc()
-        raise conflict("the event is sold out", "sold_out")
+        raise OrderError("sold_out", "the event is sold out")
     try:
         payment = await rt.provider.create(
             amount=ticket["amount_minor"], currency=ticket["currency"].strip(),
@@ -124,29 +140,33 @@ async def purchase(app: web.Application, principal: Principal,
             await store.transition(conn, ticket["id"], ("reserved",), "released", clock.now(),
                                    "payment_error")
         PURCHASES.labels("provider_error").inc()
-        raise ApiError(502, "payment_provider_error",
-                       "the payment service is unavailable: nothing was charged and no seat is held"
-                       ) from None
+        raise OrderError(PROVIDER_ERROR, "the payment service is unavailable: nothing was "
+                         "charged and no seat is held") from None
     async with app[DB].acquire() as conn:
         await store.set_payment_ref(conn, ticket["id"], payment.id)
     PURCHASES.labels("reserved").inc()
-    return 201, {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
+    return Purchase(True, {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)})
 
 
 async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     if ticket["payment_ref"] is None:
-        raise conflict("a purchase for this event is already being started", "purchase_in_progress")
+        raise OrderError("purchase_in_progress", "a purchase for this event is already being started")
     try:
         payment = await app[RUNTIME].provider.retrieve(ticket["payment_ref"])
     except PaymentError:
-        raise ApiError(502, "payment_provider_error", "the payment service is unavailable") from None
+        raise OrderError(PROVIDER_ERROR, "the payment service is unavailable") from None
     return {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
 
 
-async def _after_release(app: web.Application, row: Any, reason: str) -> None:
-    """Audit a released hold and cancel its payment in the background (best effort)."""
-    await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                    reason=reason, payment=row["payment_ref"])
+async def _record_release(app: web.Application, conn: asyncpg.Connection, row: Any,
+                          reason: str) -> None:
+    """The forensic record of a released hold, in the release's transaction."""
+    await audit.record(app, conn, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
+                       reason=reason, payment=row["payment_ref"])
+
+
+def _cancel_later(app: web.Application, row: Any) -> None:
+    """Cancel a released hold's payment in the background (best effort)."""
     rt = app[RUNTIME]
     if row["payment_ref"] and row["provider"] == rt.provider.name:
         rt.spawn(_cancel_quietly(app, row["payment_ref"]))
@@ -220,10 +240,10 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
                 row = await store.mark_paid(conn, ticket["id"], now)
                 if row is not None:
                     await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+                    await _record_issue(app, conn, row, payment, late=False)
             if row is None:
                 ticket = await store.get(conn, ticket["id"])
         if row is not None:
-            await _issued(app, row, payment, late=False)
             return "issued"
     if ticket["status"] != "released":
         return "duplicate"
@@ -235,12 +255,12 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
             row = await store.reacquire(conn, ticket, event["capacity"], now)
             if row is not None:
                 await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+                await _record_issue(app, conn, row, payment, late=True)
     except store.SeatUnavailable:
         row = None
     except asyncpg.UniqueViolationError:
         reason = "already_has_ticket"
     if row is not None:
-        await _issued(app, row, payment, late=True)
         return "issued_late"
     async with app[DB].acquire() as conn:
         current = await store.get(conn, ticket["id"])
@@ -254,27 +274,29 @@ def _closed_reason(event: Any) -> str:
     return "event_cancelled" if event["status"] == "cancelled" else "event_over"
 
 
-async def _issued(app: web.Application, row: Any, payment: Payment, late: bool) -> None:
+async def _record_issue(app: web.Application, conn: asyncpg.Connection, row: Any,
+                        payment: Payment, late: bool) -> None:
+    """The forensic records of an issue, in its transaction (through the outbox)."""
     parts = split(row["amount_minor"])
-    await audit.log(app, "PAYMENT_COMPLETED", actor=row["user_id"], subject=row["id"],
-                    payment=payment.id, provider=row["provider"], amount=row["amount_minor"],
-                    currency=row["currency"].strip())
-    await audit.log(app, "TICKET_ISSUED", actor=row["user_id"], subject=row["id"],
-                    event=str(row["event_id"]), late=late, artist=parts.artist,
-                    platform=parts.platform, processing=parts.processing)
+    await audit.record(app, conn, "PAYMENT_COMPLETED", actor=row["user_id"], subject=row["id"],
+                       payment=payment.id, provider=row["provider"], amount=row["amount_minor"],
+                       currency=row["currency"].strip())
+    await audit.record(app, conn, "TICKET_ISSUED", actor=row["user_id"], subject=row["id"],
+                       event=str(row["event_id"]), late=late, artist=parts.artist,
+                       platform=parts.platform, processing=parts.processing)
 
 
 async def refund_unissued(app: web.Application, ticket: Any, payment: Payment, reason: str) -> str:
     """Refund a payment whose (released) ticket will not be issued; money is never kept."""
     await app[RUNTIME].provider.refund(payment.id, idempotency_key=refund_key(ticket["id"]),
                                        reason=reason)
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket["id"], ("released",), "refunded",
                                      app[CLOCK].now(), reason)
-    if row is not None:
-        await audit.log(app, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
-                        event=str(ticket["event_id"]), payment=payment.id, reason=reason,
-                        amount=payment.amount, currency=payment.currency)
+        if row is not None:
+            await audit.record(app, conn, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
+                               event=str(ticket["event_id"]), payment=payment.id, reason=reason,
+                               amount=payment.amount, currency=payment.currency)
     return f"refunded_{reason}"
 
 
@@ -283,13 +305,14 @@ async def settle_failure(app: web.Application, ticket: Any, payment: Payment) ->
     if ticket["status"] != "reserved":
         return "ignored"
     reason = "payment_failed" if payment.status == payments.FAILED else "payment_canceled"
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                      app[CLOCK].now(), reason)
+        if row is not None:
+            await audit.record(app, conn, "PAYMENT_FAILED", subject=row["id"],
+                               event=str(row["event_id"]), reason=reason, payment=payment.id)
     if row is None:
         return "ignored"
-    await audit.log(app, "PAYMENT_FAILED", subject=row["id"], event=str(row["event_id"]),
-                    reason=reason, payment=payment.id)
     if payment.status == payments.FAILED:
         # A later attempt on the same payment must not succeed for a released seat.
         await _cancel_quietly(app, payment.id)
@@ -313,14 +336,13 @@ async def expire_due(app: web.Application, limit: int = 200) -> int:
                     await rt.provider.cancel(payment.id)
             except PaymentError as exc:
                 log.info("expiring ticket %s: provider said %s", ticket["id"], exc)
-        async with app[DB].acquire() as conn:
+        async with app[DB].acquire() as conn, conn.transaction():
             row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                          app[CLOCK].now(), "expired")
+            if row is not None:
+                await _record_release(app, conn, row, "expired")
         if row is not None:
             released += 1
-            await audit.log(app, "SEAT_RELEASED", subject=row["id"],
-                            event=str(row["event_id"]), reason="expired",
-                            payment=row["payment_ref"])
     return released
 
 
@@ -332,14 +354,14 @@ async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID)
         holds = await store.reserved_tickets(conn, event_id)
     released = 0
     for ticket in holds:
-        async with app[DB].acquire() as conn:
+        async with app[DB].acquire() as conn, conn.transaction():
             row = await store.transition(conn, ticket["id"], ("reserved",), "released",
                                          app[CLOCK].now(), "event_cancelled")
+            if row is not None:
+                await _record_release(app, conn, row, "event_cancelled")
         if row is None:
             continue
         released += 1
-        await audit.log(app, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                        reason="event_cancelled", payment=row["payment_ref"])
         if not row["payment_ref"] or row["provider"] != rt.provider.name:
             continue
         try:
@@ -351,24 +373,3 @@ async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID)
         except PaymentError as exc:
             log.warning("cancelling the payment of ticket %s: %s", row["id"], exc)
     return released
-
-
-async def sweep(app: web.Application) -> None:
-    """One pass of the background sweeper: expire holds, then retry unfinished refunds."""
-    from ticketing.refunds import retry_refunds
-
-    await expire_due(app)
-    await retry_refunds(app)
-
-
-async def sweep_forever(app: web.Application) -> None:
-    """The background task that expires holds and retries refunds."""
-    interval = app[TICKETING_CONFIG].sweep_seconds
-    while True:
-        try:
-            await sweep(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("reservation sweep failed")
-        await asyncio.sleep(interval)

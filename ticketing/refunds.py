@@ -1,4 +1,9 @@
-"""Refunds and chargebacks: money back revokes the ticket and every playback session it opened."""
+"""Refunds and chargebacks: money back revokes the ticket and every playback session it opened.
+
+A cancelled event's refunds are a job enqueued in the cancellation's own transaction
+(`on_status_in_transaction`), retried by the job queue until every paid ticket is refunded;
+the periodic sweep (ticketing/sweeper.py) also finds cancelled events with paid tickets.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,16 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
-from server import audit
+from server import audit, jobs
 from server.accounts.tokens import Principal
-from server.errors import ApiError, conflict, forbidden, not_found
 from server.keys import CLOCK, DB
 from server.live.service import get_event
 from server.playback.service import revoke_viewer
 from ticketing import store
+from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME
 from ticketing.orders import refund_key, release_for_cancelled_event
 from ticketing.payments import PaymentError
@@ -29,10 +35,10 @@ async def refund(app: web.Application, principal: Principal, ticket_id: uuid.UUI
     async with app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket_id)
     if ticket is None:
-        raise not_found("ticket")
+        raise OrderError("not_found", "ticket not found")
     event = await get_event(app, ticket["event_id"])
     if not principal.is_admin and event["artist_id"] != principal.user_id:
-        raise forbidden("only an admin or the event's artist can refund a ticket")
+        raise OrderError("forbidden", "only an admin or the event's artist can refund a ticket")
     return ticket_json(await refund_ticket(app, ticket, principal.user_id, "requested"))
 
 
@@ -48,9 +54,9 @@ async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason
     if claimed is None:
         status = ticket["status"] if current is None else current["status"]
         if status == "refunded":
-            raise conflict("the ticket is already refunded", "already_refunded")
-        raise conflict(f"only a paid ticket can be refunded (this one is {status})",
-                       "not_refundable")
+            raise OrderError("already_refunded", "the ticket is already refunded")
+        raise OrderError("not_refundable",
+                         f"only a paid ticket can be refunded (this one is {status})")
     try:
         await app[RUNTIME].provider.refund(claimed["payment_ref"],
                                            idempotency_key=refund_key(ticket["id"]), reason=reason)
@@ -58,9 +64,8 @@ async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason
         log.warning("refund of ticket %s failed: %s", ticket["id"], exc)
         async with app[DB].acquire() as conn:
             await store.transition(conn, ticket["id"], ("refunding",), "paid", app[CLOCK].now())
-        raise ApiError(502, "payment_provider_error",
-                       "the payment service refused or is unavailable; the ticket is unchanged"
-                       ) from None
+        raise OrderError(PROVIDER_ERROR, "the payment service refused or is unavailable; the "
+                         "ticket is unchanged") from None
     row = await close_ticket(app, ticket["id"], "refunded", reason, actor)
     if row is None:  # closed meanwhile by the provider's own notification
         async with app[DB].acquire() as conn:
@@ -76,13 +81,14 @@ async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, 
         row = await store.transition(conn, ticket_id, ("paid", "refunding"), status, now, reason)
         if row is not None:
             await store.sale_refunded(conn, ticket_id, now)
+            kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
+            await audit.record(app, conn, kind, actor=actor, subject=ticket_id,
+                               event=str(row["event_id"]), reason=reason,
+                               payment=row["payment_ref"], amount=row["amount_minor"],
+                               currency=row["currency"].strip())
     if row is None:
         return None
-    sessions = await revoke_viewer(app, row["user_id"], row["event_id"], f"ticket_{status}", actor)
-    kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
-    await audit.log(app, kind, actor=actor, subject=ticket_id, event=str(row["event_id"]),
-                    reason=reason, payment=row["payment_ref"], amount=row["amount_minor"],
-                    currency=row["currency"].strip(), sessions_revoked=len(sessions))
+    await revoke_viewer(app, row["user_id"], row["event_id"], f"ticket_{status}", actor)
     return row
 
 
@@ -90,16 +96,15 @@ async def close_unissued(app: web.Application, ticket_id: uuid.UUID, status: str
                          reason: str) -> bool:
     """Close a ticket not yet issued (reserved or released) whose money went back before its
     success was seen, so that success can no longer issue it; releases a held seat."""
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.transition(conn, ticket_id, ("reserved", "released"), status,
                                      app[CLOCK].now(), reason)
-    if row is None:
-        return False
-    kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
-    await audit.log(app, kind, subject=ticket_id, event=str(row["event_id"]), reason=reason,
-                    payment=row["payment_ref"], amount=row["amount_minor"],
-                    currency=row["currency"].strip(), sessions_revoked=0)
-    return True
+        if row is not None:
+            kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
+            await audit.record(app, conn, kind, subject=ticket_id, event=str(row["event_id"]),
+                               reason=reason, payment=row["payment_ref"],
+                               amount=row["amount_minor"], currency=row["currency"].strip())
+    return row is not None
 
 
 async def on_charge_refunded(app: web.Application, charge_id: str) -> str:
@@ -140,21 +145,46 @@ async def on_dispute(app: web.Application, dispute_id: str) -> str:
     return "revoked" if row is not None else "duplicate"
 
 
+REFUND_EVENT_JOB = "ticketing.refund_event"
+
+
+class RefundsIncomplete(Exception):
+    """Some of a cancelled event's tickets could not be refunded yet (the job retries)."""
+
+
+async def on_status_in_transaction(app: web.Application, conn: asyncpg.Connection,
+                                   event_id: uuid.UUID, status: str) -> None:
+    """STATUS_OUTBOX hook: a cancellation marks the event and enqueues its refunds in the
+    cancellation's own transaction, so no commit can leave paid tickets unrefunded."""
+    if status != "cancelled":
+        return
+    await store.record_cancelled_event(conn, event_id)
+    await jobs.enqueue(app, conn, REFUND_EVENT_JOB, {"event_id": str(event_id)},
+                       dedupe_key=f"{REFUND_EVENT_JOB}:{event_id}")
+
+
+async def refund_event_job(app: web.Application, payload: dict[str, Any]) -> None:
+    """The job: refund a cancelled event; raises (so the queue retries) until all are done.
+    Safe to run again: refunded tickets are skipped, and a provider refund is idempotent."""
+    await refund_cancelled_event(app, uuid.UUID(payload["event_id"]))
+
+
 async def refund_cancelled_event(app: web.Application, event_id: uuid.UUID) -> int:
-    """When an event is cancelled, every hold is released (its payment cancelled) and every
-    paid ticket is refunded; what fails here is retried by the sweeper (`retry_refunds`)."""
-    async with app[DB].acquire() as conn:
-        await store.record_cancelled_event(conn, event_id)
+    """Release every hold of a cancelled event (cancelling its payment) and refund every paid
+    ticket; returns how many were refunded, or raises RefundsIncomplete naming the rest."""
     await release_for_cancelled_event(app, event_id)
     async with app[DB].acquire() as conn:
         tickets = await store.paid_tickets(conn, event_id)
-    done = 0
+    done, failed = 0, 0
     for ticket in tickets:
         try:
             await refund_ticket(app, ticket, None, "event_cancelled")
             done += 1
-        except ApiError as exc:
+        except OrderError as exc:
+            failed += 1
             log.warning("refund of ticket %s on cancellation: %s", ticket["id"], exc.message)
+    if failed:
+        raise RefundsIncomplete(f"{failed} of {len(tickets)} refunds of event {event_id} failed")
     return done
 
 
@@ -162,7 +192,7 @@ STALE_REFUNDING = timedelta(minutes=2)
 
 
 async def retry_refunds(app: web.Application, limit: int = 100) -> int:
-    """Sweeper pass: refund paid tickets of cancelled events, and finish refunds left in
+    """Sweep pass: refund paid tickets of cancelled events, and finish refunds left in
     'refunding' (e.g. by a crash); the provider's idempotency key makes a retry safe."""
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
@@ -174,6 +204,6 @@ async def retry_refunds(app: web.Application, limit: int = 100) -> int:
         try:
             await refund_ticket(app, ticket, None, reason)
             done += 1
-        except ApiError as exc:
+        except OrderError as exc:
             log.warning("retrying the refund of ticket %s: %s", ticket["id"], exc.message)
     return done

@@ -408,27 +408,6 @@ async def dev_refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Recor
 
 # --- replays -----------------------------------------------------------------------------
 
-async def set_replay(conn: asyncpg.Connection, event_id: uuid.UUID, status: str, now: datetime,
-                     parts: int = 0, segments: int = 0, duration: float = 0.0,
-                     error: str | None = None) -> None:
-    """Record an event's replay state."""
-    await conn.execute(
-        """INSERT INTO replays (event_id, status, parts, segments, duration_seconds, error,
-                                updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (event_id) DO UPDATE SET status = $2, parts = $3, segments = $4,
-               duration_seconds = $5, error = $6, updated_at = $7""",
-        event_id, status, parts, segments, duration, error, now,
-    )
-
-
-async def get_replay(conn: asyncpg.Connection, event_id: uuid.UUID) -> asyncpg.Record | None:
-    """An event's replay state."""
-    return await conn.fetchrow(
-        """SELECT event_id, status, parts, segments, duration_seconds, error, updated_at
-           FROM replays WHERE event_id = $1""", event_id)
-
-
 async def replay_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
                         event_id: uuid.UUID) -> asyncpg.Record | None:
     """The user's paid ticket for an event."""
@@ -436,3 +415,57 @@ async def replay_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
         f"SELECT {COLUMNS} FROM tickets WHERE user_id = $1 AND event_id = $2 AND status = 'paid'",
         user_id, event_id,
     )
+
+
+async def lock_holds_of(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None) -> None:
+    """Serialise, until commit, new holds of one account and of one address (in that order)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hold:user:' || $1, 0))",
+                       str(user_id))
+    if address is not None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('hold:addr:' || $1, 0))", address)
+
+
+async def unpaid_holds(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None,
+                       now: datetime) -> tuple[int, int]:
+    """Unexpired unpaid holds of an account, and of an address (0 when no address)."""
+    row = await conn.fetchrow(
+        """SELECT
+             (SELECT count(*) FROM tickets
+              WHERE user_id = $1 AND status = 'reserved' AND reserved_until > $3) AS by_user,
+             (SELECT count(*) FROM tickets
+              WHERE $2::text IS NOT NULL AND hold_address = $2 AND status = 'reserved'
+                AND reserved_until > $3) AS by_address""",
+        user_id, address, now)
+    assert row is not None
+    return int(row["by_user"]), int(row["by_address"])
+
+
+async def set_hold_address(conn: asyncpg.Connection, ticket_id: uuid.UUID, address: str) -> None:
+    """Remember the address digest a hold was made from."""
+    await conn.execute("UPDATE tickets SET hold_address = $2 WHERE id = $1", ticket_id, address)
+
+
+async def location_of(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    """Where a ticket's session was last seen (latitude, longitude, seen_at)."""
+    return await conn.fetchrow(
+        "SELECT latitude, longitude, seen_at FROM ticket_locations WHERE ticket_id = $1",
+        ticket_id)
+
+
+async def set_location(conn: asyncpg.Connection, ticket_id: uuid.UUID, latitude: float,
+                       longitude: float, seen_at: datetime) -> None:
+    """Record where a ticket's session is now."""
+    await conn.execute(
+        """INSERT INTO ticket_locations (ticket_id, latitude, longitude, seen_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (ticket_id) DO UPDATE
+           SET latitude = $2, longitude = $3, seen_at = $4""",
+        ticket_id, latitude, longitude, seen_at)
+
+
+async def ticket_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> uuid.UUID | None:
+    """The ticket whose live viewing session is `session_id`."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM tickets WHERE session_id = $1", session_id)
+    return found

@@ -7,19 +7,24 @@ Rules:
 - Re-entry is a separate, explicit step: the owner of an admitted ticket calls
   POST /api/tickets/{id}/reenter from another device; the ticket's viewing session moves
   there and the previous one is revoked (last login wins). A ticket has one active session.
-- One active session per IP per event: a new ticket session from an IP revokes the session
-  that IP had for the event (last wins). IPs are kept only as keyed digests in Redis.
+- Addresses never end sessions: a ticket has one session whoever shares its address, and one
+  fan's admission never ends another account's stream (households, offices and mobile
+  carriers put many fans behind one address). An account has one ticket per event, so its
+  ticket's single session is also its single session per address. IPs reach Redis only as
+  keyed digests (rate-limit bucket names).
 
-Checks run in this order, each refusal naming a pretix-like reason: rate_limited (per IP),
-invalid (malformed or forged: the signature is checked before anything in the code is
-trusted), rate_limited (per IP per event, and per ticket; genuine codes only), invalid
-(unknown ticket), invalid_time (outside the code's
-window), event_over (the event ended or was cancelled), unpaid / canceled / revoked (ticket state), wrong_event, not_owner,
-already_redeemed.
+Checks run in this order, each refusal naming a pretix-like reason: invalid (malformed or
+forged: the signature is checked before anything in the code is trusted) and invalid_time
+(outside the code's window), each spending only the caller's address bucket (rate_limited
+when it is empty); then rate_limited (per IP, per IP per event, per ticket and caller; genuine
+codes only, one atomic call), event_over (the event ended or was cancelled), invalid (unknown
+ticket), unpaid / canceled / revoked (ticket state), wrong_event, not_owner, already_redeemed;
+then, when the session moves, suspicious_location (see ticketing.location).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -32,17 +37,18 @@ from aiohttp import web
 from server import audit
 from server.accounts.tokens import Principal
 from server.errors import ApiError, not_found
-from server.keys import CLOCK, DB, REDIS
+from server.keys import CLOCK, DB
 from server.live.service import get_event
 from server.playback.service import open_session, revoke
-from ticketing import qr, store
+from server.ratelimit import RateLimit
+from ticketing import location, qr, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
 
-IP_SESSION_PREFIX = "tkt:ipsession:"
 REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
                  "canceled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
-                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409}
+                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409,
+                 "suspicious_location": 403}
 
 
 def rejected(reason: str, message: str, **extra: Any) -> ApiError:
@@ -57,18 +63,17 @@ def ip_digest(app: web.Application, ip: str) -> str:
     return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _rate_limit(app: web.Application, ip_key: str, event_key: str | None,
-                      ticket_key: str | None) -> None:
-    """Spend from the per-IP bucket (per event when `event_key` is given) and the ticket's."""
-    rt = app[RUNTIME]
-    ip_bucket = ip_key if event_key is None else f"{ip_key}:{event_key}"
-    checks = [(rt.validate_ip_limit, ip_bucket)]
-    if ticket_key is not None:
-        checks.append((rt.validate_ticket_limit, ticket_key))
-    allowed, wait_ms = await rt.limits.take(checks, app[CLOCK].time())
+async def _rate_limit(app: web.Application, checks: list[tuple[RateLimit, str]]) -> None:
+    """Spend one from each (bucket, key), all or nothing; 429 when any is empty."""
+    allowed, wait_ms = await app[RUNTIME].limits.take(checks, app[CLOCK].time())
     if not allowed:
         raise rejected("rate_limited", "too many validation attempts; try again shortly",
                        retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
+def ticket_bucket(ticket_id: uuid.UUID, caller: uuid.UUID) -> str:
+    """A ticket's bucket is per caller: whoever else knows the ticket id spends only their own."""
+    return f"{ticket_id}:{caller}"
 
 
 def _state_refusal(ticket: Any) -> ApiError | None:
@@ -114,21 +119,34 @@ async def validate(app: web.Application, principal: Principal, code: str, ip: st
 
 async def _validate(app: web.Application, principal: Principal, code: str, ip: str,
                     stream_id: uuid.UUID | None) -> dict[str, Any]:
-    # Rate limits come first. Until the signature is checked, nothing in the code can be
-    # trusted, so only the caller's address is limited: ids taken from a forged code must
-    # not spend the buckets of a ticket (or an event) the caller does not hold.
+    # Every attempt spends from its address's bucket. Nothing in a code whose signature or
+    # window fails is trusted, so such a code spends only that: ids taken from a forged or
+    # stale code must not spend the buckets of a ticket (or an event) the caller does not
+    # hold. A genuine code spends its address, address-per-event and ticket-per-caller
+    # buckets in one atomic call.
     ip_key = ip_digest(app, ip)
-    await _rate_limit(app, ip_key, None, None)
     try:
         claims = qr.verify_signature(app[TICKETING_CONFIG].qr_key, code)
-    except qr.CodeRejected as exc:
-        raise rejected(exc.reason, exc.message) from None
-    await _rate_limit(app, ip_key, str(claims.event_id), str(claims.ticket_id))
-    try:
         qr.check_window(claims, app[CLOCK].time())
     except qr.CodeRejected as exc:
+        await _rate_limit(app, [(app[RUNTIME].validate_ip_limit, ip_key)])
         raise rejected(exc.reason, exc.message) from None
-    event = await get_event(app, claims.event_id)
+    rt = app[RUNTIME]
+    # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
+    # the buckets wins, and nothing is written before both have answered.
+    limited: BaseException | None
+    found: Any
+    limited, found = await asyncio.gather(
+        _rate_limit(app, [(rt.validate_ip_limit, ip_key),
+                          (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
+                          (rt.validate_ticket_limit,
+                           ticket_bucket(claims.ticket_id, principal.user_id))]),
+        get_event(app, claims.event_id), return_exceptions=True)
+    if isinstance(limited, BaseException):
+        raise limited
+    if isinstance(found, BaseException):
+        raise found
+    event = found
     if event["status"] not in ("scheduled", "live"):
         raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
@@ -138,11 +156,14 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
         ticket = None if won else await store.get(conn, claims.ticket_id)
     if not won:
         raise _explain(ticket, claims, principal, stream_id)
-    # No connection is held across open_session: it takes its own from the pool.
-    grant = await _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip_key)
+    # The admission is committed: its forensic record (a group commit) is written while the
+    # session opens, rather than after it.
+    session_id = uuid.uuid4()
+    grant, _ = await asyncio.gather(
+        _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip, session_id),
+        audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
+                  event=str(claims.event_id), session=session_id, reentry=False))
     VALIDATIONS.labels("admitted").inc()
-    await audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
-                    event=str(claims.event_id), session=grant["session_id"], reentry=False)
     return _reply(claims.ticket_id, claims.event_id, now.isoformat(), grant, reentry=False)
 
 
@@ -154,9 +175,13 @@ def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
 
 
 async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                        event_id: uuid.UUID, ip_key: str) -> dict[str, Any]:
-    """Open a session for the ticket; revoke the ticket's and this IP's previous ones."""
-    grant = await open_session(app, user_id, event_id)
+                        event_id: uuid.UUID, ip: str,
+                        session_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Open a session for the ticket and revoke its previous one."""
+    # An impossible jump is refused here, before anything moves: the current session stays.
+    await location.check_move(app, ticket_id, user_id, ip)
+    # No connection is held across open_session: it takes its own from the pool.
+    grant = await open_session(app, user_id, event_id, session_id=session_id)
     session_id = uuid.UUID(grant["session_id"])
     async with app[DB].acquire() as conn:
         swapped, previous = await store.swap_session(conn, ticket_id, session_id)
@@ -165,11 +190,6 @@ async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uui
         raise rejected("canceled", "the ticket is no longer valid")
     if previous is not None and previous != session_id:
         await revoke(app, [previous], "ticket_session_moved", user_id)
-    ttl = app[TICKETING_CONFIG].session_ip_ttl
-    before = await app[REDIS].set(f"{IP_SESSION_PREFIX}{event_id}:{ip_key}", str(session_id),
-                                  ex=ttl, get=True)
-    if isinstance(before, str) and before not in (str(session_id), str(previous)):
-        await revoke(app, [uuid.UUID(before)], "ip_session_replaced", user_id)
     return grant
 
 
@@ -177,11 +197,14 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
                   ip: str) -> dict[str, Any]:
     """The owner moves an admitted ticket's session to this device (last login wins)."""
     ip_key = ip_digest(app, ip)
-    await _rate_limit(app, ip_key, "reenter", str(ticket_id))
+    rt = app[RUNTIME]
+    await _rate_limit(app, [(rt.validate_ip_limit, f"{ip_key}:reenter")])
     async with app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket_id)
+    # Ownership first: a stranger who saw the ticket id must not spend the owner's bucket.
     if ticket is None or ticket["user_id"] != principal.user_id:
         raise not_found("ticket")
+    await _rate_limit(app, [(rt.validate_ticket_limit, ticket_bucket(ticket_id, principal.user_id))])
     refusal = _state_refusal(ticket)
     if refusal is not None:
         raise refusal
@@ -190,7 +213,7 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
     event = await get_event(app, ticket["event_id"])
     if event["status"] not in ("scheduled", "live"):
         raise rejected("event_over", "the event is over; see its replay instead")
-    grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip_key)
+    grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip)
     VALIDATIONS.labels("reentered").inc()
     await audit.log(app, "TICKET_REENTERED", actor=principal.user_id, subject=ticket_id,
                     event=str(ticket["event_id"]), session=grant["session_id"])

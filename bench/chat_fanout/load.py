@@ -30,6 +30,7 @@ class Stats:
 
     measuring: bool = False
     deliveries: int = 0
+    received: int = 0  # every benchmark message a receiver got, measured or not
     latencies_ns: list[int] = field(default_factory=list)
     sent: int = 0
     sent_measured: int = 0
@@ -131,6 +132,8 @@ class Conn(asyncio.Protocol):
         """Handle one Engine.IO packet."""
         stats = self.stats
         if data.startswith("42"):
+            if self.receiver and MARK in data:
+                stats.received += 1
             if self.receiver and stats.measuring:
                 at = data.find(MARK)
                 if at >= 0:
@@ -209,10 +212,13 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     receivers = [(Conn(stats, True), t) for t in job["receiver_tokens"]]
     senders = [(Conn(stats, False), t) for t in job["sender_tokens"]]
     gate = asyncio.Semaphore(50)
+    connect_ns: list[int] = []
 
     async def open_one(conn: Conn, token: str) -> None:
         async with gate:
+            t0 = time.monotonic_ns()
             await conn.open(url, token, event_id)
+            connect_ns.append(time.monotonic_ns() - t0)
 
     began = time.monotonic()
     await asyncio.gather(*(open_one(c, t) for c, t in receivers + senders))
@@ -238,14 +244,27 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         seq += 1
     stats.measuring = False
     window = time.monotonic() - measure_from
-    await asyncio.sleep(1.0)  # let acks of the last sends arrive
+    # Wait for every ack, then until no delivery arrives for a second (30 s at most).
+    settle_until = time.monotonic() + 30
+    last = -1
+    while time.monotonic() < settle_until:
+        await asyncio.sleep(1.0)
+        if sum(stats.acks.values()) >= stats.sent and stats.received == last:
+            break
+        last = stats.received
     for conn, _ in receivers + senders:
         conn.close()
 
     n = len(receivers)
+    refused = sum(count for outcome, count in stats.acks.items() if outcome != "ok")
+    expected = (stats.sent - refused) * n  # every message not refused, to every receiver
     return {
         "clients": n + len(senders), "receivers": n, "senders": len(senders), "rate": rate,
-        "connect_s": round(connect_s, 2), "sent": stats.sent, "acks": dict(stats.acks),
+        "connect_s": round(connect_s, 2),
+        "connects_per_s": round((n + len(senders)) / connect_s, 1),
+        "connect_p99_ms": round(percentile(connect_ns, 0.99), 1),
+        "lost": expected - stats.received,
+        "sent": stats.sent, "acks": dict(stats.acks),
         "deliveries": stats.deliveries, "window_s": round(window, 3),
         "deliveries_per_s": round(stats.deliveries / window, 1),
         "offered_per_s": round(stats.sent_measured * n / window, 1),

@@ -91,10 +91,12 @@ def main() -> None:
 
         event_id, token = asyncio.run(grant_for(f"http://127.0.0.1:{app_port}"))
         segment = cfg.hls_dir / event_id / "0.ts"
-        for variant, port, cache in (("cached", http_cached, 5), ("nocache", http_nocache, 0)):
+        for variant, port, cache in (("cached", http_cached, NginxLayout.gate_cache_seconds),
+                                     ("nocache", http_nocache, 0)):
             layout = NginxLayout(state_dir=work / f"nginx-{variant}", rtmp_listen=str(localstack.free_port()),
                                  http_listen=f"127.0.0.1:{port}", app_host="127.0.0.1",
-                                 app_port=app_port, gate_cache_seconds=cache,
+                                 app_port=app_port, hook_port=localstack.free_port(),
+                                 gate_cache_seconds=cache,
                                  worker_user=default_worker_user())
             prepare_dirs(cfg, layout)
             conf = render(cfg, layout).replace(

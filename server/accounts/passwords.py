@@ -12,9 +12,12 @@ _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory pr
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 
-async def hash_password(password: str) -> str:
-    """An Argon2id hash string."""
-    return await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, password)
+async def hash_password(password: str, slots: asyncio.Semaphore | None = None) -> str:
+    """An Argon2id hash string; with `slots`, waits for one (each hash holds 64 MiB)."""
+    if slots is None:
+        return await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, password)
+    async with slots:
+        return await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, password)
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -24,6 +27,10 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
-async def verify_password(stored: str | None, password: str) -> bool:
+async def verify_password(stored: str | None, password: str,
+                          slots: asyncio.Semaphore | None = None) -> bool:
     """True when `password` matches `stored`; `None` stored still spends the same time."""
-    return await asyncio.get_running_loop().run_in_executor(None, _verify, stored, password)
+    if slots is None:
+        return await asyncio.get_running_loop().run_in_executor(None, _verify, stored, password)
+    async with slots:
+        return await asyncio.get_running_loop().run_in_executor(None, _verify, stored, password)

@@ -4,74 +4,57 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import audit, validate
+from server import api, validate
 from server.accounts import service, store
-from server.accounts.auth import require_user, revoke_user_tokens
-from server.accounts.tokens import ROLES
-from server.errors import bad_request, not_found
+from server.accounts.auth import require_user
+from server.accounts.models import LoginIn, LogoutIn, RefreshIn, RegisterIn, RoleIn, Session, User
+from server.clientip import client_ip
+from server.errors import not_found
 from server.keys import DB
 
 routes = web.RouteTableDef()
 
 
-def client_ip(request: web.Request) -> str:
-    """The client address; behind our nginx the real one is in X-Real-IP."""
-    if request.remote in ("127.0.0.1", "::1") and "X-Real-IP" in request.headers:
-        return request.headers["X-Real-IP"]
-    return request.remote or "unknown"
-
-
 @routes.post("/api/auth/register", name="auth_register")
+@api.spec({201: Session}, body=RegisterIn, public=True, tag="accounts")
 async def register(request: web.Request) -> web.Response:
     """Create a fan or artist account; returns tokens like login."""
-    body = await validate.read_json(request)
-    email = validate.text(body, "email", max_len=254)
-    if not service.valid_email(email):
-        raise bad_request("email is not a valid address", "invalid_field")
-    password = body.get("password")
-    if not isinstance(password, str) or not 8 <= len(password) <= 256:
-        raise bad_request("password must be 8-256 characters", "invalid_field")
-    display_name = validate.text(body, "display_name", max_len=80, required=False,
-                                 default=email.split("@", 1)[0][:80] or "fan")
-    role = body.get("role", "fan")
-    if role not in service.SELF_SERVICE_ROLES:
-        raise bad_request("role must be 'fan' or 'artist'", "invalid_field")
-    session = await service.register(request.app, email, password, display_name, role)
-    return web.json_response(session, status=201)
+    body = await api.body(request, RegisterIn)
+    display_name = body.display_name or body.email.split("@", 1)[0][:80] or "fan"
+    session = await service.register(request.app, body.email, body.password, display_name,
+                                     body.role, client_ip(request))
+    return api.reply(session, Session, status=201)
 
 
 @routes.post("/api/auth/login", name="auth_login")
+@api.spec({200: Session}, body=LoginIn, public=True, tag="accounts")
 async def login(request: web.Request) -> web.Response:
     """Exchange email and password for {access, refresh, user}."""
-    body = await validate.read_json(request)
-    email = validate.text(body, "email", max_len=254)
-    password = body.get("password")
-    if not isinstance(password, str) or not password or len(password) > 256:
-        raise bad_request("password is required", "invalid_field")
-    return web.json_response(await service.login(request.app, email, password, client_ip(request)))
+    body = await api.body(request, LoginIn)
+    return api.reply(await service.login(request.app, body.email, body.password,
+                                         client_ip(request)), Session)
 
 
 @routes.post("/api/auth/refresh", name="auth_refresh")
+@api.spec({200: Session}, body=RefreshIn, public=True, tag="accounts")
 async def refresh(request: web.Request) -> web.Response:
     """Rotate a refresh token into a new access + refresh pair."""
-    body = await validate.read_json(request)
-    token = validate.text(body, "refresh", max_len=128)
-    return web.json_response(await service.refresh(request.app, token))
+    body = await api.body(request, RefreshIn)
+    return api.reply(await service.refresh(request.app, body.refresh), Session)
 
 
 @routes.post("/api/auth/logout", name="auth_logout")
+@api.spec({200: api.Ok}, body=LogoutIn, body_required=False, tag="accounts")
 async def logout(request: web.Request) -> web.Response:
     """Revoke the access token and (when given) its refresh family."""
     principal = await require_user(request)
-    token = None
-    if request.can_read_body:
-        body = await validate.read_json(request)
-        token = validate.text(body, "refresh", max_len=128, required=False) or None
-    await service.logout(request.app, principal, token)
-    return web.json_response({"ok": True})
+    body = await api.body(request, LogoutIn)
+    await service.logout(request.app, principal, body.refresh)
+    return api.reply(api.Ok(ok=True))
 
 
 @routes.get("/api/auth/me", name="auth_me")
+@api.spec({200: User}, tag="accounts")
 async def me(request: web.Request) -> web.Response:
     """The caller's account."""
     principal = await require_user(request)
@@ -79,22 +62,15 @@ async def me(request: web.Request) -> web.Response:
         row = await store.user_by_id(conn, principal.user_id)
     if row is None:
         raise not_found("user")
-    return web.json_response(service.user_json(row))
+    return api.reply(service.user_json(row), User)
 
 
 @routes.post("/api/admin/users/{id}/role", name="admin_set_role")
+@api.spec({200: User}, body=RoleIn, tag="accounts")
 async def set_role(request: web.Request) -> web.Response:
     """Admins grant any role (moderator, admin) to an account."""
     admin = await require_user(request, "admin")
     user_id = validate.path_uuid(request)
-    body = await validate.read_json(request)
-    role = body.get("role")
-    if role not in ROLES:
-        raise bad_request(f"role must be one of {', '.join(ROLES)}", "invalid_field")
-    async with request.app[DB].acquire() as conn:
-        row = await store.set_role(conn, user_id, role)
-    if row is None:
-        raise not_found("user")
-    await revoke_user_tokens(request.app, user_id)
-    await audit.log(request.app, "ROLE_CHANGED", actor=admin.user_id, subject=user_id, role=role)
-    return web.json_response(service.user_json(row))
+    role = (await api.body(request, RoleIn)).role
+    row = await service.change_role(request.app, user_id, role, admin.user_id, "api")
+    return api.reply(service.user_json(row), User)

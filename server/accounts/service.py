@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
+import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from server import audit
+from server import audit, geo
 from server.accounts import store
-from server.accounts.auth import DENIED_PREFIX
+from server.accounts.auth import DENIED_PREFIX, cache_valid_after, tokens_revoked
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
-from server.errors import ApiError, conflict, unauthorized
+from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
-from server.ratelimit import FailureCounter
+from server.ratelimit import FailureCounter, RateLimit, RateLimiter
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 SELF_SERVICE_ROLES = ("fan", "artist")
@@ -34,10 +37,34 @@ def user_json(row: Any) -> dict[str, Any]:
             "role": row["role"], "created_at": row["created_at"].isoformat()}
 
 
+# Concurrent Argon2 work per app (keyed by app: tests run several in one process). Each hash
+# holds 64 MiB, so this bounds the memory a burst of registrations or logins can take.
+_hash_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def hash_slots(app: web.Application) -> asyncio.Semaphore:
+    """The semaphore every password hash and check of `app` waits on."""
+    slots = _hash_slots.get(id(app))
+    if slots is None:
+        slots = _hash_slots[id(app)] = asyncio.Semaphore(app[CONFIG].password_hash_concurrency)
+    return slots
+
+
+async def _limit_registrations(app: web.Application, ip: str) -> None:
+    cfg = app[CONFIG]
+    limit = RateLimit("register_ip", cfg.register_per_hour_ip, cfg.register_per_hour_ip / 3600)
+    allowed, wait_ms = await RateLimiter(app[REDIS]).take([(limit, ip)], app[CLOCK].time())
+    if not allowed:
+        AUTH_DECISIONS.labels("register", "rate_limited").inc()
+        raise ApiError(429, "rate_limited", "too many registrations from this address; "
+                       "try again later", retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
 async def register(app: web.Application, email: str, password: str, display_name: str,
-                   role: str) -> dict[str, Any]:
-    """Create an account and log it in."""
-    password_hash = await hash_password(password)
+                   role: str, ip: str) -> dict[str, Any]:
+    """Create an account and log it in (rate-limited per address, before any hashing)."""
+    await _limit_registrations(app, ip)
+    password_hash = await hash_password(password, hash_slots(app))
     async with app[DB].acquire() as conn:
         row = await store.insert_user(conn, uuid.uuid4(), email, password_hash, display_name, role)
     if row is None:
@@ -52,19 +79,28 @@ def _limiters(app: web.Application) -> tuple[FailureCounter, FailureCounter]:
             FailureCounter(app[REDIS], "auth:fail:ip", cfg.login_max_failures_ip, cfg.login_window))
 
 
+def unknown_email_key(email: str) -> str:
+    """The failure-counter key of an address no account has: a fold that maps every case and
+    compatibility variant (`İ`, `i`, `ı`, `ﬁ`) to one key, so variants cannot multiply tries."""
+    decomposed = unicodedata.normalize("NFKD", email.casefold())
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "email:" + unicodedata.normalize("NFKC", folded).replace("ı", "i")
+
+
 async def login(app: web.Application, email: str, password: str, ip: str) -> dict[str, Any]:
     """Check credentials under per-account and per-IP failure limits."""
     per_account, per_ip = _limiters(app)
-    account_key = email.lower()
+    async with app[DB].acquire() as conn:
+        row = await store.user_with_hash(conn, email)
+    # The account the database finds is what the tries belong to, however its email is typed.
+    account_key = f"user:{row['id']}" if row is not None else unknown_email_key(email)
     # Both counters count this attempt before the slow check, so parallel guesses add up.
     wait = max(await per_account.reserve(account_key), await per_ip.reserve(ip))
     if wait:
         AUTH_DECISIONS.labels("login", "rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many failed logins; try again later",
                        retry_after=wait)
-    async with app[DB].acquire() as conn:
-        row = await store.user_with_hash(conn, email)
-    ok = await verify_password(row["password_hash"] if row else None, password)
+    ok = await verify_password(row["password_hash"] if row else None, password, hash_slots(app))
     if row is None or not ok:
         AUTH_DECISIONS.labels("login", "denied").inc()
         await audit.log(app, "USER_LOGIN_FAILED", subject=row["id"] if row else None,
@@ -72,6 +108,11 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         raise unauthorized("wrong email or password", "bad_credentials")
     await per_account.clear(account_key)
     await per_ip.release(ip)
+    place = geo.locate(app, ip)
+    if place is not None:  # re-verifies the account there for the anti-sharing check
+        async with app[DB].acquire() as conn:
+            await store.set_login_location(conn, row["id"], place.latitude, place.longitude,
+                                           app[CLOCK].now())
     AUTH_DECISIONS.labels("login", "allowed").inc()
     await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"], personal={"ip": ip})
     return await _session(app, row, uuid.uuid4())
@@ -130,12 +171,48 @@ async def refresh(app: web.Application, token: str) -> dict[str, Any]:
 
 
 async def logout(app: web.Application, principal: Principal, refresh_token: str | None) -> None:
-    """End the session: deny the access token until it expires, revoke the refresh family."""
+    """End the session: deny the access token until it expires, revoke the refresh family.
+
+    PostgreSQL holds the denial (it survives a Redis restart); Redis gets the copy the
+    request path reads.
+    """
     clock = app[CLOCK]
     ttl = max(principal.exp - int(clock.time()), 1)
-    await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
-    if refresh_token:
-        async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn:
+        await store.revoke_access(conn, principal.jti, principal.user_id,
+                                  datetime.fromtimestamp(principal.exp, UTC))
+        if refresh_token:
             family = await store.family_of(conn, refresh_digest(refresh_token))
             if family is not None and family["user_id"] == principal.user_id:
                 await store.revoke_family(conn, family["family_id"], clock.now())
+    await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
+    await tokens_revoked(app, principal.user_id, principal.jti)
+
+
+async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor: object,
+                      via: str) -> Any:
+    """The one way to change a role (API and CLI): tokens issued before it stop working at
+    once, and the change is recorded in the forensic log. Returns the user row."""
+    valid_after_ms = int(app[CLOCK].time() * 1000)
+    async with app[DB].acquire() as conn, conn.transaction():
+        previous = await store.role_of(conn, user_id)
+        row = await store.set_role(conn, user_id, role, valid_after_ms)
+        if row is None:
+            raise not_found("user")
+        await audit.record(app, conn, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
+                           previous=previous, via=via)
+    await cache_valid_after(app, user_id, valid_after_ms)
+    await tokens_revoked(app, user_id, None)
+    return row
+
+
+async def verified_at(app: web.Application, user_id: uuid.UUID, place: geo.Place,
+                      since: datetime) -> bool:
+    """True when the account logged in near `place` (within the anti-sharing distance) after
+    `since`: its owner re-verified there."""
+    async with app[DB].acquire() as conn:
+        row = await store.login_location(conn, user_id)
+    if row is None or row["logged_in_at"] < since:
+        return False
+    login = geo.Place(row["latitude"], row["longitude"])
+    return geo.miles_between(login, place) <= app[CONFIG].geo_max_miles

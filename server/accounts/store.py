@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +36,47 @@ async def user_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Re
     return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
-async def set_role(conn: asyncpg.Connection, user_id: uuid.UUID, role: str) -> asyncpg.Record | None:
-    """Change a user's role."""
+async def set_role(conn: asyncpg.Connection, user_id: uuid.UUID, role: str,
+                   valid_after_ms: int | None = None) -> asyncpg.Record | None:
+    """Change a user's role (and, when given, refuse access tokens issued before then)."""
     return await conn.fetchrow(
-        f"UPDATE users SET role = $2 WHERE id = $1 RETURNING {USER_COLUMNS}", user_id, role
+        f"""UPDATE users SET role = $2,
+                   tokens_valid_after_ms = coalesce($3, tokens_valid_after_ms)
+            WHERE id = $1 RETURNING {USER_COLUMNS}""",
+        user_id, role, valid_after_ms,
     )
+
+
+async def role_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    """A user's current role, locked until the transaction ends."""
+    role: str | None = await conn.fetchval("SELECT role FROM users WHERE id = $1 FOR UPDATE",
+                                           user_id)
+    return role
+
+
+async def revoke_access(conn: asyncpg.Connection, jti: str, user_id: uuid.UUID,
+                        expires_at: datetime) -> None:
+    """Record a logged-out access token until it would have expired."""
+    await conn.execute(
+        """INSERT INTO revoked_access_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)
+           ON CONFLICT (jti) DO NOTHING""",
+        jti, user_id, expires_at,
+    )
+
+
+async def revocations_since(conn: asyncpg.Connection, now: datetime,
+                            valid_after_floor_ms: int) -> tuple[list[asyncpg.Record],
+                                                                 list[asyncpg.Record]]:
+    """Unexpired logged-out tokens (jti, expires_at), and users whose tokens before some
+    instant are refused (id, tokens_valid_after_ms) where that instant is still relevant."""
+    await conn.execute("DELETE FROM revoked_access_tokens WHERE expires_at <= $1", now)
+    denied = await conn.fetch(
+        "SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > $1", now)
+    cutoffs = await conn.fetch(
+        """SELECT id, tokens_valid_after_ms FROM users
+           WHERE tokens_valid_after_ms IS NOT NULL AND tokens_valid_after_ms > $1""",
+        valid_after_floor_ms)
+    return denied, cutoffs
 
 
 async def insert_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, family_id: uuid.UUID,
@@ -92,3 +129,28 @@ async def family_of(conn: asyncpg.Connection, digest: bytes) -> asyncpg.Record |
     return await conn.fetchrow(
         "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1", digest
     )
+
+
+async def set_login_location(conn: asyncpg.Connection, user_id: uuid.UUID, latitude: float,
+                             longitude: float, at: datetime) -> None:
+    """Remember where an account logged in last."""
+    await conn.execute(
+        """INSERT INTO login_locations (user_id, latitude, longitude, logged_in_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (user_id) DO UPDATE SET latitude = $2, longitude = $3, logged_in_at = $4""",
+        user_id, latitude, longitude, at)
+
+
+async def login_location(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """Where an account logged in last (latitude, longitude, logged_in_at)."""
+    return await conn.fetchrow(
+        "SELECT latitude, longitude, logged_in_at FROM login_locations WHERE user_id = $1",
+        user_id)
+
+
+async def display_names(conn: asyncpg.Connection,
+                        user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of the existing accounts among `user_ids` (one query for many)."""
+    rows = await conn.fetch("SELECT id, display_name FROM users WHERE id = ANY($1::uuid[])",
+                            list(user_ids))
+    return {row["id"]: row["display_name"] for row in rows}

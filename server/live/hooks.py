@@ -7,6 +7,7 @@ who can reach the app port from starting or ending a stream.
 from __future__ import annotations
 
 import hmac
+import logging
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from server.keys import CONFIG
 from server.live import service
 from server.metrics import AUTH_DECISIONS
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 _MAX_FIELD = 512
 
@@ -81,11 +83,23 @@ def is_local_relay(fields: dict[str, str]) -> bool:
 
 @routes.post("/hooks/rtmp/{secret}/update", name="hook_update")
 async def on_update(request: web.Request) -> web.Response:
-    """nginx's periodic report on a publisher; keeps its claim on the event fresh."""
+    """nginx's periodic report on a publisher; keeps its claim on the event fresh.
+
+    nginx-rtmp drops the publisher on any non-2xx reply, so only a deliberate refusal answers
+    403: the event's claim now belongs to another publisher (it went stale and was taken over)
+    or the event is over. The app's own failures answer 204: a database blip must not end a show.
+    """
     fields = await _form(request, "name", "clientid")
-    if fields.get("call", "").startswith("update_publish") or fields.get("call") == "update":
-        await service.publisher_alive(request.app, fields["name"], fields["clientid"])
-    # Never drop the stream from here: an unknown name (a key rotated mid-show) just ages out.
+    if not (fields.get("call", "").startswith("update_publish") or fields.get("call") == "update"):
+        return web.Response(status=204)
+    try:
+        holds = await service.publisher_alive(request.app, fields["name"], fields["clientid"])
+    except Exception:
+        log.warning("publisher heartbeat not recorded; the publisher keeps streaming", exc_info=True)
+        return web.Response(status=204)
+    if holds is False:
+        raise ApiError(403, "publisher_replaced", "this publisher no longer holds the event")
+    # An unknown name (a key rotated mid-show) is not refused: its claim just ages out.
     return web.Response(status=204)
 
 

@@ -26,6 +26,10 @@ PUBLISHER_STALE = timedelta(seconds=90)
 
 StatusListener = Callable[[web.Application, uuid.UUID, str], Awaitable[None]]
 STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
+# Called inside the transaction that changes the status: the work they enqueue there (the
+# job queue's outbox) exists exactly when the change commits.
+StatusOutbox = Callable[[web.Application, asyncpg.Connection, uuid.UUID, str], Awaitable[None]]
+STATUS_OUTBOX = web.AppKey("live_status_outbox", list[StatusOutbox])
 
 
 def new_stream_key() -> tuple[str, bytes]:
@@ -94,11 +98,14 @@ async def edit(app: web.Application, principal: Principal, event_id: uuid.UUID,
 async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
     """Cancel an event that has not started."""
     ensure_owner(principal, await get_event(app, event_id))
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.cancel(conn, event_id, app[CLOCK].now())
+        if row is not None:
+            await audit.record(app, conn, "EVENT_CANCELLED", actor=principal.user_id,
+                               subject=event_id)
+            await _outbox(app, conn, event_id, "cancelled")
     if row is None:
         raise conflict("only scheduled events can be cancelled", "not_cancellable")
-    await audit.log(app, "EVENT_CANCELLED", actor=principal.user_id, subject=event_id)
     await _notify(app, event_id, "cancelled")
     return event_json(row)
 
@@ -113,6 +120,12 @@ async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.
         raise conflict("the event is over; its key cannot change", "not_editable")
     await audit.log(app, "STREAM_KEY_ROTATED", actor=principal.user_id, subject=event_id)
     return {"id": str(event_id), "stream_key": key}
+
+
+async def _outbox(app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID,
+                  status: str) -> None:
+    for hook in app.get(STATUS_OUTBOX, []):
+        await hook(app, conn, event_id, status)
 
 
 async def _notify(app: web.Application, event_id: uuid.UUID, status: str) -> None:
@@ -157,19 +170,26 @@ async def _event_id_for(conn: Any, name: str) -> uuid.UUID | None:
         return None if event is None else event["id"]
 
 
-async def publisher_alive(app: web.Application, name: str, client: str) -> None:
-    """nginx's periodic on_update: the publisher still streams."""
+async def publisher_alive(app: web.Application, name: str, client: str) -> bool | None:
+    """nginx's periodic on_update: the publisher still streams.
+
+    True when `client` holds the event's claim (now refreshed), False when it does not (taken
+    over, or the event ended), None when `name` names no event.
+    """
     async with app[DB].acquire() as conn:
         event_id = await _event_id_for(conn, name)
-        if event_id is not None:
-            await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
+        if event_id is None:
+            return None
+        return await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
 
 
 async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         event_id = await _event_id_for(conn, name)
         row = await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+        if row is not None:
+            await _outbox(app, conn, row["id"], "ended")
     if row is not None:
         await audit.log(app, "STREAM_ENDED", actor=row["artist_id"], subject=row["id"],
                         client=client)

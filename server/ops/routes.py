@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from server import api
 from server.keys import DB, REDIS
+from server.ops.models import Health, Readiness
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/healthz", name="healthz")
+@api.spec({200: Health}, public=True, tag="ops")
 async def healthz(request: web.Request) -> web.Response:
     """The process is up."""
-    return web.json_response({"status": "ok"})
+    return api.reply(Health(status="ok"))
 
 
 @routes.get("/readyz", name="readyz")
+@api.spec({200: Readiness, 503: Readiness}, public=True, tag="ops")
 async def readyz(request: web.Request) -> web.Response:
     """PostgreSQL and Redis answer within a second."""
     checks: dict[str, str] = {}
@@ -35,8 +38,8 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
-                             status=200 if ready else 503)
+    return api.reply(Readiness(status="ready" if ready else "not ready", checks=checks),
+                     status=200 if ready else 503)
 
 
 @routes.get("/metrics", name="metrics")
@@ -48,44 +51,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/openapi.json", name="openapi")
+@api.spec({200: api.Media("application/json", {"type": "object"})}, public=True, tag="ops")
 async def openapi(request: web.Request) -> web.Response:
-    """An OpenAPI 3.1 document generated from the registered routes and their docstrings."""
-    return web.json_response(build_openapi(request.app))
-
-
-def build_openapi(app: web.Application) -> dict[str, Any]:
-    """Describe every /api route: method, path parameters, summary, auth and error shape."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("formatter") or info.get("path")
-        if not path or not path.startswith("/api/") or route.method in ("HEAD", "*"):
-            continue
-        doc = (route.handler.__doc__ or "").strip().splitlines()
-        params = [{"name": p.strip("{}"), "in": "path", "required": True,
-                   "schema": {"type": "string", "format": "uuid"}}
-                  for p in path.split("/") if p.startswith("{")]
-        paths.setdefault(path, {})[route.method.lower()] = {
-            "operationId": route.name or route.handler.__name__,
-            "summary": doc[0] if doc else "",
-            "parameters": params,
-            "security": [{"bearer": []}],
-            "responses": {
-                "200": {"description": "success"},
-                "4XX": {"description": "error",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "MHC Live API", "version": "1"},
-        "paths": dict(sorted(paths.items())),
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {"Error": {
-                "type": "object", "required": ["error"],
-                "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                         "properties": {"code": {"type": "string"},
-                                                        "message": {"type": "string"}}}}}},
-        },
-    }
+    """This OpenAPI 3.1 document, generated from the routes' declared models."""
+    return web.json_response(api.openapi(request.app))

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import validate
+from server import api, validate
 from server.accounts.auth import require_user
+from server.clientip import client_ip
 from server.errors import forbidden, not_found
 from server.playback import service
+from server.playback.models import PlaybackGrant, PlaybackIn, Revoked
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/live/{id}/playback", name="playback_grant")
+@api.spec({200: PlaybackGrant}, body=PlaybackIn, body_required=False, tag="playback")
 async def grant(request: web.Request) -> web.Response:
     """Grant a playback token; send `{"session_id"}` to renew an existing session."""
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
-    session_id = None
-    if request.can_read_body:
-        body = await validate.read_json(request)
-        if body.get("session_id") is not None:
-            session_id = validate.uuid_value(body["session_id"], "session_id")
-    return web.json_response(await service.grant(request.app, principal, event_id, session_id))
+    session_id = (await api.body(request, PlaybackIn)).session_id
+    return api.reply(await service.grant(request.app, principal, event_id, session_id,
+                                         client_ip(request)),
+                     PlaybackGrant)
 
 
 @routes.delete("/api/playback/{id}", name="playback_revoke")
+@api.spec({200: Revoked}, tag="playback")
 async def revoke(request: web.Request) -> web.Response:
     """The viewer (or an admin) ends a playback session."""
     principal = await require_user(request)
@@ -36,7 +38,7 @@ async def revoke(request: web.Request) -> web.Response:
     if owner != principal.user_id and not principal.is_admin:
         raise forbidden("not your session")
     revoked = await service.revoke(request.app, [session_id], "viewer_ended", principal.user_id)
-    return web.json_response({"revoked": [str(s) for s in revoked]})
+    return api.reply(Revoked(revoked=revoked))
 
 
 @routes.get("/internal/play-auth", name="playback_gate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,39 +17,57 @@ from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.live.service import get_event
 from server.metrics import GATE_DECISIONS
 from server.playback import store, tokens
+from server.revocations import LOADED_KEY, PLAYBACK_PREFIX, playback_ttl, rebuild
 
-REVOKED_PREFIX = "play:revoked:"
+REVOKED_PREFIX = PLAYBACK_PREFIX
+
+# Live HLS is served under /play/, packaged replays under /replay/. The session's kind is
+# signed into its tokens, so each opens only its own path.
+PATH_OF_KIND = {"live": "play", "replay": "replay"}
+KIND_OF_PATH = {path: kind for kind, path in PATH_OF_KIND.items()}
+
+# Told after a viewer's access to an event is taken back (refund, chargeback): (app, viewer,
+# event). Playback stops by its own revocation; the chat re-checks the viewer's sockets.
+ViewerListener = Callable[[web.Application, uuid.UUID, uuid.UUID], Awaitable[None]]
+VIEWER_REVOKED_LISTENERS = web.AppKey("viewer_revoked_listeners", list[ViewerListener])
 
 
-# Live HLS is served under /play/, packaged replays under /replay/; one token format for both.
-PATH_KINDS = ("play", "replay")
-# A replay path is allowed only for sessions marked here (by whoever checked replay access).
-REPLAY_PREFIX = "play:replay:"
+# Checks other packages add for a session renewing its token from an address (ticketing's
+# anti-sharing rule); each raises an ApiError to refuse.
+RenewalCheck = Callable[[web.Application, Principal, uuid.UUID, str], Awaitable[None]]
+RENEWAL_CHECKS = web.AppKey("playback_renewal_checks", list[RenewalCheck])
 
 
-def playback_url(app: web.Application, token: str, event_id: uuid.UUID, kind: str = "play") -> str:
+def playback_url(app: web.Application, token: str, event_id: uuid.UUID, kind: str = "live") -> str:
     """Path-based, so the playlist's relative segment URLs carry the token too."""
-    return f"{app[CONFIG].public_url}/{kind}/{token}/{event_id}/index.m3u8"
+    return f"{app[CONFIG].public_url}/{PATH_OF_KIND[kind]}/{token}/{event_id}/index.m3u8"
 
 
 def issue(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
-          session_id: uuid.UUID, kind: str = "play") -> dict[str, Any]:
-    """Sign a token for an existing session (callers have checked access)."""
+          session_id: uuid.UUID, kind: str = "live", not_after: int | None = None
+          ) -> dict[str, Any]:
+    """Sign a token of `kind` for an existing session (callers have checked access); it
+    expires after the playback TTL, or at `not_after` (epoch seconds) when that is sooner."""
     cfg = app[CONFIG]
     exp = int(app[CLOCK].time()) + cfg.playback_ttl
+    if not_after is not None:
+        exp = max(min(exp, not_after), int(app[CLOCK].time()) + 1)
     token = tokens.sign(cfg.playback_secret.encode(),
-                        tokens.PlaybackClaims(viewer, event_id, session_id, exp))
+                        tokens.PlaybackClaims(viewer, event_id, session_id, exp, kind))
     return {"token": token, "url": playback_url(app, token, event_id, kind),
             "session_id": str(session_id), "event_id": str(event_id), "expires_at": exp,
-            "expires_in": cfg.playback_ttl}
+            "expires_in": exp - int(app[CLOCK].time())}
 
 
-async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any]:
-    """Start a new viewing session and sign its first token (callers have checked access)."""
-    session_id = uuid.uuid4()
+async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
+                       kind: str = "live", not_after: int | None = None,
+                       session_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Start a new viewing session (with a new id, or `session_id` chosen by the caller) and
+    sign its first token (callers have checked access)."""
+    session_id = session_id or uuid.uuid4()
     async with app[DB].acquire() as conn:
-        await store.insert(conn, session_id, viewer, event_id)
-    return issue(app, viewer, event_id, session_id)
+        await store.insert(conn, session_id, viewer, event_id, kind)
+    return issue(app, viewer, event_id, session_id, kind, not_after)
 
 
 def opens_sessions_directly(principal: Principal, event: Any) -> bool:
@@ -58,7 +77,7 @@ def opens_sessions_directly(principal: Principal, event: Any) -> bool:
 
 
 async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
-                session_id: uuid.UUID | None) -> dict[str, Any]:
+                session_id: uuid.UUID | None, ip: str | None = None) -> dict[str, Any]:
     """A new session, or a renewed token for `session_id`, while access lasts."""
     event = await get_event(app, event_id)
     if not await can_watch(app, principal, event):
@@ -74,6 +93,13 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
         raise not_found("playback session")
     if session["revoked_at"] is not None:
         raise forbidden("this playback session was ended", "session_revoked")
+    if session["kind"] != "live":
+        # A replay grant is checked by the replay route; it never becomes a live session.
+        raise forbidden("a replay session cannot be renewed as live playback; ask for the "
+                        "replay again", "replay_session")
+    if ip is not None:
+        for check in app.get(RENEWAL_CHECKS, []):
+            await check(app, principal, session_id, ip)
     return issue(app, principal.user_id, event_id, session_id)
 
 
@@ -85,8 +111,9 @@ async def revoke(app: web.Application, session_ids: list[uuid.UUID], reason: str
     async with app[DB].acquire() as conn:
         revoked = await store.revoke(conn, session_ids, app[CLOCK].now())
     if revoked:
-        # A token lives at most playback_ttl, so the mark can go once every such token has expired.
-        ttl = app[CONFIG].playback_ttl + 60
+        # A token lives at most playback_ttl, so the mark can go once every such token has
+        # expired. PostgreSQL (revoked_at) is the authority: this copy is rebuilt from it.
+        ttl = playback_ttl(app)
         async with app[REDIS].pipeline(transaction=False) as pipe:
             for sid in revoked:
                 pipe.set(REVOKED_PREFIX + str(sid), reason, ex=ttl)
@@ -101,7 +128,10 @@ async def revoke_viewer(app: web.Application, viewer: uuid.UUID, event_id: uuid.
     """Stop every session of one viewer for one event."""
     async with app[DB].acquire() as conn:
         active = await store.active_for(conn, viewer, event_id)
-    return await revoke(app, active, reason, actor)
+    revoked = await revoke(app, active, reason, actor)
+    for listener in app.get(VIEWER_REVOKED_LISTENERS, []):
+        await listener(app, viewer, event_id)
+    return revoked
 
 
 async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUID | None:
@@ -109,11 +139,6 @@ async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUI
     async with app[DB].acquire() as conn:
         row = await store.get(conn, session_id)
     return None if row is None else row["user_id"]
-
-
-async def allow_replay(app: web.Application, session_id: uuid.UUID, seconds: int) -> None:
-    """Let `session_id`'s tokens open /replay/ paths for `seconds` (revocation still applies)."""
-    await app[REDIS].set(REPLAY_PREFIX + str(session_id), "1", ex=max(int(seconds), 1))
 
 
 # The raw request path must be canonical: nginx picks the file from the decoded,
@@ -131,12 +156,13 @@ def parse_play_path(uri: str) -> tuple[str, str, str] | None:
 
 
 async def gate(app: web.Application, uri: str) -> bool:
-    """The auth_request decision: signature, expiry, path match, Redis revocation; no SQL."""
+    """The auth_request decision: signature, expiry, path match, Redis revocation; no SQL
+    (unless Redis lost its copy of the revocations, which is rebuilt once)."""
     parsed = parse_play_path(uri)
     if parsed is None:
         GATE_DECISIONS.labels("malformed").inc()
         return False
-    kind, token, event = parsed
+    path, token, event = parsed
     try:
         claims = tokens.verify(app[CONFIG].playback_secret.encode(), token, app[CLOCK].time())
     except tokens.TokenRejected as exc:
@@ -145,11 +171,16 @@ async def gate(app: web.Application, uri: str) -> bool:
     if str(claims.event) != event:
         GATE_DECISIONS.labels("wrong_event").inc()
         return False
-    if await app[REDIS].exists(REVOKED_PREFIX + str(claims.session)):
-        GATE_DECISIONS.labels("revoked").inc()
+    if claims.kind != KIND_OF_PATH[path]:
+        GATE_DECISIONS.labels("wrong_kind").inc()
         return False
-    if kind == "replay" and not await app[REDIS].exists(REPLAY_PREFIX + str(claims.session)):
-        GATE_DECISIONS.labels("no_replay_access").inc()
+    keys = (REVOKED_PREFIX + str(claims.session), LOADED_KEY)
+    revoked, loaded = await app[REDIS].mget(*keys)
+    if loaded is None:
+        await rebuild(app)
+        revoked, loaded = await app[REDIS].mget(*keys)
+    if revoked is not None:
+        GATE_DECISIONS.labels("revoked").inc()
         return False
     GATE_DECISIONS.labels("allowed").inc()
     return True

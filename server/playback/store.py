@@ -9,18 +9,18 @@ import asyncpg
 
 
 async def insert(conn: asyncpg.Connection, session_id: uuid.UUID, user_id: uuid.UUID,
-                 event_id: uuid.UUID) -> None:
-    """Record a new viewing session."""
+                 event_id: uuid.UUID, kind: str = "live") -> None:
+    """Record a new viewing session (`kind`: live or replay)."""
     await conn.execute(
-        "INSERT INTO playback_sessions (id, user_id, event_id) VALUES ($1, $2, $3)",
-        session_id, user_id, event_id,
+        "INSERT INTO playback_sessions (id, user_id, event_id, kind) VALUES ($1, $2, $3, $4)",
+        session_id, user_id, event_id, kind,
     )
 
 
 async def get(conn: asyncpg.Connection, session_id: uuid.UUID) -> asyncpg.Record | None:
     """A session."""
     return await conn.fetchrow(
-        "SELECT id, user_id, event_id, revoked_at FROM playback_sessions WHERE id = $1", session_id
+        "SELECT id, user_id, event_id, kind, revoked_at FROM playback_sessions WHERE id = $1", session_id
     )
 
 
@@ -42,4 +42,12 @@ async def active_for(conn: asyncpg.Connection, user_id: uuid.UUID,
            WHERE user_id = $1 AND event_id = $2 AND revoked_at IS NULL""",
         user_id, event_id,
     )
+    return [r["id"] for r in rows]
+
+
+async def revoked_since(conn: asyncpg.Connection, since: datetime) -> list[uuid.UUID]:
+    """Sessions revoked at or after `since` (older ones have no live token left)."""
+    rows = await conn.fetch(
+        "SELECT id FROM playback_sessions WHERE revoked_at IS NOT NULL AND revoked_at >= $1",
+        since)
     return [r["id"] for r in rows]

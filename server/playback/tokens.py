@@ -1,7 +1,8 @@
 """Compact HMAC-signed playback tokens, verified without any database query.
 
-Layout (before base64url): version byte, expiry as u64 epoch seconds, viewer, event and
-session UUIDs (16 bytes each), then the first 16 bytes of HMAC-SHA256 over all of that.
+Layout (before base64url): version byte, kind byte (live or replay: the only path the token
+opens), expiry as u64 epoch seconds, viewer, event and session UUIDs (16 bytes each), then
+the first 16 bytes of HMAC-SHA256 over all of that.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import struct
 import uuid
 from dataclasses import dataclass
 
-_VERSION = 1
-_BODY = struct.Struct(">BQ16s16s16s")
+_VERSION = 2
+_BODY = struct.Struct(">BBQ16s16s16s")
+KINDS = ("live", "replay")
 _MAC_LEN = 16
 _TOKEN_LEN = len(base64.urlsafe_b64encode(b"\0" * (_BODY.size + _MAC_LEN)).rstrip(b"="))
 
@@ -27,6 +29,7 @@ class PlaybackClaims:
     event: uuid.UUID
     session: uuid.UUID
     exp: int
+    kind: str = "live"
 
 
 class TokenRejected(Exception):
@@ -35,8 +38,8 @@ class TokenRejected(Exception):
 
 def sign(key: bytes, claims: PlaybackClaims) -> str:
     """Encode and sign claims into a URL-safe token."""
-    body = _BODY.pack(_VERSION, claims.exp, claims.viewer.bytes, claims.event.bytes,
-                      claims.session.bytes)
+    body = _BODY.pack(_VERSION, KINDS.index(claims.kind), claims.exp, claims.viewer.bytes,
+                      claims.event.bytes, claims.session.bytes)
     mac = hmac.new(key, body, hashlib.sha256).digest()[:_MAC_LEN]
     return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
 
@@ -52,10 +55,12 @@ def verify(key: bytes, token: str, now: float) -> PlaybackClaims:
     body, mac = raw[:_BODY.size], raw[_BODY.size:]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:_MAC_LEN]):
         raise TokenRejected("bad_signature")
-    version, exp, viewer, event, session = _BODY.unpack(body)
+    version, kind, exp, viewer, event, session = _BODY.unpack(body)
     if version != _VERSION:
         raise TokenRejected("bad_version")
+    if kind >= len(KINDS):
+        raise TokenRejected("malformed")
     if exp <= now:
         raise TokenRejected("expired")
     return PlaybackClaims(uuid.UUID(bytes=viewer), uuid.UUID(bytes=event),
-                          uuid.UUID(bytes=session), exp)
+                          uuid.UUID(bytes=session), exp, KINDS[kind])

@@ -55,7 +55,7 @@ async def test_delete_message(api: Api, url: str, audited: Logged,
     notice = {"event_id": show.id, "message_id": gone["id"]}
     assert await reader.wait_for("message_deleted") == notice
     assert await author.wait_for("message_deleted") == notice
-    await api.app[CHAT].parts().writer.flush()
+    await api.app[CHAT].writer.flush()
     async with api.app[DB].acquire() as conn:
         row = await conn.fetchrow("SELECT deleted_at, deleted_by FROM chat_messages WHERE id = $1::uuid",
                                   gone["id"])
@@ -173,7 +173,7 @@ async def test_pin(api: Api, url: str, audited: Logged, clients: Callable[[], Cl
     assert await client.wait_for("message_pinned") == {"event_id": show.id, "message": message}
     assert (await client.call("join", {"event_id": show.id}))["pinned"] == message
     # Pinning a flushed message found only in PostgreSQL works too.
-    await api.app[CHAT].parts().writer.flush()
+    await api.app[CHAT].writer.flush()
     assert (await artist.call("pin", {"event_id": show.id, "message_id": message["id"]}))["ok"]
     # Unpin with null; deleting a pinned message unpins it.
     assert (await artist.call("pin", {"event_id": show.id, "message_id": None}))["message"] is None
@@ -231,3 +231,20 @@ async def test_moderator_assignment_api(api: Api, url: str, audited: Logged) -> 
                            json=body))[0] == 404
     assert len(of_type(audited, "CHAT_MODERATOR_ASSIGNED")) == 2
     assert len(of_type(audited, "CHAT_MODERATOR_REMOVED")) == 1
+
+
+async def test_timed_out_until_is_the_same_instant_everywhere(
+        api: Api, url: str, clients: Callable[[], Client]) -> None:
+    # The mirror once returned the end of a timeout to 14 digits, which moved it into the next
+    # millisecond whenever its microseconds ended in 950-999 (about 1 in 20 timeouts).
+    show = await new_show(api)
+    fan = await api.register("fan")
+    mod = await moderator_token(api)
+    # Several connections, each within its per-connection event budget.
+    fans = [await joined(clients, url, fan["access"], show.id) for _ in range(3)]
+    moderators = [await joined(clients, url, mod, show.id) for _ in range(3)]
+    for minutes in range(1, 61):
+        reply = await moderators[minutes % 3].call(
+            "timeout", {"event_id": show.id, "user_id": fan["user"]["id"], "minutes": minutes})
+        refused = await fans[minutes % 3].call("send", {"event_id": show.id, "text": "now?"})
+        assert refused["error"]["until"] == reply["until"], (minutes, refused, reply)

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from socketio import packet
 
 from server.keys import CONFIG
 from server.localstack import free_port
@@ -146,3 +147,40 @@ async def test_viewers_across_processes_and_dead_process_expiry(
         while (await api.call("GET", path))[1]["viewers"] != 2:
             assert loop.time() < deadline, "the dead process's viewer never expired"
             await asyncio.sleep(0.1)
+
+
+async def test_rights_taken_back_in_one_process_reach_sockets_on_another(
+        api: Api, url: str, second: str, clients: Callable[[], Client]) -> None:
+    show = await new_show(api)
+    fan, helper = await api.register("fan"), await api.register("fan")
+    listener = await joined(clients, second, fan["access"], show.id)
+    other_tab = await joined(clients, second, fan["access"], show.id)
+    # A faked disconnect on the other process does not hide the socket either.
+    await listener.sio._send_packet(listener.sio.packet_class(packet.EVENT, namespace="/",
+                                                              data=["disconnect"]))
+    status, _ = await api.call("POST", f"/api/live/{show.id}/moderators",
+                               token=show.artist_token, json={"user_id": helper["user"]["id"]})
+    assert status == 201
+    moderator = await joined(clients, second, helper["access"], show.id)
+    artist = await joined(clients, url, show.artist_token, show.id)
+    assert (await artist.call("slow_mode", {"event_id": show.id, "seconds": 60}))["ok"]
+    status, _ = await api.call("DELETE", f"/api/live/{show.id}/moderators/{helper['user']['id']}",
+                               token=show.artist_token)
+    assert status == 204
+    # No longer exempt from slow mode on process B, once B has heard of the removal.
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        reply = await moderator.call("send", {"event_id": show.id, "text": "may I?"})
+        code = reply.get("error", {}).get("code")
+        if code == "slow_mode":
+            break
+        assert reply.get("ok") or code == "rate_limited", reply
+        assert asyncio.get_running_loop().time() < deadline, "still exempt on process B"
+        await asyncio.sleep(0.05)
+
+    status, _ = await api.call("POST", "/api/auth/logout", token=fan["access"])
+    assert status == 200
+    for socket in (listener, other_tab):
+        assert await socket.wait_for("token_revoked") == {"user_id": fan["user"]["id"]}
+        await asyncio.wait_for(socket.disconnected.wait(), 5)
+    assert not moderator.seen("token_revoked")

@@ -18,7 +18,7 @@ def test_defaults_and_overrides(services: Services) -> None:
     settings = load_settings(make_config(services, MHC_CHAT_RATE_BURST="10",
                                          MHC_CHAT_RATE_WINDOW="5", MHC_MAX_BODY_BYTES="4096",
                                          MHC_CHAT_CORS_ORIGINS="https://a.example/, https://b.example"))
-    assert settings.rate_per_second == 2.0 and settings.max_payload_bytes == 4096
+    assert settings.message_limit.per_second == 2.0 and settings.max_payload_bytes == 4096
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert load_settings(make_config(services, MHC_CHAT_CORS_ORIGINS="*")).cors_origins == "*"
 

@@ -3,7 +3,8 @@
 `tapp` is a second app process (same config as the session app: database, Redis, secrets)
 on its own port, with ticketing pointed at localstripe. Sharing the config is what a
 multi-process deployment does, and it lets the session's nginx gate tokens `tapp` issues.
-`dev_app` is the same with no Stripe key, so the development provider is used.
+`dev_app` is the same with no Stripe key, so the development provider is used. Each serves
+its own job queue (MHC_JOBS_QUEUE), so a job runs in the app whose payment provider made it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ async def _start(app_server: tuple[web.Application, str], env: dict[str, str]
 
 
 TEST_LIMITS = {"MHC_VALIDATE_TICKET_BURST": "100", "MHC_VALIDATE_IP_BURST": "400",
-               "MHC_PURCHASE_BURST": "5", "MHC_TICKET_SWEEP_SECONDS": "3600"}
+               "MHC_PURCHASE_BURST": "5", "MHC_TICKET_SWEEP_SECONDS": "3600",
+               # Every test buys from loopback; the hold limits have their own tests.
+               "MHC_HOLDS_PER_ADDRESS": "100000"}
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +84,8 @@ async def tapp(app_server: tuple[web.Application, str], localstripe: str,
     record_dir.mkdir(exist_ok=True)
     runner, app, url = await _start(app_server, {
         "STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": localstripe, "MHC_RECORD_DIR": str(record_dir), **TEST_LIMITS})
+        "STRIPE_API_BASE": localstripe, "MHC_RECORD_DIR": str(record_dir),
+        "MHC_JOBS_QUEUE": "tapp", **TEST_LIMITS})
     yield app, url
     await runner.cleanup()
 
@@ -89,7 +93,7 @@ async def tapp(app_server: tuple[web.Application, str], localstripe: str,
 @pytest.fixture(scope="session")
 async def dev_app(app_server: tuple[web.Application, str]) -> AsyncIterator[tuple[web.Application, str]]:
     """An app process with no Stripe key: the development provider."""
-    runner, app, url = await _start(app_server, dict(TEST_LIMITS))
+    runner, app, url = await _start(app_server, {"MHC_JOBS_QUEUE": "dev_app", **TEST_LIMITS})
     yield app, url
     await runner.cleanup()
 

@@ -13,7 +13,7 @@ from server.keys import DB
 from tests.conftest import Api
 from tests.streaming import until
 from tests.ticketing.conftest import buy, charge_id, code_for, deliver, make_user, paid_event, pay
-from ticketing import orders, store
+from ticketing import store, sweeper
 
 
 async def admitted(api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any],
@@ -147,11 +147,11 @@ async def test_refund_interrupted_midway_is_retried(
                                   token=artist["access"])
     assert status == 409 and err["error"]["code"] == "already_refunded"
     # The sweeper finishes the other once it is stale; a recent one is left to its owner.
-    await orders.sweep(tapi.app)
+    await sweeper.sweep(tapi.app)
     _, row = await tapi.call("GET", f"/api/tickets/{swept['id']}", token=second["access"])
     assert row["status"] == "refunding"
     tclock.advance(180)
-    await orders.sweep(tapi.app)
+    await sweeper.sweep(tapi.app)
     _, row = await tapi.call("GET", f"/api/tickets/{swept['id']}", token=second["access"])
     assert row["status"] == "refunded", row
     for ticket in (asked, swept):

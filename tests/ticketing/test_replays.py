@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import av
 import pytest
 import stripe
+from aiohttp import web
 
+import forensics
+import media
 from media import replay as media_replay
+from media import replays as media_replays
+from server import app as app_module
 from server.clock import Clock
 from server.keys import CONFIG
+from server.localstack import free_port
 from tests.conftest import Api
+from tests.services import Services
 from tests.streaming import until
 from tests.ticketing.conftest import buy, make_user, paid_event, refresh_token
-from ticketing.keys import RUNTIME, TICKETING_CONFIG
+from ticketing.keys import TICKETING_CONFIG
 
 
 def test_remux_joins_parts_without_reencoding(flv: Path, tmp_path: Path) -> None:
@@ -98,10 +108,6 @@ async def test_replay_for_ticket_holders_for_seven_days(
 
     body = await until(ready, 20, "the replay to be packaged")
 
-    async def lock_dropped() -> bool:
-        rt = tapi.app[RUNTIME]
-        return event["id"] not in rt.replay_locks and event["id"] not in rt.replay_lock_users
-    await until(lock_dropped, 5, "the packaging lock to be dropped")
     grant = body["playback"]
     assert urlsplit(grant["url"]).path == f"/replay/{grant['token']}/{event['id']}/index.m3u8"
     assert body["replay"]["segments"] >= 1 and body["available_until"]
@@ -180,3 +186,36 @@ def test_a_part_that_fails_outright_is_skipped(flv: Path, tmp_path: Path,
     assert result.parts == 2 and 5.5 < result.duration < 6.5
     playlist = (result.directory / "index.m3u8").read_text()
     assert "p1_" not in playlist and not list(result.directory.glob("p1_*"))
+
+
+async def test_a_free_event_gets_its_replay_without_ticketing(
+        app_server: tuple[web.Application, str], services: Services, flv: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A deployment without ticketing: media alone packages what a stream recorded.
+    monkeypatch.setattr(app_module, "PACKAGE_SETUPS", [forensics.setup, media.setup])
+    record_dir = services.work_dir / "media-only-recordings"
+    base = app_server[0][CONFIG]
+    port = free_port()
+    cfg = dataclasses.replace(base, port=port, record_dir=record_dir, env={
+        **base.env, "MHC_JOBS_QUEUE": "media_only"})
+    app = app_module.create_app(cfg, Clock())
+    assert TICKETING_CONFIG not in app
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, f"http://127.0.0.1:{port}", app)
+            artist = await make_user(api, "artist")
+            event = await api.create_event(artist["access"], price=0)
+            await show(api, event, [flv], record_dir)
+
+            async def ready() -> media_replays.ReplayState | None:
+                found = media_replays.state(app, uuid.UUID(event["id"]))
+                return found if found is not None and found.status == "ready" else None
+            replay = await until(ready, 20, "the free event's replay to be packaged")
+            assert replay.parts == 1 and replay.segments >= 1 and 2.5 < replay.duration < 3.5
+            playlist = cfg.replay_dir / event["id"] / "index.m3u8"
+            assert playlist.read_text().startswith("#EXTM3U")
+    finally:
+        await runner.cleanup()

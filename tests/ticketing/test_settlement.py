@@ -13,7 +13,7 @@ from tests.conftest import Api
 from tests.streaming import until
 from tests.ticketing.conftest import buy, charge_id, deliver, make_fans, make_user, paid_event, pay
 from tests.ticketing.test_replays import hook as rtmp_hook
-from ticketing import orders, store
+from ticketing import store, sweeper
 from ticketing.keys import RUNTIME
 from ticketing.payments import PaymentError
 
@@ -133,7 +133,7 @@ async def test_failed_cancellation_refund_is_retried_by_the_sweeper(
     finally:
         provider.refund = real  # type: ignore[method-assign]
     assert (await ticket_of(tapi, fan, ticket["id"]))["status"] == "valid"
-    await orders.sweep(tapi.app)
+    await sweeper.sweep(tapi.app)
     after = await ticket_of(tapi, fan, ticket["id"])
     assert after["status"] == "refunded" and after["close_reason"] == "event_cancelled"
     assert await refunded_amount(stripe_client, await _payment_of(tapi, ticket["id"])) == 999

@@ -1,0 +1,85 @@
+"""Request and reply bodies of the account routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, StringConstraints
+
+from server.accounts.service import valid_email
+from server.api import Body, Reply
+from server.validate import Clean, IsoTime
+
+# The syntax `valid_email` checks, as a pattern clients and the fuzzer can read.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+
+
+def _email(value: str) -> str:
+    if not valid_email(value):
+        raise ValueError("is not a valid address")
+    return value
+
+
+# No trimming here: the documented pattern is exactly what is accepted.
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN), AfterValidator(_email)
+]
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+RefreshToken = Annotated[str, Clean(max_len=128)]
+Role = Literal["fan", "artist", "moderator", "admin", "auditor"]
+
+
+class RegisterIn(Body):
+    """A new fan or artist account."""
+
+    email: Email
+    password: NewPassword
+    display_name: Annotated[str, Clean(max_len=80)] | None = None
+    role: Literal["fan", "artist"] = "fan"
+
+
+class LoginIn(Body):
+    """Credentials."""
+
+    email: Annotated[str, Clean(max_len=254)]
+    password: Password
+
+
+class RefreshIn(Body):
+    """A refresh token to rotate."""
+
+    refresh: RefreshToken
+
+
+class LogoutIn(Body):
+    """Optionally the refresh token whose family ends too."""
+
+    refresh: RefreshToken | None = None
+
+
+class RoleIn(Body):
+    """The role an admin grants."""
+
+    role: Role
+
+
+class User(Reply):
+    """An account as the API shows it."""
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    created_at: IsoTime
+
+
+class Session(Reply):
+    """A signed-in session: a short-lived access token and a rotating refresh token."""
+
+    access: str
+    refresh: str
+    expires_in: int
+    token_type: Literal["Bearer"]
+    user: User
