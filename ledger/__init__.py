@@ -1,0 +1,1 @@
+"""Double-entry ledger of what the platform owes artists, payouts, and the on-chain mirror."""
