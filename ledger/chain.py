@@ -157,8 +157,15 @@ class RoyaltyCredit:
 class Transactor:
     """Signs and sends transactions from one key, one at a time, and waits for confirmations."""
 
-    def __init__(self, w3: AsyncWeb3[Any], private_key: bytes, *, confirmations: int = 1,
-                 timeout: float = 300.0, poll: float = 0.2) -> None:
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        private_key: bytes,
+        *,
+        confirmations: int = 1,
+        timeout: float = 300.0,
+        poll: float = 0.2,
+    ) -> None:
         self.w3 = w3
         self.account: LocalAccount = Account.from_key(private_key)
         self.confirmations = confirmations
@@ -171,9 +178,12 @@ class Transactor:
         """Sign and send `tx` (to, data, value), then return its receipt once it has the
         configured confirmations; a reverted transaction's receipt is returned as well."""
         async with self._lock:
-            tx = {**tx, "from": self.account.address, "chainId": await self.w3.eth.chain_id,
-                  "nonce": await self.w3.eth.get_transaction_count(self.account.address,
-                                                                   "pending")}
+            tx = {
+                **tx,
+                "from": self.account.address,
+                "chainId": await self.w3.eth.chain_id,
+                "nonce": await self.w3.eth.get_transaction_count(self.account.address, "pending"),
+            }
             filled = await self._fill(tx)
             signed = self.account.sign_transaction(filled)
             tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -221,8 +231,9 @@ class Transactor:
             raise ChainError(f"transaction {tx_hash.to_0x_hex()} not confirmed in time")
 
 
-async def deploy(w3: AsyncWeb3[Any], private_key: bytes, name: str, *args: Any,
-                 confirmations: int = 1) -> ChecksumAddress:
+async def deploy(
+    w3: AsyncWeb3[Any], private_key: bytes, name: str, *args: Any, confirmations: int = 1
+) -> ChecksumAddress:
     """Deploy the built contract `name` with constructor `args`; return its address."""
     built = artifact(name)
     factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
@@ -234,12 +245,19 @@ async def deploy(w3: AsyncWeb3[Any], private_key: bytes, name: str, *args: Any,
     return receipt["contractAddress"]
 
 
-async def deploy_mirror(w3: AsyncWeb3[Any], private_key: bytes, token: str,
-                        confirmations: int = 1) -> ChecksumAddress:
+async def deploy_mirror(
+    w3: AsyncWeb3[Any], private_key: bytes, token: str, confirmations: int = 1
+) -> ChecksumAddress:
     """Deploy a RoyaltyMirror paying in `token`, owned by the deploying key."""
     owner = Account.from_key(private_key).address
-    return await deploy(w3, private_key, "RoyaltyMirror", AsyncWeb3.to_checksum_address(token),
-                        owner, confirmations=confirmations)
+    return await deploy(
+        w3,
+        private_key,
+        "RoyaltyMirror",
+        AsyncWeb3.to_checksum_address(token),
+        owner,
+        confirmations=confirmations,
+    )
 
 
 def revert_data(exc: BaseException) -> bytes | None:
@@ -274,14 +292,24 @@ def revert_reason(exc: BaseException) -> str | None:
 class RoyaltyMirror:
     """The deployed mirror, seen through the owner's key."""
 
-    def __init__(self, w3: AsyncWeb3[Any], address: str, private_key: bytes, *,
-                 confirmations: int = 1, timeout: float = 300.0, poll: float = 0.2) -> None:
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        address: str,
+        private_key: bytes,
+        *,
+        confirmations: int = 1,
+        timeout: float = 300.0,
+        poll: float = 0.2,
+    ) -> None:
         self.w3 = w3
         self.address = AsyncWeb3.to_checksum_address(address)
         self.contract: AsyncContract = w3.eth.contract(
-            address=self.address, abi=artifact("RoyaltyMirror")["abi"])
-        self.sender = Transactor(w3, private_key, confirmations=confirmations, timeout=timeout,
-                                 poll=poll)
+            address=self.address, abi=artifact("RoyaltyMirror")["abi"]
+        )
+        self.sender = Transactor(
+            w3, private_key, confirmations=confirmations, timeout=timeout, poll=poll
+        )
 
     @classmethod
     def from_config(cls, cfg: ChainConfig) -> RoyaltyMirror:
@@ -320,8 +348,9 @@ class RoyaltyMirror:
         """The ERC-20 token the mirror pays in."""
         return AsyncWeb3.to_checksum_address(await self.contract.functions.token().call())
 
-    async def credit_royalty(self, artist: str, amount: int,
-                             ref: uuid.UUID | bytes) -> CreditResult:
+    async def credit_royalty(
+        self, artist: str, amount: int, ref: uuid.UUID | bytes
+    ) -> CreditResult:
         """Credit `amount` to `artist` under `ref`, wait for the confirmations and return the
         transaction hash. A reference credited before with the same artist and amount is
         success already done; with different ones it is a ChainError."""
@@ -345,20 +374,24 @@ class RoyaltyMirror:
             raise ChainError(f"creditRoyalty reverted in {receipt['transactionHash'].to_0x_hex()}")
         return CreditResult(tx_hash=receipt["transactionHash"].to_0x_hex(), already_credited=False)
 
-    async def _already(self, artist: ChecksumAddress, amount: int,
-                       ref32: bytes) -> CreditResult | None:
+    async def _already(
+        self, artist: ChecksumAddress, amount: int, ref32: bytes
+    ) -> CreditResult | None:
         seen = await self.credit_of(ref32)
         if seen is None:
             return None
         if seen != (artist, amount):
-            raise ChainError(f"reference 0x{ref32.hex()} was credited to {seen[0]} for {seen[1]}, "
-                             f"not to {artist} for {amount}")
+            raise ChainError(
+                f"reference 0x{ref32.hex()} was credited to {seen[0]} for {seen[1]}, "
+                f"not to {artist} for {amount}"
+            )
         return CreditResult(tx_hash=await self._credit_tx(ref32), already_credited=True)
 
     async def _credit_tx(self, ref32: bytes) -> str | None:
         try:
             logs = await self.contract.events.RoyaltyCredited.get_logs(
-                argument_filters={"ref": ref32}, from_block=0, to_block="latest")
+                argument_filters={"ref": ref32}, from_block=0, to_block="latest"
+            )
         except (Web3Exception, ValueError):
             # Some providers cap eth_getLogs ranges; the first hash is only informative, the
             # credit itself is proven by creditOf.
@@ -367,20 +400,24 @@ class RoyaltyMirror:
             return str(log["transactionHash"].to_0x_hex())
         return None
 
-    async def recent_credits(self, artist: str | None = None,
-                             blocks: int = 10_000) -> list[RoyaltyCredit]:
+    async def recent_credits(
+        self, artist: str | None = None, blocks: int = 10_000
+    ) -> list[RoyaltyCredit]:
         """RoyaltyCredited events of the last `blocks` blocks (of `artist` only, if given),
         newest first."""
         latest = await self.w3.eth.block_number
         filters = {} if artist is None else {"artist": AsyncWeb3.to_checksum_address(artist)}
         logs = await self.contract.events.RoyaltyCredited.get_logs(
-            argument_filters=filters, from_block=max(0, latest - blocks + 1), to_block=latest)
+            argument_filters=filters, from_block=max(0, latest - blocks + 1), to_block=latest
+        )
         credits = [
-            RoyaltyCredit(ref=bytes(log["args"]["ref"]),
-                          artist=AsyncWeb3.to_checksum_address(log["args"]["artist"]),
-                          amount=int(log["args"]["amount"]),
-                          tx_hash=log["transactionHash"].to_0x_hex(),
-                          block_number=int(log["blockNumber"]))
+            RoyaltyCredit(
+                ref=bytes(log["args"]["ref"]),
+                artist=AsyncWeb3.to_checksum_address(log["args"]["artist"]),
+                amount=int(log["args"]["amount"]),
+                tx_hash=log["transactionHash"].to_0x_hex(),
+                block_number=int(log["blockNumber"]),
+            )
             for log in logs
         ]
         credits.sort(key=lambda c: c.block_number, reverse=True)
@@ -396,11 +433,16 @@ class RoyaltyMirror:
         return receipt["transactionHash"].to_0x_hex()
 
 
-def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str],
-        mutability: str) -> dict[str, Any]:
-    return {"type": "function", "name": name, "stateMutability": mutability,
-            "inputs": [{"name": n, "type": t} for n, t in inputs],
-            "outputs": [{"name": "", "type": t} for t in outputs]}
+def _fn(
+    name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str
+) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": mutability,
+        "inputs": [{"name": n, "type": t} for n, t in inputs],
+        "outputs": [{"name": "", "type": t} for t in outputs],
+    }
 
 
 # The slice of ERC-20 the owner needs to fund the mirror.

@@ -59,20 +59,28 @@ class Clean:
             raise ValueError(f"must be {self.min_len}-{self.max_len} characters")
         return value
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_after_validator_function(
-            self.check, core_schema.str_schema(strict=True))
+            self.check, core_schema.str_schema(strict=True)
+        )
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         control = _TEXT_CONTROL if self.multiline else _LINE_CONTROL
         # Exactly what `check` takes: any whitespace around a core that starts and ends with a
         # visible character and holds no control character.
         edge, inner = f"[^\\s{control}]", f"[^{control}]"
         core = f"{edge}(?:{inner}*{edge})?"
         pattern = f"^\\s*{core}\\s*$" if self.min_len else f"^\\s*(?:{core})?\\s*$"
-        return {"type": "string", "minLength": self.min_len, "maxLength": self.max_len,
-                "pattern": pattern}
+        return {
+            "type": "string",
+            "minLength": self.min_len,
+            "maxLength": self.max_len,
+            "pattern": pattern,
+        }
 
 
 def _integral(value: Any) -> Any:
@@ -83,7 +91,7 @@ def _integral(value: Any) -> Any:
 
 
 def _digits(value: Any) -> Any:
-    """A query integer is ASCII digits only (`int()` would take '²', '١' or '1_0')."""
+    """A query integer is ASCII digits only (`int()` would take '²', '١' or '1_0')."""  # noqa: RUF002
     if isinstance(value, str):
         if not (value.isascii() and value.isdigit() and len(value) <= 19):
             raise ValueError("must be a non-negative integer")
@@ -114,12 +122,16 @@ class _Instant:
         except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
             raise ValueError("is out of range") from None
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_after_validator_function(
-            self.parse, core_schema.str_schema(strict=True))
+            self.parse, core_schema.str_schema(strict=True)
+        )
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return {"type": "string", "format": "date-time"}
 
 

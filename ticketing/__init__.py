@@ -34,20 +34,25 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     cfg = app[TICKETING_CONFIG]
     provider = payments.build(app, cfg)
     if provider.name == "dev":
-        log.warning("DEVELOPMENT PAYMENTS: no Stripe key is configured, so purchases complete "
-                    "without charging anyone. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
-                    "for real sales.")
+        log.warning(
+            "DEVELOPMENT PAYMENTS: no Stripe key is configured, so purchases complete "
+            "without charging anyone. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
+            "for real sales."
+        )
     redis = app[REDIS]
     limiter = RateLimiter(redis)
     rt = Runtime(
         provider=provider,
-        purchase_limit=limiter.bucket(RateLimit("ticket_purchase", cfg.purchase_burst,
-                                                cfg.purchase_per_minute / 60)),
+        purchase_limit=limiter.bucket(
+            RateLimit("ticket_purchase", cfg.purchase_burst, cfg.purchase_per_minute / 60)
+        ),
         limits=limiter,
-        validate_ip_limit=RateLimit("ticket_validate_ip", cfg.validate_ip_burst,
-                                    cfg.validate_ip_per_minute / 60),
-        validate_ticket_limit=RateLimit("ticket_validate_ticket", cfg.validate_ticket_burst,
-                                        cfg.validate_ticket_per_minute / 60),
+        validate_ip_limit=RateLimit(
+            "ticket_validate_ip", cfg.validate_ip_burst, cfg.validate_ip_per_minute / 60
+        ),
+        validate_ticket_limit=RateLimit(
+            "ticket_validate_ticket", cfg.validate_ticket_burst, cfg.validate_ticket_per_minute / 60
+        ),
     )
     app[RUNTIME] = rt
     yield

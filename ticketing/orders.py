@@ -47,9 +47,15 @@ def refund_key(ticket_id: uuid.UUID) -> str:
 
 def _payment_json(app: web.Application, payment: Payment) -> dict[str, Any]:
     provider = app[RUNTIME].provider
-    out: dict[str, Any] = {"provider": provider.name, "label": provider.label, "id": payment.id,
-                           "status": payment.status, "client_secret": payment.client_secret,
-                           "amount": payment.amount, "currency": payment.currency}
+    out: dict[str, Any] = {
+        "provider": provider.name,
+        "label": provider.label,
+        "id": payment.id,
+        "status": payment.status,
+        "client_secret": payment.client_secret,
+        "amount": payment.amount,
+        "currency": payment.currency,
+    }
     cfg = app[TICKETING_CONFIG]
     if provider.name == "stripe" and cfg.stripe_publishable_key:
         out["publishable_key"] = cfg.stripe_publishable_key
@@ -59,12 +65,16 @@ def _payment_json(app: web.Application, payment: Payment) -> dict[str, Any]:
 
 
 async def _rate_limit(app: web.Application, principal: Principal) -> None:
-    allowed, wait_ms = await app[RUNTIME].purchase_limit.take(str(principal.user_id),
-                                                              app[CLOCK].time())
+    allowed, wait_ms = await app[RUNTIME].purchase_limit.take(
+        str(principal.user_id), app[CLOCK].time()
+    )
     if not allowed:
         PURCHASES.labels("rate_limited").inc()
-        raise OrderError("rate_limited", "too many purchase attempts; try again shortly",
-                         retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise OrderError(
+            "rate_limited",
+            "too many purchase attempts; try again shortly",
+            retry_after=max(1, math.ceil(wait_ms / 1000)),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,9 @@ class Purchase:
     reply: dict[str, Any]
 
 
-async def purchase(app: web.Application, principal: Principal, event_id: uuid.UUID,
-                   ip: str | None = None) -> Purchase:
+async def purchase(
+    app: web.Application, principal: Principal, event_id: uuid.UUID, ip: str | None = None
+) -> Purchase:
     """Hold one seat and start its payment (or return the caller's hold in progress); raises
     OrderError when the rules or the provider refuse."""
     await _rate_limit(app, principal)
@@ -114,17 +125,26 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
                     seat = bool(freed) and await store.claim_seat(conn, event_id, event.capacity)
                 if seat:
                     ticket = await store.insert_reserved(
-                        conn, uuid.uuid4(), event_id, principal.user_id, event.price_minor,
-                        event.currency, event.replay_access, rt.provider.name, now,
-                        now + timedelta(seconds=cfg.hold_seconds))
+                        conn,
+                        uuid.uuid4(),
+                        event_id,
+                        principal.user_id,
+                        event.price_minor,
+                        event.currency,
+                        event.replay_access,
+                        rt.provider.name,
+                        now,
+                        now + timedelta(seconds=cfg.hold_seconds),
+                    )
                     await holds.record(conn, ticket["id"], address)
                 for row in released:
                     await _record_release(app, conn, row, "expired")
         except asyncpg.UniqueViolationError:
             PURCHASES.labels("duplicate").inc()
-            raise OrderError("already_has_ticket",
-                             "you already have a ticket (or a purchase in progress) for this event"
-                             ) from None
+            raise OrderError(
+                "already_has_ticket",
+                "you already have a ticket (or a purchase in progress) for this event",
+            ) from None
     for row in released:
         _cancel_later(app, row)
     if ticket is None:
@@ -132,16 +152,23 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
         raise OrderError("sold_out", "the event is sold out")
     try:
         payment = await rt.provider.create(
-            amount=ticket["amount_minor"], currency=ticket["currency"].strip(),
-            ticket_id=ticket["id"], event_id=event_id, idempotency_key=idempotency_key(ticket["id"]))
+            amount=ticket["amount_minor"],
+            currency=ticket["currency"].strip(),
+            ticket_id=ticket["id"],
+            event_id=event_id,
+            idempotency_key=idempotency_key(ticket["id"]),
+        )
     except PaymentError as exc:
         log.warning("payment creation failed for ticket %s: %s", ticket["id"], exc)
         async with app[DB].acquire() as conn:
-            await store.transition(conn, ticket["id"], ("reserved",), "released", clock.now(),
-                                   "payment_error")
+            await store.transition(
+                conn, ticket["id"], ("reserved",), "released", clock.now(), "payment_error"
+            )
         PURCHASES.labels("provider_error").inc()
-        raise OrderError(PROVIDER_ERROR, "the payment service is unavailable: nothing was "
-                         "charged and no seat is held") from None
+        raise OrderError(
+            PROVIDER_ERROR,
+            "the payment service is unavailable: nothing was charged and no seat is held",
+        ) from None
     async with app[DB].acquire() as conn:
         await store.set_payment_ref(conn, ticket["id"], payment.id)
     PURCHASES.labels("reserved").inc()
@@ -150,7 +177,9 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
 
 async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     if ticket["payment_ref"] is None:
-        raise OrderError("purchase_in_progress", "a purchase for this event is already being started")
+        raise OrderError(
+            "purchase_in_progress", "a purchase for this event is already being started"
+        )
     try:
         payment = await app[RUNTIME].provider.retrieve(ticket["payment_ref"])
     except PaymentError:
@@ -158,11 +187,19 @@ async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     return {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
 
 
-async def _record_release(app: web.Application, conn: asyncpg.Connection, row: Any,
-                          reason: str) -> None:
+async def _record_release(
+    app: web.Application, conn: asyncpg.Connection, row: Any, reason: str
+) -> None:
     """The forensic record of a released hold, in the release's transaction."""
-    await audit.record(app, conn, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                       reason=reason, payment=row["payment_ref"])
+    await audit.record(
+        app,
+        conn,
+        "SEAT_RELEASED",
+        subject=row["id"],
+        event=str(row["event_id"]),
+        reason=reason,
+        payment=row["payment_ref"],
+    )
 
 
 def _cancel_later(app: web.Application, row: Any) -> None:
@@ -217,8 +254,9 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     if (payment.amount, payment.currency) != (ticket["amount_minor"], ticket["currency"].strip()):
         log.error("payment %s amount/currency does not match ticket %s", payment.id, ticket["id"])
         async with app[DB].acquire() as conn:
-            await store.transition(conn, ticket["id"], ("reserved",), "released", now,
-                                   "amount_mismatch")
+            await store.transition(
+                conn, ticket["id"], ("reserved",), "released", now, "amount_mismatch"
+            )
             ticket = await store.get(conn, ticket["id"])
         if ticket["status"] == "released":
             return await refund_unissued(app, ticket, payment, "amount_mismatch")
@@ -274,29 +312,57 @@ def _closed_reason(event: Event) -> str:
     return "event_cancelled" if event.is_cancelled else "event_over"
 
 
-async def _record_issue(app: web.Application, conn: asyncpg.Connection, row: Any,
-                        payment: Payment, late: bool) -> None:
+async def _record_issue(
+    app: web.Application, conn: asyncpg.Connection, row: Any, payment: Payment, late: bool
+) -> None:
     """The forensic records of an issue, in its transaction (through the outbox)."""
     parts = split(row["amount_minor"])
-    await audit.record(app, conn, "PAYMENT_COMPLETED", actor=row["user_id"], subject=row["id"],
-                       payment=payment.id, provider=row["provider"], amount=row["amount_minor"],
-                       currency=row["currency"].strip())
-    await audit.record(app, conn, "TICKET_ISSUED", actor=row["user_id"], subject=row["id"],
-                       event=str(row["event_id"]), late=late, artist=parts.artist,
-                       platform=parts.platform, processing=parts.processing)
+    await audit.record(
+        app,
+        conn,
+        "PAYMENT_COMPLETED",
+        actor=row["user_id"],
+        subject=row["id"],
+        payment=payment.id,
+        provider=row["provider"],
+        amount=row["amount_minor"],
+        currency=row["currency"].strip(),
+    )
+    await audit.record(
+        app,
+        conn,
+        "TICKET_ISSUED",
+        actor=row["user_id"],
+        subject=row["id"],
+        event=str(row["event_id"]),
+        late=late,
+        artist=parts.artist,
+        platform=parts.platform,
+        processing=parts.processing,
+    )
 
 
 async def refund_unissued(app: web.Application, ticket: Any, payment: Payment, reason: str) -> str:
     """Refund a payment whose (released) ticket will not be issued; money is never kept."""
-    await app[RUNTIME].provider.refund(payment.id, idempotency_key=refund_key(ticket["id"]),
-                                       reason=reason)
+    await app[RUNTIME].provider.refund(
+        payment.id, idempotency_key=refund_key(ticket["id"]), reason=reason
+    )
     async with app[DB].acquire() as conn, conn.transaction():
-        row = await store.transition(conn, ticket["id"], ("released",), "refunded",
-                                     app[CLOCK].now(), reason)
+        row = await store.transition(
+            conn, ticket["id"], ("released",), "refunded", app[CLOCK].now(), reason
+        )
         if row is not None:
-            await audit.record(app, conn, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
-                               event=str(ticket["event_id"]), payment=payment.id, reason=reason,
-                               amount=payment.amount, currency=payment.currency)
+            await audit.record(
+                app,
+                conn,
+                "PAYMENT_REFUNDED_SOLD_OUT",
+                subject=ticket["id"],
+                event=str(ticket["event_id"]),
+                payment=payment.id,
+                reason=reason,
+                amount=payment.amount,
+                currency=payment.currency,
+            )
     return f"refunded_{reason}"
 
 
@@ -306,11 +372,19 @@ async def settle_failure(app: web.Application, ticket: Any, payment: Payment) ->
         return "ignored"
     reason = "payment_failed" if payment.status == payments.FAILED else "payment_cancelled"
     async with app[DB].acquire() as conn, conn.transaction():
-        row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                     app[CLOCK].now(), reason)
+        row = await store.transition(
+            conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), reason
+        )
         if row is not None:
-            await audit.record(app, conn, "PAYMENT_FAILED", subject=row["id"],
-                               event=str(row["event_id"]), reason=reason, payment=payment.id)
+            await audit.record(
+                app,
+                conn,
+                "PAYMENT_FAILED",
+                subject=row["id"],
+                event=str(row["event_id"]),
+                reason=reason,
+                payment=payment.id,
+            )
     if row is None:
         return "ignored"
     if payment.status == payments.FAILED:
@@ -337,8 +411,9 @@ async def expire_due(app: web.Application, limit: int = 200) -> int:
             except PaymentError as exc:
                 log.info("expiring ticket %s: provider said %s", ticket["id"], exc)
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                         app[CLOCK].now(), "expired")
+            row = await store.transition(
+                conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), "expired"
+            )
             if row is not None:
                 await _record_release(app, conn, row, "expired")
         if row is not None:
@@ -355,8 +430,9 @@ async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID)
     released = 0
     for ticket in holds:
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                         app[CLOCK].now(), "event_cancelled")
+            row = await store.transition(
+                conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), "event_cancelled"
+            )
             if row is not None:
                 await _record_release(app, conn, row, "event_cancelled")
         if row is None:

@@ -41,8 +41,7 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID)
         if not ticket["replay_access"]:
             raise forbidden("this ticket does not include the replay", "no_replay_access")
         if now >= until:
-            raise forbidden(f"the replay was available until {timestamp(until)}",
-                            "replay_expired")
+            raise forbidden(f"the replay was available until {timestamp(until)}", "replay_expired")
     replay = media_replays.state(app, event_id)
     if replay is None or replay.status == media_replays.PACKAGING:
         raise ApiError(404, "replay_not_ready", "the replay is being prepared; try again shortly")
@@ -50,21 +49,36 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID)
         raise ApiError(404, "replay_unavailable", "there is no recording of this event")
     # The session is a replay session: its tokens open /replay/ only, and never renew as live.
     not_after = None if ticket is None else int(until.timestamp())
-    session_id = uuid.UUID((await open_session(app, principal.user_id, event_id, "replay",
-                                               not_after))["session_id"])
+    session_id = uuid.UUID(
+        (await open_session(app, principal.user_id, event_id, "replay", not_after))["session_id"]
+    )
     if ticket is not None:
         async with app[DB].acquire() as conn:
-            swapped, previous = await store.swap_session(conn, ticket["id"], session_id,
-                                                         replay=True)
+            swapped, previous = await store.swap_session(
+                conn, ticket["id"], session_id, replay=True
+            )
         if not swapped:
             await revoke(app, [session_id], "ticket_closed", principal.user_id)
             raise forbidden("the ticket is no longer valid", "cancelled")
         if previous is not None:
             await revoke(app, [previous], "replay_session_moved", principal.user_id)
-    await audit.log(app, "REPLAY_GRANTED", actor=principal.user_id, subject=event_id,
-                    session=session_id, ticket=None if ticket is None else ticket["id"])
+    await audit.log(
+        app,
+        "REPLAY_GRANTED",
+        actor=principal.user_id,
+        subject=event_id,
+        session=session_id,
+        ticket=None if ticket is None else ticket["id"],
+    )
     playback = issue(app, principal.user_id, event_id, session_id, "replay", not_after)
-    return {"event_id": str(event_id), "available_until": None if staff else timestamp(until),
-            "replay": {"status": replay.status, "duration": replay.duration,
-                       "segments": replay.segments, "parts": replay.parts},
-            "playback": playback}
+    return {
+        "event_id": str(event_id),
+        "available_until": None if staff else timestamp(until),
+        "replay": {
+            "status": replay.status,
+            "duration": replay.duration,
+            "segments": replay.segments,
+            "parts": replay.parts,
+        },
+        "playback": playback,
+    }

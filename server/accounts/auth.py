@@ -30,8 +30,7 @@ async def tokens_revoked(app: web.Application, user_id: uuid.UUID, jti: str | No
 
 async def ensure_not_revoked(app: web.Application, principal: Principal) -> None:
     """Refuse a token that was logged out, or issued before its user's role last changed."""
-    keys = (DENIED_PREFIX + principal.jti, VALID_AFTER_PREFIX + str(principal.user_id),
-            LOADED_KEY)
+    keys = (DENIED_PREFIX + principal.jti, VALID_AFTER_PREFIX + str(principal.user_id), LOADED_KEY)
     denied, valid_after, loaded = await app[REDIS].mget(*keys)
     if loaded is None:  # Redis lost its copy: rebuild it from PostgreSQL, then read again
         await revocations.rebuild(app)
@@ -39,8 +38,9 @@ async def ensure_not_revoked(app: web.Application, principal: Principal) -> None
     if denied is not None:
         raise unauthorized("access token was revoked", "invalid_token")
     if valid_after is not None and principal.issued_ms < int(valid_after):
-        raise unauthorized("access token predates a change to the account; refresh it",
-                           "invalid_token")
+        raise unauthorized(
+            "access token predates a change to the account; refresh it", "invalid_token"
+        )
 
 
 def decode_token(app: web.Application, token: str) -> Principal:
@@ -60,8 +60,9 @@ async def principal_from_token(app: web.Application, token: str) -> Principal:
 
 async def cache_valid_after(app: web.Application, user_id: object, valid_after_ms: int) -> None:
     """Put a cutoff already stored in PostgreSQL into the Redis copy."""
-    await app[REDIS].set(VALID_AFTER_PREFIX + str(user_id), valid_after_ms,
-                         ex=revocations.valid_after_ttl(app))
+    await app[REDIS].set(
+        VALID_AFTER_PREFIX + str(user_id), valid_after_ms, ex=revocations.valid_after_ttl(app)
+    )
 
 
 async def optional_user(request: web.Request) -> Principal | None:

@@ -75,8 +75,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     url = app[CONFIG].redis_url
     if not url:
         raise RuntimeError("REDIS_URL must be set before the app starts")
-    pool = BlockingConnectionPool.from_url(url, max_connections=_REDIS_CONNECTIONS,
-                                           timeout=_REDIS_WAIT_SECONDS, decode_responses=True)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=_REDIS_CONNECTIONS, timeout=_REDIS_WAIT_SECONDS, decode_responses=True
+    )
     redis = Redis(connection_pool=pool)
     _tune_gc()
     chat = ChatRuntime(
@@ -84,8 +85,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         cache=ChatCache(redis),
         writer=MessageWriter(lambda: app[DB], settings.flush_interval, settings.flush_batch),
         presence=Presence(redis, settings, uuid.uuid4().hex),
-        bus=ControlBus(redis, f"{settings.channel}:control",
-                       functools.partial(control.on_control, app)),
+        bus=ControlBus(
+            redis, f"{settings.channel}:control", functools.partial(control.on_control, app)
+        ),
         lookups=Lookups(lambda: app[DB]),
         message_limit=settings.message_limit,
     )
@@ -100,11 +102,17 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
     async def broadcast(event_id: uuid.UUID, count: int) -> None:
         # Every process tells only its own clients, so nobody gets the count twice.
-        await sio.emit("viewers", {"event_id": str(event_id), "viewers": count},
-                       room=room_of(event_id), ignore_queue=True)
+        await sio.emit(
+            "viewers",
+            {"event_id": str(event_id), "viewers": count},
+            room=room_of(event_id),
+            ignore_queue=True,
+        )
 
-    tasks = [asyncio.create_task(chat.writer.run(), name="chat-writer"),
-             asyncio.create_task(chat.presence.run(broadcast), name="chat-presence")]
+    tasks = [
+        asyncio.create_task(chat.writer.run(), name="chat-writer"),
+        asyncio.create_task(chat.presence.run(broadcast), name="chat-presence"),
+    ]
     yield
     for task in tasks:
         task.cancel()

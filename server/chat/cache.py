@@ -27,7 +27,9 @@ RECENT_MAX = 200  # the history shown on join is the last 50; the rest absorbs d
 #       message json, mirror ttl ms.
 # Returns {outcome, detail}: ok | cold | banned | timed_out (until, s) | slow_mode (wait ms)
 # | rate_limited (wait ms).
-_ADMIT = TAKE_BUCKETS_LUA + """
+_ADMIT = (
+    TAKE_BUCKETS_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'cold', '0'} end
 local user = ARGV[1]; local now = tonumber(ARGV[2])
 if redis.call('SISMEMBER', KEYS[2], user) == 1 then return {'banned', '0'} end
@@ -52,6 +54,7 @@ redis.call('LTRIM', KEYS[7], -tonumber(ARGV[6]), -1)
 redis.call('PEXPIRE', KEYS[7], ARGV[8])
 return {'ok', '0'}
 """
+)
 
 # What a joining client needs. KEYS: warm, bans, timeouts, room, recent. ARGV: user, history.
 # Returns {'cold'} or {'ok', banned, timeout until, slow, pinned json, message json...}.
@@ -129,43 +132,74 @@ class ChatCache:
         self._take = redis.register_script(_TAKE_RECENT)
         # Joins arriving together (the storm at show start) read their state in one pipeline.
         self._join_batch: Batcher[tuple[uuid.UUID, uuid.UUID, int], JoinState] = Batcher(
-            self._join_states)
+            self._join_states
+        )
 
-    async def admit(self, event_id: uuid.UUID, user_id: uuid.UUID, now: float, exempt: bool,
-                    limit: RateLimit, message_json: str) -> tuple[str, float]:
+    async def admit(
+        self,
+        event_id: uuid.UUID,
+        user_id: uuid.UUID,
+        now: float,
+        exempt: bool,
+        limit: RateLimit,
+        message_json: str,
+    ) -> tuple[str, float]:
         """Check ban, timeout, slow mode and the user's `limit`; on success keep the message."""
         outcome, detail = await self._admit(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, f"slow:{user_id}"),
-                  limit.key(str(user_id)), _key(event_id, "recent")],
-            args=[str(user_id), repr(now), "1" if exempt else "0", *limit.args(), RECENT_MAX,
-                  message_json, MIRROR_TTL_MS],
+            keys=[
+                _key(event_id, "warm"),
+                _key(event_id, "bans"),
+                _key(event_id, "timeouts"),
+                _key(event_id, "room"),
+                _key(event_id, f"slow:{user_id}"),
+                limit.key(str(user_id)),
+                _key(event_id, "recent"),
+            ],
+            args=[
+                str(user_id),
+                repr(now),
+                "1" if exempt else "0",
+                *limit.args(),
+                RECENT_MAX,
+                message_json,
+                MIRROR_TTL_MS,
+            ],
         )
         return str(outcome), float(detail)
 
-    async def join_state(self, event_id: uuid.UUID, user_id: uuid.UUID,
-                         history: int) -> JoinState | None:
+    async def join_state(
+        self, event_id: uuid.UUID, user_id: uuid.UUID, history: int
+    ) -> JoinState | None:
         """The user's standing and the room's state, or None when the event is cold."""
         return await self._join_batch.get((event_id, user_id, history))
 
-    async def _join_states(self, wanted: list[tuple[uuid.UUID, uuid.UUID, int]]
-                           ) -> dict[tuple[uuid.UUID, uuid.UUID, int], JoinState]:
+    async def _join_states(
+        self, wanted: list[tuple[uuid.UUID, uuid.UUID, int]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID, int], JoinState]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for event_id, user_id, history in wanted:
                 await self._join(
-                    keys=[_key(event_id, "warm"), _key(event_id, "bans"),
-                          _key(event_id, "timeouts"), _key(event_id, "room"),
-                          _key(event_id, "recent")],
-                    args=[str(user_id), history], client=pipe,
+                    keys=[
+                        _key(event_id, "warm"),
+                        _key(event_id, "bans"),
+                        _key(event_id, "timeouts"),
+                        _key(event_id, "room"),
+                        _key(event_id, "recent"),
+                    ],
+                    args=[str(user_id), history],
+                    client=pipe,
                 )
             results = await pipe.execute()
         states = {}
         for key, out in zip(wanted, results, strict=True):
             if out[0] == "ok":
                 states[key] = JoinState(
-                    banned=out[1] == "1", timed_out_until=float(out[2]),
-                    slow_mode=int(float(out[3])), pinned_json=out[4] or None,
-                    recent_json=list(out[5:]))
+                    banned=out[1] == "1",
+                    timed_out_until=float(out[2]),
+                    slow_mode=int(float(out[3])),
+                    pinned_json=out[4] or None,
+                    recent_json=list(out[5:]),
+                )
         return states
 
     async def version(self, event_id: uuid.UUID) -> str:
@@ -173,9 +207,17 @@ class ChatCache:
         value = await self._redis.get(_key(event_id, "ver"))
         return str(value) if value is not None else "0"
 
-    async def load(self, event_id: uuid.UUID, version: str, *, bans: Sequence[uuid.UUID],
-                   timeouts: Sequence[tuple[uuid.UUID, float]], slow_mode: int,
-                   pinned_json: str | None, recent_json: Sequence[str]) -> bool:
+    async def load(
+        self,
+        event_id: uuid.UUID,
+        version: str,
+        *,
+        bans: Sequence[uuid.UUID],
+        timeouts: Sequence[tuple[uuid.UUID, float]],
+        slow_mode: int,
+        pinned_json: str | None,
+        recent_json: Sequence[str],
+    ) -> bool:
         """Install a snapshot; False when the version moved (the caller re-reads and retries)."""
         args: list[str | int] = [version, MIRROR_TTL_MS, slow_mode, pinned_json or "", len(bans)]
         args += [str(b) for b in bans]
@@ -184,8 +226,14 @@ class ChatCache:
             args += [str(user), repr(until)]
         args += list(recent_json)
         done = await self._load(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, "recent"), _key(event_id, "ver")],
+            keys=[
+                _key(event_id, "warm"),
+                _key(event_id, "bans"),
+                _key(event_id, "timeouts"),
+                _key(event_id, "room"),
+                _key(event_id, "recent"),
+                _key(event_id, "ver"),
+            ],
             args=args,
         )
         return bool(done)
@@ -209,8 +257,7 @@ class ChatCache:
 
     async def timeout(self, event_id: uuid.UUID, user_id: uuid.UUID, until: float) -> None:
         """Mirror a timeout (epoch seconds)."""
-        await self._apply(event_id, ("HSET", _key(event_id, "timeouts"), str(user_id),
-                                     repr(until)))
+        await self._apply(event_id, ("HSET", _key(event_id, "timeouts"), str(user_id), repr(until)))
 
     async def slow_mode(self, event_id: uuid.UUID, seconds: int) -> None:
         """Mirror the room's slow mode."""
@@ -220,9 +267,11 @@ class ChatCache:
         """Mirror the pinned message (None unpins)."""
         await self._apply(event_id, ("HSET", _key(event_id, "room"), "pinned", message_json or ""))
 
-    async def take_recent(self, event_id: uuid.UUID, message_id: uuid.UUID,
-                          remove: bool) -> str | None:
+    async def take_recent(
+        self, event_id: uuid.UUID, message_id: uuid.UUID, remove: bool
+    ) -> str | None:
         """The recent message with this id (removed from history when `remove`), or None."""
-        found = await self._take(keys=[_key(event_id, "recent")],
-                                 args=[str(message_id), "1" if remove else "0"])
+        found = await self._take(
+            keys=[_key(event_id, "recent")], args=[str(message_id), "1" if remove else "0"]
+        )
         return None if found is None else str(found)

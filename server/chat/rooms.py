@@ -34,9 +34,7 @@ async def can_moderate(app: web.Application, principal: Principal, event: Event)
     return await app[CHAT].lookups.is_moderator(event.id, principal.user_id)
 
 
-async def assigned_moderator_rule(
-    app: web.Application, principal: Principal, event: Event
-) -> bool:
+async def assigned_moderator_rule(app: web.Application, principal: Principal, event: Event) -> bool:
     """A watch rule: moderators assigned to an event may watch it (and so join its chat)."""
     if CHAT in app:
         return await app[CHAT].lookups.is_moderator(event.id, principal.user_id)

@@ -27,8 +27,9 @@ async def assign(request: web.Request) -> web.Response:
     event_id = validate.path_uuid(request)
     user_id = (await api.body(request, ModeratorIn)).user_id
     created = await moderation.assign_moderator(request.app, principal, event_id, user_id)
-    return api.reply(ModeratorAssigned(event_id=event_id, user_id=user_id),
-                     status=201 if created else 200)
+    return api.reply(
+        ModeratorAssigned(event_id=event_id, user_id=user_id), status=201 if created else 200
+    )
 
 
 @routes.delete("/api/live/{id}/moderators/{user_id}", name="chat_moderator_remove")
@@ -36,8 +37,9 @@ async def assign(request: web.Request) -> web.Response:
 async def unassign(request: web.Request) -> web.Response:
     """The artist (or an admin) removes a chat moderator."""
     principal = await require_user(request)
-    await moderation.unassign_moderator(request.app, principal, validate.path_uuid(request),
-                                     validate.path_uuid(request, "user_id"))
+    await moderation.unassign_moderator(
+        request.app, principal, validate.path_uuid(request), validate.path_uuid(request, "user_id")
+    )
     return web.Response(status=204)
 
 

@@ -35,8 +35,9 @@ async def listing(request: web.Request) -> web.Response:
 async def mine(request: web.Request) -> web.Response:
     """The calling artist's events in every state."""
     artist = await require_user(request, "artist")
-    events = await service.listing(request.app, ("scheduled", "live", "ended", "cancelled"), 500,
-                                   artist.user_id)
+    events = await service.listing(
+        request.app, ("scheduled", "live", "ended", "cancelled"), 500, artist.user_id
+    )
     return api.reply({"events": [event.to_json() for event in events]}, Events)
 
 
@@ -64,7 +65,8 @@ async def cancel(request: web.Request) -> web.Response:
     """The artist cancels a scheduled event."""
     principal = await require_user(request)
     return api.reply(
-        await service.cancel(request.app, principal, validate.path_uuid(request)), Event)
+        await service.cancel(request.app, principal, validate.path_uuid(request)), Event
+    )
 
 
 @routes.post("/api/live/{id}/stream-key", name="live_rotate_key")
@@ -73,4 +75,5 @@ async def rotate_key(request: web.Request) -> web.Response:
     """The artist replaces the stream key; the new one is shown this once."""
     principal = await require_user(request)
     return api.reply(
-        await service.rotate_key(request.app, principal, validate.path_uuid(request)), StreamKey)
+        await service.rotate_key(request.app, principal, validate.path_uuid(request)), StreamKey
+    )

@@ -63,8 +63,9 @@ async def find_event(conn: asyncpg.Connection, event_id: uuid.UUID) -> Event | N
     return await store.get(conn, event_id)
 
 
-async def listing(app: web.Application, statuses: tuple[str, ...], limit: int,
-                  artist_id: uuid.UUID | None = None) -> list[Event]:
+async def listing(
+    app: web.Application, statuses: tuple[str, ...], limit: int, artist_id: uuid.UUID | None = None
+) -> list[Event]:
     """Events in the given states, soonest first (one artist's when `artist_id` is given)."""
     async with app[DB].acquire() as conn:
         return await store.listing(conn, statuses, limit, artist_id)
@@ -81,13 +82,20 @@ async def create(app: web.Application, artist: Principal, fields: dict[str, Any]
     key, digest = new_stream_key()
     async with app[DB].acquire() as conn:
         event = await store.insert(conn, uuid.uuid4(), artist.user_id, fields, digest)
-    await audit.log(app, "EVENT_CREATED", actor=artist.user_id, subject=event.id,
-                    price=event.price_minor, currency=event.currency)
+    await audit.log(
+        app,
+        "EVENT_CREATED",
+        actor=artist.user_id,
+        subject=event.id,
+        price=event.price_minor,
+        currency=event.currency,
+    )
     return {**event.to_json(), "stream_key": key}
 
 
-async def edit(app: web.Application, principal: Principal, event_id: uuid.UUID,
-               changes: dict[str, Any]) -> dict[str, Any]:
+async def edit(
+    app: web.Application, principal: Principal, event_id: uuid.UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Edit an event that has not started."""
     ensure_owner(principal, await get_event(app, event_id))
     async with app[DB].acquire() as conn:
@@ -103,8 +111,9 @@ async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID
     async with app[DB].acquire() as conn, conn.transaction():
         row = await store.cancel(conn, event_id, app[CLOCK].now())
         if row is not None:
-            await audit.record(app, conn, "EVENT_CANCELLED", actor=principal.user_id,
-                               subject=event_id)
+            await audit.record(
+                app, conn, "EVENT_CANCELLED", actor=principal.user_id, subject=event_id
+            )
             await _outbox(app, conn, event_id, "cancelled")
     if row is None:
         raise conflict("only scheduled events can be cancelled", "not_cancellable")
@@ -112,7 +121,9 @@ async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID
     return row.to_json()
 
 
-async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
+async def rotate_key(
+    app: web.Application, principal: Principal, event_id: uuid.UUID
+) -> dict[str, Any]:
     """Issue a new stream key; the old one stops working at once."""
     ensure_owner(principal, await get_event(app, event_id))
     key, digest = new_stream_key()
@@ -124,8 +135,9 @@ async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.
     return {"id": str(event_id), "stream_key": key}
 
 
-async def _outbox(app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID,
-                  status: str) -> None:
+async def _outbox(
+    app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID, status: str
+) -> None:
     for hook in app.get(STATUS_OUTBOX, []):
         await hook(app, conn, event_id, status)
 
@@ -140,8 +152,9 @@ async def publish_started(app: web.Application, key: str, client: str) -> uuid.U
     clock = app[CLOCK]
     now = clock.now()
     async with app[DB].acquire() as conn:
-        row = await store.start_publish(conn, key_digest(key), client, now, now - RESUME_GRACE,
-                                        now - PUBLISHER_STALE)
+        row = await store.start_publish(
+            conn, key_digest(key), client, now, now - RESUME_GRACE, now - PUBLISHER_STALE
+        )
     if row is None:
         PUBLISHES.labels("refused").inc()
         return None
@@ -188,7 +201,9 @@ async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
     async with app[DB].acquire() as conn, conn.transaction():
         event_id = await _event_id_for(conn, name)
-        row = await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+        row = (
+            await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+        )
         if row is not None:
             await _outbox(app, conn, row.id, "ended")
     if row is not None:

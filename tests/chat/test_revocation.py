@@ -10,7 +10,9 @@ from tests.conftest import Api, admin_token
 from tests.streaming import until
 
 
-async def test_logout_stops_an_open_socket(api: Api, url: str, clients: Callable[[], Client]) -> None:
+async def test_logout_stops_an_open_socket(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     client = await joined(clients, url, fan["access"], show.id)
@@ -22,16 +24,21 @@ async def test_logout_stops_an_open_socket(api: Api, url: str, clients: Callable
     await asyncio.wait_for(client.disconnected.wait(), WAIT)
 
 
-async def test_demoted_moderator_loses_powers_at_once(api: Api, url: str,
-                                                      clients: Callable[[], Client]) -> None:
+async def test_demoted_moderator_loses_powers_at_once(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     victim = await joined(clients, url, fan["access"], show.id)
     mod_token = await moderator_token(api)
     status, me = await api.call("GET", "/api/auth/me", token=mod_token)
     moderator = await joined(clients, url, mod_token, show.id)
-    status, _ = await api.call("POST", f"/api/admin/users/{me['id']}/role",
-                               token=await admin_token(api), json={"role": "fan"})
+    status, _ = await api.call(
+        "POST",
+        f"/api/admin/users/{me['id']}/role",
+        token=await admin_token(api),
+        json={"role": "fan"},
+    )
     assert status == 200
     await moderator.wait_for("token_revoked")
     await asyncio.wait_for(moderator.disconnected.wait(), WAIT)
@@ -41,8 +48,9 @@ async def test_demoted_moderator_loses_powers_at_once(api: Api, url: str,
     assert status == 401
 
 
-async def test_concurrent_joins_respect_the_room_cap(api: Api, url: str,
-                                                     clients: Callable[[], Client]) -> None:
+async def test_concurrent_joins_respect_the_room_cap(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     fan = await api.register("fan")
     client = clients()
     await client.connect(url, fan["access"])
@@ -52,8 +60,9 @@ async def test_concurrent_joins_respect_the_room_cap(api: Api, url: str,
     assert {r["error"]["code"] for r in replies if not r.get("ok")} == {"too_many_rooms"}
 
 
-async def test_join_racing_a_disconnect_leaves_no_viewer(api: Api, url: str,
-                                                         clients: Callable[[], Client]) -> None:
+async def test_join_racing_a_disconnect_leaves_no_viewer(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     for _ in range(20):

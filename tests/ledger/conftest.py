@@ -22,7 +22,6 @@ from server.localstack import free_port, wait_for_port
 # all now and put the limit back (the contracts here never nest calls deeply).
 _recursion_limit = sys.getrecursionlimit()
 try:
-    import eth  # noqa: F401
     from eth_account import Account
     from eth_tester.exceptions import TransactionFailed
     from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -53,9 +52,21 @@ def anvil_binary() -> Path:
         assert npm, "npm is required (Debian: apt-get install nodejs npm)"
         prefix.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-             "--loglevel=error", f"@foundry-rs/anvil@{ANVIL_VERSION}"],
-            capture_output=True, text=True, timeout=300, check=False)
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"@foundry-rs/anvil@{ANVIL_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert result.returncode == 0, f"npm install failed:\n{result.stdout}\n{result.stderr}"
     assert binary.is_file(), f"{package} brought no anvil binary"
     return binary
@@ -68,9 +79,20 @@ def anvil_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("anvil") / "anvil.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port),
-             "--hardfork", "prague", "--accounts", "2"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(anvil_binary()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--hardfork",
+                "prague",
+                "--accounts",
+                "2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port(port, proc, "anvil")
         yield f"http://127.0.0.1:{port}"
@@ -93,8 +115,7 @@ class Chain:
         """Give the address of `key` ether for gas from the node's own unlocked account."""
         rich = (await self.w3.eth.accounts)[0]
         address = Account.from_key(key).address
-        tx_hash = await self.w3.eth.send_transaction(
-            {"from": rich, "to": address, "value": 10**19})
+        tx_hash = await self.w3.eth.send_transaction({"from": rich, "to": address, "value": 10**19})
         await self.w3.eth.wait_for_transaction_receipt(tx_hash)
 
     async def mine(self, blocks: int) -> None:
@@ -104,8 +125,9 @@ class Chain:
             tx_hash = await self.w3.eth.send_transaction({"from": rich, "to": rich, "value": 0})
             await self.w3.eth.wait_for_transaction_receipt(tx_hash)
 
-    async def call(self, key: bytes, address: str, abi: list[dict[str, Any]], fn: str,
-                   *args: Any) -> Any:
+    async def call(
+        self, key: bytes, address: str, abi: list[dict[str, Any]], fn: str, *args: Any
+    ) -> Any:
         """Send `fn(*args)` to the contract at `address` from `key`; return the receipt."""
         contract = self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(address), abi=abi)
         data = contract.encode_abi(fn, args=list(args))

@@ -33,8 +33,12 @@ def key_file(tmp_path: Path) -> Path:
 
 
 def full(key_file: Path, **env: str) -> dict[str, str]:
-    return {"MHC_CHAIN_RPC_URL": "https://node.example/v3/api-key-123",
-            "MHC_CHAIN_CONTRACT": ADDRESS, "MHC_CHAIN_KEY_FILE": str(key_file), **env}
+    return {
+        "MHC_CHAIN_RPC_URL": "https://node.example/v3/api-key-123",
+        "MHC_CHAIN_CONTRACT": ADDRESS,
+        "MHC_CHAIN_KEY_FILE": str(key_file),
+        **env,
+    }
 
 
 def test_off_unless_configured(tmp_path: Path) -> None:
@@ -42,8 +46,9 @@ def test_off_unless_configured(tmp_path: Path) -> None:
 
 
 def test_full_setup(tmp_path: Path, key_file: Path) -> None:
-    cfg = config(tmp_path, **full(key_file, MHC_CHAIN_CONFIRMATIONS="12",
-                                  MHC_CHAIN_CONTRACT=ADDRESS.lower()))
+    cfg = config(
+        tmp_path, **full(key_file, MHC_CHAIN_CONFIRMATIONS="12", MHC_CHAIN_CONTRACT=ADDRESS.lower())
+    )
     assert cfg is not None
     assert cfg.contract == ADDRESS
     assert cfg.confirmations == 12
@@ -66,16 +71,20 @@ def test_confirmations_alone_is_a_partial_setup(tmp_path: Path) -> None:
         config(tmp_path, MHC_CHAIN_CONFIRMATIONS="3")
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("MHC_CHAIN_RPC_URL", "ftp://node", "MHC_CHAIN_RPC_URL must start"),
-    ("MHC_CHAIN_CONTRACT", "0x1234", "MHC_CHAIN_CONTRACT must be"),
-    ("MHC_CHAIN_CONTRACT", ADDRESS[:-1] + "A", "bad checksum"),
-    ("MHC_CHAIN_CONFIRMATIONS", "0", "MHC_CHAIN_CONFIRMATIONS must be between"),
-    ("MHC_CHAIN_CONFIRMATIONS", "two", "MHC_CHAIN_CONFIRMATIONS must be a number"),
-    ("MHC_CHAIN_KEY_FILE", "/nonexistent/owner.key", "MHC_CHAIN_KEY_FILE cannot be read"),
-])
-def test_bad_values_are_named(tmp_path: Path, key_file: Path, name: str, value: str,
-                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MHC_CHAIN_RPC_URL", "ftp://node", "MHC_CHAIN_RPC_URL must start"),
+        ("MHC_CHAIN_CONTRACT", "0x1234", "MHC_CHAIN_CONTRACT must be"),
+        ("MHC_CHAIN_CONTRACT", ADDRESS[:-1] + "A", "bad checksum"),
+        ("MHC_CHAIN_CONFIRMATIONS", "0", "MHC_CHAIN_CONFIRMATIONS must be between"),
+        ("MHC_CHAIN_CONFIRMATIONS", "two", "MHC_CHAIN_CONFIRMATIONS must be a number"),
+        ("MHC_CHAIN_KEY_FILE", "/nonexistent/owner.key", "MHC_CHAIN_KEY_FILE cannot be read"),
+    ],
+)
+def test_bad_values_are_named(
+    tmp_path: Path, key_file: Path, name: str, value: str, message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         config(tmp_path, **full(key_file, **{name: value}))
 
@@ -104,10 +113,13 @@ def test_loading_the_client_keeps_deep_nesting_an_error() -> None:
     """web3's py_ecc raises the recursion limit process-wide; the forensic verifier's deeply
     nested line must still be a reported error in a process that loaded the chain client,
     not a crash."""
-    code = ("import ledger.chain\n"
-            "from forensics.chain import verify_lines\n"
-            "print(verify_lines([b'[' * 1_000_000])[1])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    code = (
+        "import ledger.chain\n"
+        "from forensics.chain import verify_lines\n"
+        "print(verify_lines([b'[' * 1_000_000])[1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "malformed record" in result.stdout

@@ -48,7 +48,11 @@ async def test_credit_then_withdraw_moves_exact_amounts_once(deployed: Deployed)
     assert await token_balance(d, owner) == 1_000_000 * USDC - amount
     [event] = await d.mirror.recent_credits(artist)
     assert (event.ref, event.artist, event.amount, event.tx_hash) == (
-        reference(ref), artist, amount, result.tx_hash)
+        reference(ref),
+        artist,
+        amount,
+        result.tx_hash,
+    )
 
     receipt = await chain.call(chain.artist, d.mirror.address, MIRROR_ABI, "withdraw")
     assert receipt["status"] == 1
@@ -72,7 +76,8 @@ async def test_only_the_owner_credits(deployed: Deployed) -> None:
 
 
 async def test_duplicate_reference_is_refused_and_a_resend_is_already_done(
-        deployed: Deployed) -> None:
+    deployed: Deployed,
+) -> None:
     d, chain = deployed, deployed.chain
     artist = address(chain.artist)
     ref = uuid.uuid4()
@@ -103,7 +108,8 @@ async def test_concurrent_resends_credit_once(deployed: Deployed) -> None:
 
     results = await asyncio.gather(
         *(d.mirror.credit_royalty(artist, 7 * USDC, ref) for _ in range(5)),
-        *(d.mirror.credit_royalty(artist, USDC, other) for other in others))
+        *(d.mirror.credit_royalty(artist, USDC, other) for other in others),
+    )
 
     resends = results[:5]
     assert sum(not r.already_credited for r in resends) == 1
@@ -181,13 +187,20 @@ async def test_configured_client_credits_over_json_rpc(chain: Chain, tmp_path: P
     d = await deploy_with(chain, "MockUSDC")
     key_file = tmp_path / "owner.key"
     key_file.write_text(chain.owner.hex() + "\n")
-    cfg = load(load_config({
-        "MHC_JWT_SECRET": "j" * 32, "MHC_PLAYBACK_SECRET": "p" * 32, "MHC_HOOK_SECRET": "h" * 32,
-        "MHC_STATE_DIR": str(tmp_path / "state"),
-        "MHC_CHAIN_RPC_URL": str(chain.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
-        "MHC_CHAIN_CONTRACT": d.mirror.address.lower(), "MHC_CHAIN_KEY_FILE": str(key_file),
-        "MHC_CHAIN_CONFIRMATIONS": "1",
-    }))
+    cfg = load(
+        load_config(
+            {
+                "MHC_JWT_SECRET": "j" * 32,
+                "MHC_PLAYBACK_SECRET": "p" * 32,
+                "MHC_HOOK_SECRET": "h" * 32,
+                "MHC_STATE_DIR": str(tmp_path / "state"),
+                "MHC_CHAIN_RPC_URL": str(chain.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
+                "MHC_CHAIN_CONTRACT": d.mirror.address.lower(),
+                "MHC_CHAIN_KEY_FILE": str(key_file),
+                "MHC_CHAIN_CONFIRMATIONS": "1",
+            }
+        )
+    )
     assert cfg is not None and cfg.owner == address(chain.owner)
     client = RoyaltyMirror.from_config(cfg)
     try:
