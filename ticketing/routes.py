@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from server import api, validate
-from server.accounts.auth import require_user
+from server.accounts.auth import ensure_not_revoked, require_user, unchecked_user
 from server.clientip import client_ip
 from server.errors import ApiError, conflict, not_found
 from server.keys import CLOCK, DB
@@ -139,10 +139,17 @@ async def qr_code(request: web.Request) -> web.Response:
 @api.spec({200: Admission}, body=ValidateIn, tag="tickets")
 async def validate_code(request: web.Request) -> web.Response:
     """Admit a ticket by its code: a playback grant and chat access, or a reasoned 4xx."""
-    principal = await require_user(request)
-    body = await api.body(request, ValidateIn)
+    # The token's revocation is checked with validation's first Redis call; every refusal
+    # made before that call checks it first, so a revoked token is always answered 401.
+    principal = unchecked_user(request)
+    try:
+        body = await api.body(request, ValidateIn)
+    except ApiError:
+        await ensure_not_revoked(request.app, principal)
+        raise
     code = body.code.strip()
     if not code:
+        await ensure_not_revoked(request.app, principal)
         raise validation.rejected("invalid", "code is required")
     return api.reply(
         await validation.validate(request.app, principal, code, client_ip(request), body.event_id),

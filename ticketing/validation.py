@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from server import audit
+from server.accounts.auth import take_if_not_revoked
 from server.accounts.tokens import Principal
 from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB
@@ -75,9 +76,16 @@ def ip_digest(app: web.Application, ip: str) -> str:
     return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _rate_limit(app: web.Application, checks: list[tuple[RateLimit, str]]) -> None:
-    """Spend one from each (bucket, key), all or nothing; 429 when any is empty."""
-    allowed, wait_ms = await app[RUNTIME].limits.take(checks, app[CLOCK].time())
+async def _rate_limit(
+    app: web.Application, checks: list[tuple[RateLimit, str]], unchecked: Principal | None = None
+) -> None:
+    """Spend one from each (bucket, key), all or nothing; 429 when any is empty. With
+    `unchecked`, that caller's token is checked for revocation in the same call (401 first)."""
+    now = app[CLOCK].time()
+    if unchecked is None:
+        allowed, wait_ms = await app[RUNTIME].limits.take(checks, now)
+    else:
+        allowed, wait_ms = await take_if_not_revoked(app, unchecked, checks, now)
     if not allowed:
         raise rejected(
             "rate_limited",
@@ -129,7 +137,10 @@ def _explain(
 async def validate(
     app: web.Application, principal: Principal, code: str, ip: str, stream_id: uuid.UUID | None
 ) -> dict[str, Any]:
-    """Admit a ticket by its code: a playback grant and chat access, or a reasoned refusal."""
+    """Admit a ticket by its code: a playback grant and chat access, or a reasoned refusal.
+
+    The principal's token is checked for revocation here, with the first rate limit (one
+    Redis round trip): a revoked token is refused before anything else and spends nothing."""
     started = time.perf_counter()
     try:
         return await _validate(app, principal, code, ip, stream_id)
@@ -150,7 +161,7 @@ async def _validate(
         claims = qr.verify_signature(app[TICKETING_CONFIG].qr_key, code)
         qr.check_window(claims, app[CLOCK].time())
     except qr.CodeRejected as exc:
-        await _rate_limit(app, [(app[RUNTIME].validate_ip_limit, ip_key)])
+        await _rate_limit(app, [(app[RUNTIME].validate_ip_limit, ip_key)], principal)
         raise rejected(exc.reason, exc.message) from None
     rt = app[RUNTIME]
     # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
@@ -165,6 +176,7 @@ async def _validate(
                 (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
                 (rt.validate_ticket_limit, ticket_bucket(claims.ticket_id, principal.user_id)),
             ],
+            principal,
         ),
         get_event(app, claims.event_id),
         return_exceptions=True,

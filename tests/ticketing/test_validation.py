@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import stripe
 
 from server.clock import Clock
-from tests.conftest import Api
+from server.keys import REDIS
+from server.revocations import DENIED_PREFIX, LOADED_KEY
+from tests.conftest import Api, login
 from tests.ticketing.conftest import buy, code_for, make_fans, make_user, paid_event
 from tests.ticketing.test_replays import hook as rtmp_hook
 from ticketing import qr
@@ -334,3 +336,44 @@ async def test_codes_of_an_event_that_is_over_do_not_admit(
         assert (status, err["error"]["code"]) == (409, "event_over"), err
     _, row = await tapi.call("GET", f"/api/tickets/{ticket['id']}", token=fan["access"])
     assert row["admitted_at"] is None, "nothing was burned"
+
+
+async def test_a_logged_out_token_is_refused_first_and_spends_no_budget(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    # Validation checks the token's revocation together with its rate limits: a logged-out
+    # token must still be refused before any other answer, even after Redis forgot its copy
+    # of the revocations, and spend nothing.
+    cfg = tapi.app[TICKETING_CONFIG]
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fan = await tapi.register("fan")
+    ticket = await buy(tapi, stripe_client, fan, event["id"])
+    code = await code_for(tapi, fan, ticket["id"])
+    status, _ = await tapi.call(
+        "POST", "/api/auth/logout", token=fan["access"], json={"refresh": fan["refresh"]}
+    )
+    assert status == 200
+    ip = "192.0.2.51"
+    junk = "A" * qr.CODE_LEN
+    for body in ({"code": code}, {"code": junk}):
+        for _ in range(max(cfg.validate_ip_burst, cfg.validate_ticket_burst) + 1):
+            status, err = await check(tapi, fan, body["code"], ip=ip)
+            assert (status, err["error"]["code"]) == (401, "invalid_token"), err
+    for raw in ({"code": "  "}, {"code": 5}, {"nope": 1}):
+        status, err = await tapi.call(
+            "POST",
+            "/api/tickets/validate",
+            token=fan["access"],
+            json=raw,
+            headers={"X-Real-IP": ip},
+        )
+        assert (status, err["error"]["code"]) == (401, "invalid_token"), (raw, err)
+    redis = tapi.app[REDIS]
+    await redis.delete(LOADED_KEY, *[k async for k in redis.scan_iter(DENIED_PREFIX + "*")])
+    status, err = await check(tapi, fan, code, ip=ip)
+    assert (status, err["error"]["code"]) == (401, "invalid_token"), "rebuilt from PostgreSQL"
+
+    fresh = await login(tapi, fan["email"], fan["password"])
+    status, ok = await check(tapi, fresh, code, ip=ip)
+    assert status == 200 and ok["ticket_id"] == ticket["id"], "no bucket was spent"
