@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY server server
 COPY forensics forensics
 COPY ticketing ticketing
+COPY ledger ledger
 COPY media media
 COPY nginx nginx
 # Editable, so the code runs from /srv/mhc where the nginx template and web client live.

@@ -1,0 +1,289 @@
+"""`post`: the one way money moves, as linked transfers applied all together or not at all.
+
+A posting names its legs by caller-chosen ids derived from what caused them (a ticket id and
+the leg's role), so the same posting sent twice (a retried job, a replayed webhook) changes
+nothing and returns what the first one wrote; the same id with different fields is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from ledger import accounts
+from ledger.accounts import Account
+from ledger.errors import LedgerError
+from server import audit
+from server.keys import DB
+
+# A sum no single posting may exceed (10 billion in a two-decimal currency): larger is a bug.
+MAX_AMOUNT = 1_000_000_000_000
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SOURCE = re.compile(r"^[a-z_]+(:[A-Za-z0-9_.:-]{1,100})?$")
+_SHARDS = 64
+# Accounts known to exist in this app's database (accounts are never deleted).
+KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey("ledger_known_accounts")  # the transfer's shard picks one of a platform account's balance rows
+
+
+@dataclass(frozen=True)
+class Leg:
+    """Move `amount` minor units from `debit` to `credit`; `pending` reserves it instead,
+    until a later `Resolve` posts or voids it."""
+
+    id: uuid.UUID
+    debit: Account
+    credit: Account
+    amount: int
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """Post (`post=True`) or void a pending leg, under a new transfer id."""
+
+    id: uuid.UUID
+    pending_id: uuid.UUID
+    post: bool
+
+
+@dataclass(frozen=True)
+class Posting:
+    """Legs that stand or fall together, all in one currency.
+
+    `code` says why (ticket_sale, tip, royalty, payout, ...); `source` is the statement line
+    the money belongs to (`event:<id>`, `tip`, `dsp:<name>`); `ref` names the originating
+    object (a ticket id, a payout id).
+    """
+
+    currency: str
+    code: str
+    source: str
+    legs: tuple[Leg | Resolve, ...]
+    ref: str = ""
+    actor: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One applied leg as stored."""
+
+    id: uuid.UUID
+    debit_account_id: uuid.UUID
+    credit_account_id: uuid.UUID
+    amount: int
+    currency: str
+    kind: str
+    pending_id: uuid.UUID | None
+    code: str
+    source: str
+    ref: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of `post`: the transfers, and whether this call wrote them."""
+
+    posting_id: uuid.UUID
+    transfers: tuple[Transfer, ...]
+    created: bool = field(default=True)
+
+
+def leg_id(*parts: object) -> uuid.UUID:
+    """A transfer id derived from what caused it (e.g. the ticket id and the leg's role)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "mhc-ledger:" + ":".join(str(p) for p in parts))
+
+
+def validate(posting: Posting) -> None:
+    """Refuse a malformed posting before anything is written."""
+    if not isinstance(posting.currency, str) or not _CURRENCY.match(posting.currency):
+        raise LedgerError("invalid_currency", "currency must be an ISO 4217 code like EUR")
+    if not posting.legs:
+        raise LedgerError("invalid_posting", "a posting needs at least one leg")
+    if not _SOURCE.match(posting.source) or not re.match(r"^[a-z_]{1,40}$", posting.code):
+        raise LedgerError("invalid_posting", "code and source must be short identifiers")
+    ids = [leg.id for leg in posting.legs]
+    if len(set(ids)) != len(ids):
+        raise LedgerError("invalid_posting", "each leg needs its own id")
+    for leg in posting.legs:
+        if isinstance(leg, Resolve):
+            continue
+        amount = leg.amount
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError("invalid_amount", "amounts are integers in minor units")
+        if amount <= 0 or amount > MAX_AMOUNT:
+            raise LedgerError("invalid_amount", f"amounts are between 1 and {MAX_AMOUNT}")
+        if leg.debit == leg.credit:
+            raise LedgerError("invalid_posting", "debit and credit accounts must differ")
+        leg.debit.check()
+        leg.credit.check()
+
+
+def _shard(posting_id: uuid.UUID) -> int:
+    # All legs of a posting use one shard: its locks are then taken on one row per account.
+    return hashlib.blake2b(posting_id.bytes, digest_size=2).digest()[0] % _SHARDS
+
+
+_COLUMNS = """id, debit_account_id, credit_account_id, amount, currency, kind, pending_id, code,
+              source, ref, created_at"""
+
+
+def _transfer(row: Any) -> Transfer:
+    return Transfer(row["id"], row["debit_account_id"], row["credit_account_id"],
+                    int(row["amount"]), row["currency"].strip(), row["kind"], row["pending_id"],
+                    row["code"], row["source"], row["ref"], row["created_at"])
+
+
+@asynccontextmanager
+async def _connection(app: web.Application,
+                      conn: asyncpg.Connection | None) -> AsyncIterator[asyncpg.Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        async with app[DB].acquire() as own:
+            yield own
+
+
+async def post(app: web.Application, posting: Posting, *,
+               conn: asyncpg.Connection | None = None) -> Posted:
+    """Apply all legs of `posting` or none; idempotent by leg ids.
+
+    With `conn`, the posting joins the caller's transaction (a savepoint); without, it runs in
+    its own and is retried when the database breaks a lock cycle. Raises LedgerError:
+    `insufficient_funds` when a limit flag would be crossed, `conflict` when a leg id was
+    already used for something else, `invalid_*` for malformed input.
+    """
+    validate(posting)
+    await _ensure_accounts(app, conn, posting)
+    for attempt in range(8):
+        try:
+            async with _connection(app, conn) as c, c.transaction():
+                return await _post(app, c, posting)
+        except LedgerError as exc:
+            if exc.code not in ("insufficient_funds", "already_resolved"):
+                raise
+            # A replay of a posting that was applied is answered as such, even when the same
+            # legs would not fit any more.
+            async with _connection(app, conn) as c:
+                found = await _replayed(c, posting)
+            if found is None:
+                raise
+            return found
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if conn is not None or attempt == 7:
+                raise
+        except asyncpg.UniqueViolationError:
+            # A concurrent posting with these ids won: answer as a replay (or a conflict).
+            async with _connection(app, conn) as c:
+                found = await _replayed(c, posting)
+            if found is not None:
+                return found
+            if attempt == 7:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _replayed(conn: asyncpg.Connection, posting: Posting) -> Posted | None:
+    ids = [leg.id for leg in posting.legs]
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM ledger_transfers WHERE id = ANY($1)", ids)
+    if not rows:
+        return None
+    by_id = {r["id"]: _transfer(r) for r in rows}
+    if len(by_id) != len(ids):
+        raise LedgerError("conflict", "some of these transfer ids are already used")
+    for leg in posting.legs:
+        t = by_id[leg.id]
+        same = (t.currency, t.code, t.source, t.ref) == (posting.currency, posting.code,
+                                                        posting.source, posting.ref)
+        if isinstance(leg, Resolve):
+            same = same and t.pending_id == leg.pending_id and t.kind == (
+                "post_pending" if leg.post else "void_pending")
+        else:
+            same = same and (t.debit_account_id, t.credit_account_id, t.amount, t.kind) == (
+                leg.debit.id(posting.currency), leg.credit.id(posting.currency), leg.amount,
+                "pending" if leg.pending else "posted")
+        if not same:
+            raise LedgerError("conflict", f"transfer {leg.id} was posted with other fields")
+    return Posted(posting.legs[0].id, tuple(by_id[i] for i in ids), created=False)
+
+
+async def _ensure_accounts(app: web.Application, conn: asyncpg.Connection | None,
+                           posting: Posting) -> None:
+    """Create the posting's accounts that may not exist yet; remembered once committed."""
+    cur, known = posting.currency, app[KNOWN_ACCOUNTS]
+    wanted = sorted({(a, cur) for leg in posting.legs if isinstance(leg, Leg)
+                     for a in (leg.debit, leg.credit) if a.id(cur) not in known},
+                    key=lambda w: str(w[0].id(cur)))
+    if not wanted:
+        return
+    if conn is not None:  # inside the caller's transaction: it may still roll back
+        await accounts.ensure(conn, wanted)
+        return
+    async with app[DB].acquire() as own:
+        await accounts.ensure(own, wanted)
+    known.update(a.id(cur) for a, _ in wanted)
+
+
+async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting) -> Posted:
+    cur = posting.currency
+    pendings: dict[uuid.UUID, Any] = {}
+    resolves = [leg for leg in posting.legs if isinstance(leg, Resolve)]
+    if resolves:
+        rows = await conn.fetch(
+            """SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.currency,
+                      p.kind, r.id AS resolved_by
+               FROM ledger_transfers p LEFT JOIN ledger_transfers r ON r.pending_id = p.id
+               WHERE p.id = ANY($1)""", [r.pending_id for r in resolves])
+        pendings = {r["id"]: r for r in rows}
+    posting_id = posting.legs[0].id
+    cols: list[list[Any]] = [[] for _ in range(7)]
+    total = 0
+    for leg in posting.legs:
+        row: tuple[Any, ...]
+        if isinstance(leg, Resolve):
+            p = pendings.get(leg.pending_id)
+            if p is None or p["kind"] != "pending" or p["currency"].strip() != cur:
+                raise LedgerError("not_found", f"no pending transfer {leg.pending_id} in {cur}")
+            if p["resolved_by"] is not None and p["resolved_by"] != leg.id:
+                raise LedgerError("already_resolved",
+                                  f"pending transfer {leg.pending_id} is already resolved")
+            row = (leg.id, p["debit_account_id"], p["credit_account_id"], int(p["amount"]),
+                   "post_pending" if leg.post else "void_pending", leg.pending_id)
+        else:
+            row = (leg.id, leg.debit.id(cur), leg.credit.id(cur), leg.amount,
+                   "pending" if leg.pending else "posted", None)
+        total += int(row[3])
+        for i, value in enumerate(row):
+            cols[i].append(value)
+        cols[6].append(_shard(posting_id))
+    await audit.record(app, conn, "LEDGER_POSTED", actor=posting.actor, subject=posting_id,
+                       code=posting.code, source=posting.source, ref=posting.ref, currency=cur,
+                       amount=total, legs=[str(leg.id) for leg in posting.legs])
+    try:
+        rows = await conn.fetch(
+            f"""INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,
+                    kind, pending_id, shard, currency, posting_id, code, source, ref)
+                SELECT u.id, u.d, u.c, u.a, u.k, u.p, u.s, $8, $9, $10, $11, $12
+                FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
+                            $6::uuid[], $7::smallint[]) WITH ORDINALITY
+                     AS u(id, d, c, a, k, p, s, n)
+                ORDER BY n
+                RETURNING {_COLUMNS}""",
+            *cols, cur, posting_id, posting.code, posting.source, posting.ref)
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name in ("ledger_debits_exceed_credits",
+                                   "ledger_credits_exceed_debits"):
+            raise LedgerError("insufficient_funds",
+                              "the posting would overdraw an account") from None
+        raise
+    by_id = {r["id"]: _transfer(r) for r in rows}
+    return Posted(posting_id, tuple(by_id[leg.id] for leg in posting.legs))
