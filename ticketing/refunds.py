@@ -15,7 +15,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+import ledger
 from server import audit, jobs
+from server.live import store as live_store
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
 from server.live.service import get_event
@@ -86,6 +88,11 @@ async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, 
                                event=str(row["event_id"]), reason=reason,
                                payment=row["payment_ref"], amount=row["amount_minor"],
                                currency=row["currency"].strip())
+            event = await live_store.get(conn, row["event_id"])
+            assert event is not None
+            await ledger.ticket_reversed(app, conn, ledger.TicketReversal(
+                ticket_id, row["event_id"], event["artist_id"], row["currency"].strip(),
+                row["amount_minor"], "refund" if status == "refunded" else "chargeback"))
     if row is None:
         return None
     await revoke_viewer(app, row["user_id"], row["event_id"], f"ticket_{status}", actor)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 
+import pytest
 from aiohttp import web
 
 import ledger
 from ledger.balances import Balance, artist_balances
-from server.keys import DB
+from server.clock import Clock
+from tests.ticketing.conftest import dapi, dev_app  # noqa: F401  (fixtures used here)
+from server.keys import CLOCK, DB
 
 
 async def fund(app: web.Application, artist: uuid.UUID, amount: int, currency: str = "EUR") -> None:
@@ -21,3 +26,20 @@ async def balance(app: web.Application, artist: uuid.UUID, currency: str = "EUR"
     async with app[DB].acquire() as conn:
         found = [b for b in await artist_balances(conn, artist) if b.currency == currency]
     return found[0] if found else Balance(currency, 0, 0, 0, 0)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """Wait for a job's effect: poll `check` until it holds, failing after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "the job's effect never showed"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def dclock(dev_app: tuple[web.Application, str]) -> Iterator[Clock]:
+    """The dev-payments app's clock; advances are undone after the test."""
+    clk = dev_app[0][CLOCK]
+    before = clk._offset
+    yield clk
+    clk._offset = before
