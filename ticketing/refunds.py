@@ -17,9 +17,9 @@ from aiohttp import web
 
 import ledger
 from server import audit, jobs
-from server.live import store as live_store
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
+from server.live import store as live_store
 from server.live.service import get_event
 from server.playback.service import revoke_viewer
 from ticketing import store

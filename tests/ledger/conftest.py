@@ -12,8 +12,9 @@ from aiohttp import web
 import ledger
 from ledger.balances import Balance, artist_balances
 from server.clock import Clock
-from tests.ticketing.conftest import dapi, dev_app  # noqa: F401  (fixtures used here)
 from server.keys import CLOCK, DB
+from tests.conftest import Api
+from tests.ticketing.conftest import dapi, dev_app  # noqa: F401  (fixtures used here)
 
 
 async def fund(app: web.Application, artist: uuid.UUID, amount: int, currency: str = "EUR") -> None:
@@ -37,9 +38,9 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> No
 
 
 @pytest.fixture
-def dclock(dev_app: tuple[web.Application, str]) -> Iterator[Clock]:
+def dclock(dapi: Api) -> Iterator[Clock]:  # noqa: F811
     """The dev-payments app's clock; advances are undone after the test."""
-    clk = dev_app[0][CLOCK]
+    clk = dapi.app[CLOCK]
     before = clk._offset
     yield clk
     clk._offset = before
