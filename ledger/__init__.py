@@ -8,6 +8,8 @@ The public API other packages use (and nothing else of this package):
 - `ticket_paid(app, conn, TicketSale(...))`, `ticket_reversed(app, conn, TicketReversal(...))`:
   ticketing's hand-over, inside its own transaction.
 - `tip(...)`, `royalty(...)`: the postings of a fan's tip and of a DSP's royalty line.
+- `payouts.PayoutMethod`, `payouts.add_method(app, method)`, `payouts.settle(...)`: how a
+  payout method (SEPA here; others at their setup) plugs in.
 - Accounts are named `Account(code, owner)`; `accounts.KINDS` is the chart.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ledger import config, outbox, postings, routes, tickets
+from ledger import config, outbox, payouts, postings, routes, sepa, tickets
 from ledger.accounts import Account
 from ledger.errors import LedgerError
 from ledger.keys import LEDGER_CONFIG
@@ -52,6 +54,8 @@ def setup(app: web.Application) -> None:
     cfg = config.load(app[CONFIG])
     app[LEDGER_CONFIG] = cfg
     app[postings.KNOWN_ACCOUNTS] = set()
+    app[sepa.DEBTOR] = sepa.load_debtor(app[CONFIG])
+    payouts.add_method(app, sepa.Sepa())
     app.router.add_routes(routes.routes)
     jobs.register(app, outbox.POST_JOB, outbox.post_job)
     jobs.register(app, tickets.SALE_JOB, tickets.sale_job)

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 
-from ledger import statements
+from ledger import payouts, sepa, statements
 from ledger.balances import artist_balances
 from ledger.errors import HTTP_STATUS, LedgerError
-from ledger.models import Balances, Statement, StatementQuery
-from server import api
+from ledger.models import (
+    IDEMPOTENCY_HEADER,
+    Balances,
+    BatchOut,
+    PayoutAccount,
+    PayoutList,
+    PayoutOut,
+    SepaAccountIn,
+    SettleIn,
+    Settled,
+    Statement,
+    StatementQuery,
+    WithdrawIn,
+)
+from server import api, validate
 from server.accounts.auth import require_user
-from server.errors import ApiError, forbidden
+from server.errors import ApiError, bad_request, forbidden
 from server.keys import DB
 
 routes = web.RouteTableDef()
@@ -54,3 +68,101 @@ async def statement(request: web.Request) -> web.Response:
             headers={"Content-Disposition":
                      f'attachment; filename="statement-{artist_id}-{q.month}.csv"'})
     return api.reply(Statement.model_validate(asdict(st)))
+
+
+def _payout(p: payouts.Payout) -> dict[str, Any]:
+    return {"id": str(p.id), "method": p.method, "currency": p.currency, "amount": p.amount,
+            "status": p.status, "batch_id": None if p.batch_id is None else str(p.batch_id),
+            "created_at": p.created_at.isoformat(),
+            "settled_at": None if p.settled_at is None else p.settled_at.isoformat()}
+
+
+@routes.post("/api/distribution/withdraw", name="distribution_withdraw")
+@api.spec({200: PayoutOut, 201: PayoutOut}, body=WithdrawIn, headers=IDEMPOTENCY_HEADER,
+          tag="ledger")
+async def withdraw(request: web.Request) -> web.Response:
+    """Reserve available money for a payout; one per method in flight, idempotent by key."""
+    principal = await require_user(request, "artist")
+    key = request.headers.get("Idempotency-Key", "")
+    if not 0 < len(key) <= 200 or not key.isprintable():
+        raise bad_request("an Idempotency-Key header (1 to 200 characters) is required",
+                          "invalid_idempotency_key")
+    body = await api.body(request, WithdrawIn)
+    try:
+        done = await payouts.withdraw(request.app, principal.user_id, body.amount,
+                                      body.currency, body.method, key)
+    except LedgerError as exc:
+        raise ledger_error(exc) from None
+    return api.reply(_payout(done.payout), PayoutOut, status=201 if done.created else 200)
+
+
+@routes.get("/api/ledger/payouts", name="ledger_payouts")
+@api.spec({200: PayoutList}, tag="ledger")
+async def payout_list(request: web.Request) -> web.Response:
+    """The caller's payouts, newest first."""
+    principal = await require_user(request, "artist")
+    async with request.app[DB].acquire() as conn:
+        found = await payouts.listing(conn, principal.user_id)
+    return api.reply({"payouts": [_payout(p) for p in found]}, PayoutList)
+
+
+@routes.post("/api/ledger/payout-accounts/sepa", name="ledger_sepa_account")
+@api.spec({200: PayoutAccount}, body=SepaAccountIn, tag="ledger")
+async def sepa_account(request: web.Request) -> web.Response:
+    """Register the IBAN the caller's SEPA payouts go to."""
+    principal = await require_user(request, "artist")
+    body = await api.body(request, SepaAccountIn)
+    try:
+        done = await sepa.register(request.app, principal.user_id, body.iban, body.name)
+    except LedgerError as exc:
+        raise ledger_error(exc) from None
+    return api.reply(done, PayoutAccount)
+
+
+def _batch(batch: sepa.Batch) -> dict[str, Any]:
+    return {"id": str(batch.id), "status": batch.status, "currency": batch.currency,
+            "total": batch.total, "payouts": [str(p) for p in batch.payouts],
+            "document": f"/api/ledger/payouts/batches/{batch.id}/pain.001"}
+
+
+@routes.post("/api/ledger/payouts/batches", name="ledger_batch_export")
+@api.spec({201: BatchOut, 204: None}, tag="ledger")
+async def batch_export(request: web.Request) -> web.Response:
+    """Admin: batch every pending SEPA payout into a pain.001 file (204: nothing pending)."""
+    principal = await require_user(request, "admin")
+    try:
+        done = await sepa.export(request.app, principal.user_id)
+    except LedgerError as exc:
+        raise ledger_error(exc) from None
+    if done is None:
+        return web.Response(status=204)
+    return api.reply(_batch(done[0]), BatchOut, status=201)
+
+
+@routes.get("/api/ledger/payouts/batches/{id}/pain.001", name="ledger_batch_document")
+@api.spec({200: api.Media("application/xml")}, tag="ledger")
+async def batch_document(request: web.Request) -> web.Response:
+    """Admin: a batch's SEPA credit-transfer file (pain.001.001.03) for the bank."""
+    await require_user(request, "admin")
+    batch_id = validate.path_uuid(request)
+    try:
+        xml = await sepa.document(request.app, batch_id)
+    except LedgerError as exc:
+        raise ledger_error(exc) from None
+    return web.Response(text=xml, content_type="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'})
+
+
+@routes.post("/api/ledger/payouts/batches/{id}/settle", name="ledger_batch_settle")
+@api.spec({200: Settled}, body=SettleIn, tag="ledger")
+async def batch_settle(request: web.Request) -> web.Response:
+    """Admin: the bank paid (posts every payout) or rejected (voids: money back) the batch."""
+    principal = await require_user(request, "admin")
+    batch_id = validate.path_uuid(request)
+    body = await api.body(request, SettleIn)
+    try:
+        done = await sepa.settle_batch(request.app, batch_id, body.outcome == "paid",
+                                       principal.user_id)
+    except LedgerError as exc:
+        raise ledger_error(exc) from None
+    return api.reply({"payouts": [_payout(p) for p in done]}, Settled)
