@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY server server
 COPY forensics forensics
 COPY ticketing ticketing
+COPY ledger ledger
 COPY media media
 COPY nginx nginx
 # Editable, so `mhc nginx-config` finds nginx/nginx.conf.template under /srv/mhc.

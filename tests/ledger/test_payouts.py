@@ -137,7 +137,7 @@ async def test_sepa_batch_exports_pain001_then_settles_paid_or_failed(sapi: Api)
     assert status == 409 and body["error"]["code"] == "batch_settled"
 
     # A rejected batch gives the money back.
-    status, second = await withdraw(sapi, owner, 2000)
+    status, _ = await withdraw(sapi, owner, 2000)
     assert status == 201
     status, batch = await sapi.call("POST", "/api/ledger/payouts/batches", token=admin["access"])
     assert status == 201
