@@ -54,6 +54,7 @@ def setup(app: web.Application) -> None:
     cfg = config.load(app[CONFIG])
     app[LEDGER_CONFIG] = cfg
     app[postings.KNOWN_ACCOUNTS] = set()
+    app[postings.BATCHER] = postings.Batcher(app)
     app[sepa.DEBTOR] = sepa.load_debtor(app[CONFIG])
     payouts.add_method(app, sepa.Sepa())
     app.router.add_routes(routes.routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -40,6 +41,11 @@ KINDS: dict[str, Kind] = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
+def _account_id(code: str, owner: uuid.UUID | None, currency: str) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"{code}:{owner or ''}:{currency}")
+
+
 @dataclass(frozen=True)
 class Account:
     """An account named by kind and owner (the artist, or None for the platform's own)."""
@@ -49,7 +55,7 @@ class Account:
 
     def id(self, currency: str) -> uuid.UUID:
         """The account's id in `currency`: derived, so naming an account needs no lookup."""
-        return uuid.uuid5(_NS, f"{self.code}:{self.owner or ''}:{currency}")
+        return _account_id(self.code, self.owner, currency)
 
     def check(self) -> Kind:
         """The account's kind, or LedgerError if the name is not in the chart."""

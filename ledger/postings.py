@@ -7,6 +7,7 @@ nothing and returns what the first one wrote; the same id with different fields 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -30,6 +31,7 @@ MAX_AMOUNT = 1_000_000_000_000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SOURCE = re.compile(r"^[a-z_]+(:[A-Za-z0-9_.:-]{1,100})?$")
 _SHARDS = 64
+BATCHER: web.AppKey[Batcher] = web.AppKey("ledger_batcher")
 # Accounts known to exist in this app's database (accounts are never deleted).
 KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey("ledger_known_accounts")  # the transfer's shard picks one of a platform account's balance rows
 
@@ -164,6 +166,11 @@ async def post(app: web.Application, posting: Posting, *,
     """
     validate(posting)
     await _ensure_accounts(app, conn, posting)
+    batcher = app.get(BATCHER)
+    if conn is None and batcher is not None and all(isinstance(x, Leg) for x in posting.legs):
+        done = await batcher.submit(posting)
+        if done is not None:
+            return done
     for attempt in range(8):
         try:
             async with _connection(app, conn) as c, c.transaction():
@@ -233,22 +240,32 @@ async def _ensure_accounts(app: web.Application, conn: asyncpg.Connection | None
     known.update(a.id(cur) for a, _ in wanted)
 
 
+Row = tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, str, "uuid.UUID | None", int, str,
+            uuid.UUID, str, str, str]
+
+
 async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting) -> Posted:
-    cur = posting.currency
     pendings: dict[uuid.UUID, Any] = {}
     resolves = [leg for leg in posting.legs if isinstance(leg, Resolve)]
     if resolves:
-        rows = await conn.fetch(
+        found = await conn.fetch(
             """SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.currency,
                       p.kind, r.id AS resolved_by
                FROM ledger_transfers p LEFT JOIN ledger_transfers r ON r.pending_id = p.id
                WHERE p.id = ANY($1)""", [r.pending_id for r in resolves])
-        pendings = {r["id"]: r for r in rows}
-    posting_id = posting.legs[0].id
-    cols: list[list[Any]] = [[] for _ in range(7)]
-    total = 0
+        pendings = {r["id"]: r for r in found}
+    rows = _rows(posting, pendings, None)
+    await _record(app, conn, posting, rows)
+    by_id = await _insert(conn, rows)
+    return Posted(posting.legs[0].id, tuple(by_id[leg.id] for leg in posting.legs))
+
+
+def _rows(posting: Posting, pendings: dict[uuid.UUID, Any], shard: int | None) -> list[Row]:
+    """The transfer rows of a posting (its pending transfers' fields fill in resolutions)."""
+    cur, posting_id = posting.currency, posting.legs[0].id
+    s = _shard(posting_id) if shard is None else shard
+    out: list[Row] = []
     for leg in posting.legs:
-        row: tuple[Any, ...]
         if isinstance(leg, Resolve):
             p = pendings.get(leg.pending_id)
             if p is None or p["kind"] != "pending" or p["currency"].strip() != cur:
@@ -256,34 +273,114 @@ async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting
             if p["resolved_by"] is not None and p["resolved_by"] != leg.id:
                 raise LedgerError("already_resolved",
                                   f"pending transfer {leg.pending_id} is already resolved")
-            row = (leg.id, p["debit_account_id"], p["credit_account_id"], int(p["amount"]),
-                   "post_pending" if leg.post else "void_pending", leg.pending_id)
+            out.append((leg.id, p["debit_account_id"], p["credit_account_id"], int(p["amount"]),
+                        "post_pending" if leg.post else "void_pending", leg.pending_id, s, cur,
+                        posting_id, posting.code, posting.source, posting.ref))
         else:
-            row = (leg.id, leg.debit.id(cur), leg.credit.id(cur), leg.amount,
-                   "pending" if leg.pending else "posted", None)
-        total += int(row[3])
-        for i, value in enumerate(row):
-            cols[i].append(value)
-        cols[6].append(_shard(posting_id))
-    await audit.record(app, conn, "LEDGER_POSTED", actor=posting.actor, subject=posting_id,
-                       code=posting.code, source=posting.source, ref=posting.ref, currency=cur,
-                       amount=total, legs=[str(leg.id) for leg in posting.legs])
+            out.append((leg.id, leg.debit.id(cur), leg.credit.id(cur), leg.amount,
+                        "pending" if leg.pending else "posted", None, s, cur, posting_id,
+                        posting.code, posting.source, posting.ref))
+    return out
+
+
+async def _record(app: web.Application, conn: asyncpg.Connection, posting: Posting,
+                  rows: list[Row]) -> None:
+    """The posting's forensic record, queued in its transaction."""
+    await audit.record(app, conn, "LEDGER_POSTED", actor=posting.actor,
+                       subject=posting.legs[0].id, code=posting.code, source=posting.source,
+                       ref=posting.ref, currency=posting.currency,
+                       amount=sum(r[3] for r in rows), legs=[str(r[0]) for r in rows])
+
+
+async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, Transfer]:
+    """Insert transfer rows in one statement, in order (the trigger applies each)."""
+    cols = [list(c) for c in zip(*rows, strict=True)]
     try:
-        rows = await conn.fetch(
+        found = await conn.fetch(
             f"""INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,
                     kind, pending_id, shard, currency, posting_id, code, source, ref)
-                SELECT u.id, u.d, u.c, u.a, u.k, u.p, u.s, $8, $9, $10, $11, $12
+                SELECT u.id, u.d, u.c, u.a, u.k, u.p, u.s, u.cur, u.pid, u.code, u.src, u.ref
                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
-                            $6::uuid[], $7::smallint[]) WITH ORDINALITY
-                     AS u(id, d, c, a, k, p, s, n)
+                            $6::uuid[], $7::smallint[], $8::text[], $9::uuid[], $10::text[],
+                            $11::text[], $12::text[]) WITH ORDINALITY
+                     AS u(id, d, c, a, k, p, s, cur, pid, code, src, ref, n)
                 ORDER BY n
-                RETURNING {_COLUMNS}""",
-            *cols, cur, posting_id, posting.code, posting.source, posting.ref)
+                RETURNING {_COLUMNS}""", *cols)
     except asyncpg.CheckViolationError as exc:
         if exc.constraint_name in ("ledger_debits_exceed_credits",
                                    "ledger_credits_exceed_debits"):
             raise LedgerError("insufficient_funds",
                               "the posting would overdraw an account") from None
         raise
-    by_id = {r["id"]: _transfer(r) for r in rows}
-    return Posted(posting_id, tuple(by_id[leg.id] for leg in posting.legs))
+    return {r["id"]: _transfer(r) for r in found}
+
+
+class Batcher:
+    """Group commit: postings that arrive together are applied in one transaction.
+
+    Each posting still gets its own forensic record and its own transfers; what is shared is
+    the commit (and its flush), which is what limits a busy ledger. A few flushers run at once,
+    each with its own shard of the platform accounts, and each takes its batch's artist
+    accounts in one global order, so flushers never wait on each other in a cycle. If a batch
+    fails for any reason (a posting that does not fit, a replay), its postings are posted one
+    by one instead, where each gets its own precise answer.
+    """
+
+    FLUSHERS = 4
+    MAX_BATCH = 128
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._queue: list[tuple[Posting, asyncio.Future[Posted | None]]] = []
+        self._flushers = 0
+        self._next_shard = 0
+
+    async def submit(self, posting: Posting) -> Posted | None:
+        """The posting applied with others; None when it must be posted alone."""
+        future: asyncio.Future[Posted | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((posting, future))
+        if self._flushers < self.FLUSHERS:
+            self._flushers += 1
+            self._next_shard = (self._next_shard + 1) % _SHARDS
+            asyncio.get_running_loop().create_task(self._flush(self._next_shard))
+        return await future
+
+    async def _flush(self, shard: int) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = (self._queue[:self.MAX_BATCH],
+                                      self._queue[self.MAX_BATCH:])
+                await self._apply(batch, shard)
+        finally:
+            self._flushers -= 1
+
+    async def _apply(self, batch: list[tuple[Posting, asyncio.Future[Posted | None]]],
+                     shard: int) -> None:
+        batch.sort(key=lambda item: _lock_order(item[0]))
+        results: list[Posted | None] = [None] * len(batch)
+        try:
+            async with self._app[DB].acquire() as conn, conn.transaction():
+                rows: list[Row] = []
+                for posting, _ in batch:
+                    mine = _rows(posting, {}, shard)
+                    await _record(self._app, conn, posting, mine)
+                    rows.extend(mine)
+                by_id = await _insert(conn, rows)
+            results = [Posted(p.legs[0].id, tuple(by_id[leg.id] for leg in p.legs))
+                       for p, _ in batch]
+        except (asyncpg.PostgresError, LedgerError):
+            pass  # each posting is retried alone, for its own answer
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+def _lock_order(posting: Posting) -> list[str]:
+    cur = posting.currency
+    return sorted(str(a.id(cur)) for leg in posting.legs if isinstance(leg, Leg)
+                  for a in (leg.debit, leg.credit) if a.owner is not None)

@@ -155,3 +155,25 @@ async def test_the_database_refuses_edits_of_history_and_of_balances(
                    VALUES ($1, $2, $3, 10, 'EUR', 'posted', $1, 'x', 'x')""",
                 uuid.uuid4(), usd, t.credit_account_id)
     assert (await balance(app, a)).available == 300
+
+
+async def test_many_concurrent_postings_commit_together_and_each_is_whole(
+        app_server: tuple[web.Application, str]) -> None:
+    app = app_server[0]
+    artists = [uuid.uuid4() for _ in range(10)]
+    tips = [(uuid.uuid4(), artists[i % 10], 100 + i) for i in range(200)]
+    # One posting that cannot fit rides along: it is refused alone, the others still land.
+    broke = uuid.uuid4()
+    results = await asyncio.gather(
+        *(ledger.post(app, ledger.tip(t, a, "EUR", n)) for t, a, n in tips),
+        ledger.post(app, _withdraw(broke, 1)), return_exceptions=True)
+    assert all(isinstance(r, ledger.Posted) and r.created for r in results[:-1])
+    assert isinstance(results[-1], ledger.LedgerError)
+    assert results[-1].code == "insufficient_funds"
+    for a in artists:
+        assert (await balance(app, a)).available == sum(n for _, x, n in tips if x == a)
+    async with app[DB].acquire() as conn:
+        postings = await conn.fetchval(
+            "SELECT count(DISTINCT posting_id) FROM ledger_transfers WHERE ref = ANY($1)",
+            [str(t) for t, _, _ in tips])
+    assert postings == 200
