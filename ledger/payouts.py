@@ -104,9 +104,15 @@ async def withdraw(app: web.Application, artist_id: uuid.UUID, amount: int, curr
         if await available(conn, artist_id, currency) is None:
             raise LedgerError("unknown_currency", f"no balance in {currency}")
         try:
-            async with conn.transaction():
-                return Requested(await _reserve(app, conn, methods[method], artist_id, amount,
-                                                currency, key), True)
+            for attempt in range(5):
+                try:
+                    async with conn.transaction():
+                        return Requested(await _reserve(app, conn, methods[method], artist_id,
+                                                        amount, currency, key), True)
+                except asyncpg.DeadlockDetectedError:  # a lock cycle broken by the database
+                    if attempt == 4:
+                        raise
+            raise AssertionError("unreachable")
         except asyncpg.UniqueViolationError:
             found = await _by_key(conn, artist_id, key, amount, currency, method)
             if found is not None:

@@ -159,8 +159,9 @@ async def post(app: web.Application, posting: Posting, *,
                conn: asyncpg.Connection | None = None) -> Posted:
     """Apply all legs of `posting` or none; idempotent by leg ids.
 
-    With `conn`, the posting joins the caller's transaction (a savepoint); without, it runs in
-    its own and is retried when the database breaks a lock cycle. Raises LedgerError:
+    With `conn`, the posting joins the caller's transaction (a savepoint); without, it shares
+    a commit with postings made at the same moment (`Batcher`), or runs in its own
+    transaction, retried when the database breaks a lock cycle. Raises LedgerError:
     `insufficient_funds` when a limit flag would be crossed, `conflict` when a leg id was
     already used for something else, `invalid_*` for malformed input.
     """
@@ -250,7 +251,7 @@ async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting
     if resolves:
         found = await conn.fetch(
             """SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.currency,
-                      p.kind, r.id AS resolved_by
+                      p.kind, p.shard, r.id AS resolved_by
                FROM ledger_transfers p LEFT JOIN ledger_transfers r ON r.pending_id = p.id
                WHERE p.id = ANY($1)""", [r.pending_id for r in resolves])
         pendings = {r["id"]: r for r in found}
@@ -274,7 +275,8 @@ def _rows(posting: Posting, pendings: dict[uuid.UUID, Any], shard: int | None) -
                 raise LedgerError("already_resolved",
                                   f"pending transfer {leg.pending_id} is already resolved")
             out.append((leg.id, p["debit_account_id"], p["credit_account_id"], int(p["amount"]),
-                        "post_pending" if leg.post else "void_pending", leg.pending_id, s, cur,
+                        "post_pending" if leg.post else "void_pending", leg.pending_id,
+                        int(p["shard"]), cur,
                         posting_id, posting.code, posting.source, posting.ref))
         else:
             out.append((leg.id, leg.debit.id(cur), leg.credit.id(cur), leg.amount,
@@ -296,23 +298,28 @@ async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, 
     """Insert transfer rows in one statement, in order (the trigger applies each)."""
     cols = [list(c) for c in zip(*rows, strict=True)]
     try:
-        found = await conn.fetch(
-            f"""INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,
-                    kind, pending_id, shard, currency, posting_id, code, source, ref)
-                SELECT u.id, u.d, u.c, u.a, u.k, u.p, u.s, u.cur, u.pid, u.code, u.src, u.ref
-                FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
-                            $6::uuid[], $7::smallint[], $8::text[], $9::uuid[], $10::text[],
-                            $11::text[], $12::text[]) WITH ORDINALITY
-                     AS u(id, d, c, a, k, p, s, cur, pid, code, src, ref, n)
-                ORDER BY n
-                RETURNING {_COLUMNS}""", *cols)
+        # Every row of a statement gets the same created_at (the transaction's time), so only
+        # that comes back; the rest is what was sent.
+        created = await conn.fetchval(
+            """WITH ins AS (
+                   INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,
+                       kind, pending_id, shard, currency, posting_id, code, source, ref)
+                   SELECT u.id, u.d, u.c, u.a, u.k, u.p, u.s, u.cur, u.pid, u.code, u.src, u.ref
+                   FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
+                               $6::uuid[], $7::smallint[], $8::text[], $9::uuid[], $10::text[],
+                               $11::text[], $12::text[]) WITH ORDINALITY
+                        AS u(id, d, c, a, k, p, s, cur, pid, code, src, ref, n)
+                   ORDER BY n
+                   RETURNING created_at)
+               SELECT max(created_at) FROM ins""", *cols)
     except asyncpg.CheckViolationError as exc:
         if exc.constraint_name in ("ledger_debits_exceed_credits",
                                    "ledger_credits_exceed_debits"):
             raise LedgerError("insufficient_funds",
                               "the posting would overdraw an account") from None
         raise
-    return {r["id"]: _transfer(r) for r in found}
+    return {r[0]: Transfer(r[0], r[1], r[2], r[3], r[7], r[4], r[5], r[9], r[10], r[11], created)
+            for r in rows}
 
 
 class Batcher:
@@ -334,6 +341,7 @@ class Batcher:
         self._queue: list[tuple[Posting, asyncio.Future[Posted | None]]] = []
         self._flushers = 0
         self._next_shard = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # held, so none is collected mid-run
 
     async def submit(self, posting: Posting) -> Posted | None:
         """The posting applied with others; None when it must be posted alone."""
@@ -342,7 +350,9 @@ class Batcher:
         if self._flushers < self.FLUSHERS:
             self._flushers += 1
             self._next_shard = (self._next_shard + 1) % _SHARDS
-            asyncio.get_running_loop().create_task(self._flush(self._next_shard))
+            task = asyncio.get_running_loop().create_task(self._flush(self._next_shard))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _flush(self, shard: int) -> None:

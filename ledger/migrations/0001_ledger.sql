@@ -61,68 +61,72 @@ CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, cre
 CREATE INDEX ledger_transfers_posting ON ledger_transfers (posting_id);
 CREATE INDEX ledger_transfers_open ON ledger_transfers (source) WHERE kind = 'pending';
 
--- Every transfer is checked and applied to the balances as it is inserted; a refused
--- transfer (a limit crossed, a currency mismatch) fails its whole statement and posting.
-CREATE FUNCTION ledger_apply_transfer() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Every statement's transfers are checked and applied to the balances together: the balance
+-- rows are locked in one global order (so concurrent postings never wait in a cycle), then
+-- updated once each; a refused transfer (a limit crossed, a currency mismatch, a resolution
+-- that does not match its pending transfer) fails its whole statement and posting. A pending
+-- transfer is resolved at most once: the unique index on pending_id.
+CREATE TYPE ledger_delta AS (
+    account_id uuid, shard smallint, dpe bigint, dpo bigint, cpe bigint, cpo bigint
+);
+
+CREATE FUNCTION ledger_apply_transfers() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    d ledger_accounts%ROWTYPE;
-    c ledger_accounts%ROWTYPE;
-    p ledger_transfers%ROWTYPE;
-    ds smallint;
-    cs smallint;
-    pend bigint := 0;
+    deltas ledger_delta[];
 BEGIN
-    SELECT * INTO d FROM ledger_accounts WHERE id = NEW.debit_account_id;
-    SELECT * INTO c FROM ledger_accounts WHERE id = NEW.credit_account_id;
-    IF d.currency <> NEW.currency OR c.currency <> NEW.currency THEN
+    IF EXISTS (SELECT 1 FROM new_transfers t
+               JOIN ledger_accounts d ON d.id = t.debit_account_id
+               JOIN ledger_accounts c ON c.id = t.credit_account_id
+               WHERE d.currency <> t.currency OR c.currency <> t.currency) THEN
         RAISE EXCEPTION 'ledger: accounts and transfer differ in currency'
             USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_currency';
     END IF;
-    IF NEW.pending_id IS NOT NULL THEN
-        -- Locked, so concurrent resolutions of one pending transfer queue here.
-        SELECT * INTO p FROM ledger_transfers WHERE id = NEW.pending_id FOR UPDATE;
-        IF EXISTS (SELECT 1 FROM ledger_transfers WHERE pending_id = NEW.pending_id) THEN
-            RAISE EXCEPTION 'ledger: pending transfer % is already resolved', NEW.pending_id
-                USING ERRCODE = 'unique_violation', CONSTRAINT = 'ledger_transfers_resolution';
-        END IF;
-        IF p.kind IS DISTINCT FROM 'pending' OR p.debit_account_id <> NEW.debit_account_id
-           OR p.credit_account_id <> NEW.credit_account_id OR p.amount <> NEW.amount THEN
-            RAISE EXCEPTION 'ledger: a resolution must match its pending transfer'
-                USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_resolution';
-        END IF;
-        pend := p.amount;
-        NEW.shard := p.shard;
+    IF EXISTS (SELECT 1 FROM new_transfers t
+               LEFT JOIN ledger_transfers p ON p.id = t.pending_id
+               WHERE t.pending_id IS NOT NULL
+                 AND (p.id IS NULL OR p.kind <> 'pending'
+                      OR p.debit_account_id <> t.debit_account_id
+                      OR p.credit_account_id <> t.credit_account_id
+                      OR p.amount <> t.amount OR p.shard <> t.shard)) THEN
+        RAISE EXCEPTION 'ledger: a resolution must match its pending transfer'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_resolution';
     END IF;
-    ds := CASE WHEN d.shards = 1 THEN 0 ELSE NEW.shard % d.shards END;
-    cs := CASE WHEN c.shards = 1 THEN 0 ELSE NEW.shard % c.shards END;
-    IF NEW.kind = 'posted' THEN
-        UPDATE ledger_balances SET debits_posted = debits_posted + NEW.amount
-            WHERE account_id = d.id AND shard = ds;
-        UPDATE ledger_balances SET credits_posted = credits_posted + NEW.amount
-            WHERE account_id = c.id AND shard = cs;
-    ELSIF NEW.kind = 'pending' THEN
-        UPDATE ledger_balances SET debits_pending = debits_pending + NEW.amount
-            WHERE account_id = d.id AND shard = ds;
-        UPDATE ledger_balances SET credits_pending = credits_pending + NEW.amount
-            WHERE account_id = c.id AND shard = cs;
-    ELSIF NEW.kind = 'post_pending' THEN
-        UPDATE ledger_balances SET debits_pending = debits_pending - pend,
-                                   debits_posted = debits_posted + NEW.amount
-            WHERE account_id = d.id AND shard = ds;
-        UPDATE ledger_balances SET credits_pending = credits_pending - pend,
-                                   credits_posted = credits_posted + NEW.amount
-            WHERE account_id = c.id AND shard = cs;
-    ELSE
-        UPDATE ledger_balances SET debits_pending = debits_pending - pend
-            WHERE account_id = d.id AND shard = ds;
-        UPDATE ledger_balances SET credits_pending = credits_pending - pend
-            WHERE account_id = c.id AND shard = cs;
-    END IF;
-    RETURN NEW;
+    SELECT array_agg(ROW(x.account_id, x.shard, x.dpe, x.dpo, x.cpe, x.cpo)::ledger_delta
+                     ORDER BY x.account_id, x.shard)
+    INTO deltas
+    FROM (SELECT s.account_id,
+                 (CASE WHEN a.shards = 1 THEN 0 ELSE s.shard % a.shards END)::smallint AS shard,
+                 sum(CASE WHEN s.debit THEN s.pend ELSE 0 END)::bigint AS dpe,
+                 sum(CASE WHEN s.debit THEN s.post ELSE 0 END)::bigint AS dpo,
+                 sum(CASE WHEN s.debit THEN 0 ELSE s.pend END)::bigint AS cpe,
+                 sum(CASE WHEN s.debit THEN 0 ELSE s.post END)::bigint AS cpo
+          FROM (SELECT t.debit_account_id AS account_id, t.shard, true AS debit,
+                       CASE t.kind WHEN 'pending' THEN t.amount WHEN 'posted' THEN 0
+                            ELSE -t.amount END AS pend,
+                       CASE WHEN t.kind IN ('posted', 'post_pending') THEN t.amount ELSE 0 END
+                           AS post
+                FROM new_transfers t
+                UNION ALL
+                SELECT t.credit_account_id, t.shard, false,
+                       CASE t.kind WHEN 'pending' THEN t.amount WHEN 'posted' THEN 0
+                            ELSE -t.amount END,
+                       CASE WHEN t.kind IN ('posted', 'post_pending') THEN t.amount ELSE 0 END
+                FROM new_transfers t) s
+          JOIN ledger_accounts a ON a.id = s.account_id
+          GROUP BY 1, 2) x;
+    PERFORM 1 FROM ledger_balances b JOIN unnest(deltas) d USING (account_id, shard)
+        ORDER BY b.account_id, b.shard FOR UPDATE OF b;
+    UPDATE ledger_balances b SET debits_pending = b.debits_pending + d.dpe,
+                                 debits_posted = b.debits_posted + d.dpo,
+                                 credits_pending = b.credits_pending + d.cpe,
+                                 credits_posted = b.credits_posted + d.cpo
+    FROM unnest(deltas) d WHERE b.account_id = d.account_id AND b.shard = d.shard;
+    RETURN NULL;
 END $$;
 
-CREATE TRIGGER ledger_apply BEFORE INSERT ON ledger_transfers
-    FOR EACH ROW EXECUTE FUNCTION ledger_apply_transfer();
+CREATE TRIGGER ledger_apply AFTER INSERT ON ledger_transfers
+    REFERENCING NEW TABLE AS new_transfers
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_apply_transfers();
 
 -- History is immutable: a mistake is corrected by a reversing transfer, never by an edit.
 CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
