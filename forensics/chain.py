@@ -35,7 +35,7 @@ from typing import Any, TypeAlias
 
 import rfc8785
 
-JSONValue: TypeAlias = "None | bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
 
 GENESIS_PREV = bytes(32)
 MAX_INT = 2**53 - 1

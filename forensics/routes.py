@@ -29,6 +29,7 @@ from server import api, validate
 from server.accounts.auth import require_user
 from server.errors import ApiError, bad_request, not_found
 from server.keys import DB
+from server.wire import timestamp
 
 routes = web.RouteTableDef()
 READERS = ("auditor", "admin")
@@ -37,7 +38,7 @@ READERS = ("auditor", "admin")
 def _record_json(row: Any) -> dict[str, Any]:
     return {
         "seq": row["seq"],
-        "ts": row["ts"].isoformat(),
+        "ts": timestamp(row["ts"]),
         "type": row["type"],
         "actor": row["actor"],
         "subject": row["subject"],

@@ -22,6 +22,7 @@ from forensics.merkle import MerkleTree, leaf_hashes
 from forensics.verify import Report, verify_bundle
 from forensics.worm import sha256_file
 from server.keys import CLOCK, DB
+from server.wire import timestamp
 
 VERIFY_CHUNK = 5000
 
@@ -148,7 +149,7 @@ def _checkpoint_json(row: Any) -> dict[str, Any]:
         "tree_size": row["tree_size"],
         "root": bytes(row["root_hash"]).hex(),
         "note": row["note"],
-        "created_at": row["created_at"].isoformat(),
+        "created_at": timestamp(row["created_at"]),
     }
 
 

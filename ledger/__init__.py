@@ -1,4 +1,4 @@
-"""The double-entry ledger: accounts, transfers, statements and payouts.
+"""The double-entry ledger: accounts, transfers, statements, payouts, and the on-chain mirror.
 
 The public API other packages use (and nothing else of this package):
 

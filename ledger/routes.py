@@ -28,6 +28,7 @@ from server import api, validate
 from server.accounts.auth import require_user
 from server.errors import ApiError, bad_request, forbidden
 from server.keys import DB
+from server.wire import timestamp, timestamp_or_none
 
 routes = web.RouteTableDef()
 
@@ -73,8 +74,7 @@ async def statement(request: web.Request) -> web.Response:
 def _payout(p: payouts.Payout) -> dict[str, Any]:
     return {"id": str(p.id), "method": p.method, "currency": p.currency, "amount": p.amount,
             "status": p.status, "batch_id": None if p.batch_id is None else str(p.batch_id),
-            "created_at": p.created_at.isoformat(),
-            "settled_at": None if p.settled_at is None else p.settled_at.isoformat()}
+            "created_at": timestamp(p.created_at), "settled_at": timestamp_or_none(p.settled_at)}
 
 
 @routes.post("/api/distribution/withdraw", name="distribution_withdraw")

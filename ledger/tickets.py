@@ -180,8 +180,7 @@ async def release_due(app: web.Application, limit: int = 1000) -> int:
             event = await get_event(app, event_id)
         except ApiError:
             continue
-        if event["status"] != "ended" or event["ended_at"] is None \
-                or event["ended_at"] + hold > now:
+        if event.status != "ended" or event.ended_at is None or event.ended_at + hold > now:
             continue
         async with app[DB].acquire() as conn:
             pendings = await conn.fetch(

@@ -8,6 +8,7 @@ Blocking: call it from an executor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -49,7 +50,9 @@ def find_recordings(record_dir: Path, name: str) -> list[Path]:
     return [p for _, _, p in sorted(found)]
 
 
-def _remux(source: Path, out_dir: Path, prefix: str, segment_seconds: int) -> list[tuple[float, str]]:
+def _remux(
+    source: Path, out_dir: Path, prefix: str, segment_seconds: int
+) -> list[tuple[float, str]]:
     """One recording to MPEG-TS segments; returns (duration, file) per segment."""
     try:
         container = av.open(str(source))
@@ -57,14 +60,27 @@ def _remux(source: Path, out_dir: Path, prefix: str, segment_seconds: int) -> li
         return []  # empty or unreadable (e.g. a publish that never sent media)
     part_playlist = out_dir / f"{prefix}{PLAYLIST}"
     try:
-        inputs = [s for s in (next((s for s in container.streams if s.type == kind), None)
-                              for kind in ("video", "audio")) if s is not None]
+        inputs = [
+            s
+            for s in (
+                next((s for s in container.streams if s.type == kind), None)
+                for kind in ("video", "audio")
+            )
+            if s is not None
+        ]
         if not inputs:
             return []
-        out = av.open(str(part_playlist), "w", format="hls", options={
-            "hls_time": str(segment_seconds), "hls_list_size": "0",
-            "hls_playlist_type": "vod",
-            "hls_segment_filename": str(out_dir / f"{prefix}%05d.ts")})
+        out = av.open(
+            str(part_playlist),
+            "w",
+            format="hls",
+            options={
+                "hls_time": str(segment_seconds),
+                "hls_list_size": "0",
+                "hls_playlist_type": "vod",
+                "hls_segment_filename": str(out_dir / f"{prefix}%05d.ts"),
+            },
+        )
         muxed = 0
         try:
             mapping = {s.index: out.add_stream_from_template(s) for s in inputs}
@@ -78,10 +94,9 @@ def _remux(source: Path, out_dir: Path, prefix: str, segment_seconds: int) -> li
             if not muxed:  # a truncated tail still leaves the good part playable
                 raise
         finally:
-            try:
+            # A truncated last packet fails the flush; the playlist below tells.
+            with contextlib.suppress(av.FFmpegError):
                 out.close()
-            except av.FFmpegError:
-                pass  # a truncated last packet fails the flush; the playlist below tells
     finally:
         container.close()
     if not muxed or not part_playlist.exists():
@@ -90,15 +105,16 @@ def _remux(source: Path, out_dir: Path, prefix: str, segment_seconds: int) -> li
     duration = 0.0
     for line in part_playlist.read_text().splitlines():
         if line.startswith("#EXTINF:"):
-            duration = float(line[len("#EXTINF:"):].split(",", 1)[0])
+            duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
         elif line and not line.startswith("#") and (out_dir / Path(line).name).is_file():
             entries.append((duration, Path(line).name))
     part_playlist.unlink()
     return entries
 
 
-def _remux_or_skip(source: Path, out_dir: Path, prefix: str,
-                   segment_seconds: int) -> list[tuple[float, str]]:
+def _remux_or_skip(
+    source: Path, out_dir: Path, prefix: str, segment_seconds: int
+) -> list[tuple[float, str]]:
     """`_remux`, but a part that fails outright is logged and left out (with whatever it
     wrote), so one broken recording does not lose the good ones."""
     try:
@@ -110,20 +126,32 @@ def _remux_or_skip(source: Path, out_dir: Path, prefix: str,
         return []
 
 
-def package(recordings: list[Path], replay_root: Path, name: str,
-            segment_seconds: int = 4) -> ReplayResult:
+def package(
+    recordings: list[Path], replay_root: Path, name: str, segment_seconds: int = 4
+) -> ReplayResult:
     """Write `replay_root/name/index.m3u8` and its segments; replaces an earlier replay whole."""
     replay_root.mkdir(parents=True, exist_ok=True)
     work = replay_root / f".{name}.tmp-{secrets.token_hex(4)}"
     work.mkdir(mode=0o755)
     try:
-        parts = [e for e in (_remux_or_skip(rec, work, f"p{i}_", segment_seconds)
-                             for i, rec in enumerate(recordings)) if e]
+        parts = [
+            e
+            for e in (
+                _remux_or_skip(rec, work, f"p{i}_", segment_seconds)
+                for i, rec in enumerate(recordings)
+            )
+            if e
+        ]
         if not parts:
             raise ReplayError("the recordings hold no playable media")
         target = max(math.ceil(d) for part in parts for d, _ in part)
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}",
-                 "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            f"#EXT-X-TARGETDURATION:{target}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+        ]
         for i, part in enumerate(parts):
             if i:
                 lines.append("#EXT-X-DISCONTINUITY")
@@ -140,5 +168,6 @@ def package(recordings: list[Path], replay_root: Path, name: str,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return ReplayResult(final, len(parts), sum(len(p) for p in parts),
-                        round(sum(d for p in parts for d, _ in p), 3))
+    return ReplayResult(
+        final, len(parts), sum(len(p) for p in parts), round(sum(d for p in parts for d, _ in p), 3)
+    )

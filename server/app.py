@@ -51,8 +51,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
     assert cfg.redis_url, "REDIS_URL must be set before the app starts"
     # A blocking pool makes bursts wait for a free connection instead of failing.
-    pool = BlockingConnectionPool.from_url(cfg.redis_url, decode_responses=True,
-                                           max_connections=256, timeout=5)
+    pool = BlockingConnectionPool.from_url(
+        cfg.redis_url, decode_responses=True, max_connections=256, timeout=5
+    )
     client: Redis = Redis(connection_pool=pool)
     await client.ping()
     app[REDIS] = client
@@ -70,8 +71,14 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[CLOCK] = clock or Clock()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
-    for table in (account_routes, live_routes, playback_routes, hook_routes, ops_routes,
-                  web_routes):
+    for table in (
+        account_routes,
+        live_routes,
+        playback_routes,
+        hook_routes,
+        ops_routes,
+        web_routes,
+    ):
         app.router.add_routes(table)
     jobs.setup(app)  # the registry each package adds its jobs and schedules to
     chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes

@@ -18,16 +18,23 @@ from aiohttp import web
 
 from server import jobs
 
-AuditSink = Callable[[str, str | None, str | None, dict[str, Any], Mapping[str, Any] | None],
-                     Awaitable[Any]]
+AuditSink = Callable[
+    [str, str | None, str | None, dict[str, Any], Mapping[str, Any] | None], Awaitable[Any]
+]
 AUDIT_SINK: web.AppKey[AuditSink] = web.AppKey("audit_sink")
 # The job that appends a record enqueued by `record`; the forensics package registers it.
 OUTBOX_JOB = "audit.record"
 
 
-async def log(app: web.Application, event_type: str, *, actor: object = None,
-              subject: object = None, personal: Mapping[str, Any] | None = None,
-              **data: Any) -> None:
+async def log(
+    app: web.Application,
+    event_type: str,
+    *,
+    actor: object = None,
+    subject: object = None,
+    personal: Mapping[str, Any] | None = None,
+    **data: Any,
+) -> None:
     """Append an event to the forensic log.
 
     `data` enters the hash chain, so it holds ids, amounts and reasons only; `personal`
@@ -35,23 +42,41 @@ async def log(app: web.Application, event_type: str, *, actor: object = None,
     """
     sink = app.get(AUDIT_SINK)
     if sink is not None:
-        await sink(event_type, None if actor is None else str(actor),
-                   None if subject is None else str(subject),
-                   {k: _plain(v) for k, v in data.items()}, personal)
+        await sink(
+            event_type,
+            None if actor is None else str(actor),
+            None if subject is None else str(subject),
+            {k: _plain(v) for k, v in data.items()},
+            personal,
+        )
 
 
-async def record(app: web.Application, conn: asyncpg.Connection, event_type: str, *,
-                 actor: object = None, subject: object = None, **data: Any) -> None:
+async def record(
+    app: web.Application,
+    conn: asyncpg.Connection,
+    event_type: str,
+    *,
+    actor: object = None,
+    subject: object = None,
+    **data: Any,
+) -> None:
     """Append an event once the caller's transaction on `conn` commits (never if it rolls
     back). No personal data: the queued payload is not encrypted."""
     registry = app.get(jobs.JOBS)
     if registry is None or OUTBOX_JOB not in registry.jobs:
         return
-    await jobs.enqueue(app, conn, OUTBOX_JOB, {
-        "key": str(uuid.uuid4()), "type": event_type,
-        "actor": None if actor is None else str(actor),
-        "subject": None if subject is None else str(subject),
-        "data": {k: _plain(v) for k, v in data.items()}})
+    await jobs.enqueue(
+        app,
+        conn,
+        OUTBOX_JOB,
+        {
+            "key": str(uuid.uuid4()),
+            "type": event_type,
+            "actor": None if actor is None else str(actor),
+            "subject": None if subject is None else str(subject),
+            "data": {k: _plain(v) for k, v in data.items()},
+        },
+    )
 
 
 def _plain(value: Any) -> Any:

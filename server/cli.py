@@ -68,7 +68,8 @@ def cmd_nginx_config(args: argparse.Namespace) -> int:
 
 
 SYSTEM_PACKAGES = {
-    "nginx": "nginx", "/usr/lib/nginx/modules/ngx_rtmp_module.so": "libnginx-mod-rtmp",
+    "nginx": "nginx",
+    "/usr/lib/nginx/modules/ngx_rtmp_module.so": "libnginx-mod-rtmp",
     "ffmpeg": "ffmpeg",
 }
 
@@ -80,8 +81,13 @@ def ensure_system_packages(need_postgres: bool, need_redis: bool) -> None:
         wanted["/usr/lib/postgresql"] = "postgresql"
     if need_redis:
         wanted["redis-server"] = "redis-server"
-    missing = sorted({pkg for probe, pkg in wanted.items()
-                      if not (Path(probe).exists() if probe.startswith("/") else shutil.which(probe))})
+    missing = sorted(
+        {
+            pkg
+            for probe, pkg in wanted.items()
+            if not (Path(probe).exists() if probe.startswith("/") else shutil.which(probe))
+        }
+    )
     if not missing:
         return
     if os.geteuid() != 0:
@@ -97,8 +103,10 @@ def _dev_env_file(state_dir: Path) -> Path:
     path = state_dir / "dev.env"
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
-        lines = [f"{name}={secrets.token_urlsafe(32)}"
-                 for name in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")]
+        lines = [
+            f"{name}={secrets.token_urlsafe(32)}"
+            for name in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")
+        ]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
     return path
@@ -134,9 +142,14 @@ def cmd_user(args: argparse.Namespace) -> int:
                 import uuid
 
                 password = args.password or secrets.token_urlsafe(12)
-                row = await store.insert_user(conn, uuid.uuid4(), args.email,
-                                              await hash_password(password),
-                                              args.name or args.email.split("@")[0], args.role)
+                row = await store.insert_user(
+                    conn,
+                    uuid.uuid4(),
+                    args.email,
+                    await hash_password(password),
+                    args.name or args.email.split("@")[0],
+                    args.role,
+                )
                 if row is None:
                     raise SystemExit("an account with this email exists")
                 shown = "" if args.password else f" password={password}"
@@ -159,8 +172,9 @@ async def _change_role(cfg: Config, user_id: uuid.UUID, role: str) -> None:
     from server.app import create_app
 
     # The CLI is not the server: no job worker, no in-app forensic scheduler.
-    cfg = dataclasses.replace(cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off",
-                                        "MHC_FORENSIC_SCHEDULER": "off"})
+    cfg = dataclasses.replace(
+        cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off", "MHC_FORENSIC_SCHEDULER": "off"}
+    )
     runner = web.AppRunner(create_app(cfg))
     await runner.setup()
     try:
@@ -209,8 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mhc` console script."""
     # Each command's settings (MHC_LOG_LEVEL among them) are applied once it loads them.
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -28,8 +28,9 @@ def _trusted(address: Address, networks: Sequence[Network]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
-def resolve(peer: str | None, forwarded_for: str | None, real_ip: str | None,
-            trusted: Sequence[Network]) -> str:
+def resolve(
+    peer: str | None, forwarded_for: str | None, real_ip: str | None, trusted: Sequence[Network]
+) -> str:
     """The client address from the peer and its forwarding headers.
 
     Headers count only when the peer is a trusted proxy. X-Forwarded-For is read right to
@@ -59,5 +60,9 @@ def resolve(peer: str | None, forwarded_for: str | None, real_ip: str | None,
 
 def client_ip(request: web.Request) -> str:
     """The address of the client that sent `request`."""
-    return resolve(request.remote, request.headers.get("X-Forwarded-For"),
-                   request.headers.get("X-Real-IP"), request.app[CONFIG].trusted_proxies)
+    return resolve(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.headers.get("X-Real-IP"),
+        request.app[CONFIG].trusted_proxies,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -23,7 +23,3 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Move this clock forward (tests only)."""
         self._offset += seconds
-
-    def advance_delta(self, delta: timedelta) -> None:
-        """Move this clock forward by a timedelta (tests only)."""
-        self.advance(delta.total_seconds())

@@ -19,10 +19,6 @@ class ConfigError(Exception):
     """A configuration variable is missing or malformed; the message names it."""
 
 
-# Names whose values must never appear in logs or `repr`.
-SECRET_NAMES = frozenset({"MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET", "DATABASE_URL"})
-
-
 def read_env_file(path: Path) -> dict[str, str]:
     """Parse KEY=VALUE lines (comments and blank lines ignored, optional quotes stripped)."""
     values: dict[str, str] = {}
@@ -69,7 +65,8 @@ class Config:
     login_window: int = 900
     # Peers whose X-Forwarded-For / X-Real-IP are believed (nginx, a TLS terminator).
     trusted_proxies: tuple[Network, ...] = field(
-        default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
+        default_factory=lambda: parse_networks("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    )
     register_per_hour_ip: int = 20
     password_hash_concurrency: int = 2
     # Anti-sharing: a MaxMind-format City database (off when unset), and what no traveller does.
@@ -93,8 +90,9 @@ class Config:
         return f"rtmp://{host}:{self.rtmp_port}/live"
 
 
-def env_number(env: Mapping[str, str], name: str, default: N, low: N, high: N,
-               kind: Callable[[str], N]) -> N:
+def env_number(
+    env: Mapping[str, str], name: str, default: N, low: N, high: N, kind: Callable[[str], N]
+) -> N:
     """A number from `env` within [low, high], or `default` when unset; ConfigError names `name`."""
     raw = env.get(name, "")
     if raw == "":
@@ -123,8 +121,8 @@ def env_value(env: Mapping[str, str], name: str) -> str:
 def parse_networks(name: str, raw: str) -> tuple[Network, ...]:
     """Comma-separated CIDRs (a bare address is a /32 or /128); ConfigError names `name`."""
     networks: list[Network] = []
-    for part in raw.split(","):
-        part = part.strip()
+    for item in raw.split(","):
+        part = item.strip()
         if not part:
             continue
         try:
@@ -245,10 +243,12 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_max_failures_ip=_int(merged, "MHC_LOGIN_MAX_FAILURES_IP", 20),
         login_window=_int(merged, "MHC_LOGIN_WINDOW", 900),
         trusted_proxies=parse_networks(
-            "MHC_TRUSTED_PROXIES", merged.get("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
+            "MHC_TRUSTED_PROXIES", merged.get("MHC_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+        ),
         register_per_hour_ip=_int(merged, "MHC_REGISTER_PER_HOUR_IP", 20),
-        password_hash_concurrency=env_number(merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64,
-                                             int),
+        password_hash_concurrency=env_number(
+            merged, "MHC_PASSWORD_HASH_CONCURRENCY", 2, 1, 64, int
+        ),
         geoip_db=_geoip_db(merged),
         geo_max_miles=env_number(merged, "MHC_GEO_MAX_MILES", 1000.0, 1.0, 25_000.0, float),
         geo_max_mph=env_number(merged, "MHC_GEO_MAX_MPH", 600.0, 1.0, 100_000.0, float),

@@ -17,7 +17,14 @@ log = logging.getLogger(__name__)
 
 # Packages whose `migrations/NNNN_name.sql` files are applied, in this order: a package's
 # tables may reference only tables of packages listed before it.
-MIGRATION_PACKAGES: tuple[str, ...] = ("server", "forensics", "ticketing", "ledger", "distribution", "media")
+MIGRATION_PACKAGES: tuple[str, ...] = (
+    "server",
+    "forensics",
+    "ticketing",
+    "ledger",
+    "distribution",
+    "media",
+)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Any constant works; it only has to be the same for every process that migrates.
@@ -73,7 +80,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 await conn.execute(m.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (package, version, name) VALUES ($1, $2, $3)",
-                    m.package, m.version, m.name,
+                    m.package,
+                    m.version,
+                    m.name,
                 )
             log.info("applied migration %s/%s", m.package, m.name)
             applied_now.append(f"{m.package}/{m.name}")
@@ -91,8 +100,11 @@ async def pending_migrations(pool: asyncpg.Pool, package: str) -> list[str]:
     if await pool.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
         rows = await pool.fetch("SELECT version FROM schema_migrations WHERE package = $1", package)
         done = {r["version"] for r in rows}
-    return [f"{m.package}/{m.name}" for m in discover()
-            if m.package == package and m.version not in done]
+    return [
+        f"{m.package}/{m.name}"
+        for m in discover()
+        if m.package == package and m.version not in done
+    ]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -116,7 +128,12 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 
 async def create_pool(dsn: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     """A pool whose connections decode jsonb to Python values."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                     init=_init_connection, connection_class=PooledConnection)
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        connection_class=PooledConnection,
+    )
     assert pool is not None
     return pool

@@ -27,49 +27,76 @@ async def _seed_demo(app: web.Application, state_dir: Path) -> tuple[str, str]:
     from server.accounts.tokens import Principal
     from server.keys import CLOCK, DB
     from server.live import service as live
-    from server.live import store as events
 
     marker = state_dir / "demo-event"
     async with app[DB].acquire() as conn:
         artist = await accounts.user_with_hash(conn, DEMO_EMAIL)
         if artist is None:
-            password = (state_dir / "demo-password")
+            password = state_dir / "demo-password"
             password.write_text(uuid.uuid4().hex)
             password.chmod(0o600)
-            artist = await accounts.insert_user(conn, uuid.uuid4(), DEMO_EMAIL,
-                                                await hash_password(password.read_text()),
-                                                "Demo Artist", "artist")
+            artist = await accounts.insert_user(
+                conn,
+                uuid.uuid4(),
+                DEMO_EMAIL,
+                await hash_password(password.read_text()),
+                "Demo Artist",
+                "artist",
+            )
         assert artist is not None
-        event = await events.get(conn, uuid.UUID(marker.read_text())) if marker.exists() else None
+        event = (
+            await live.find_event(conn, uuid.UUID(marker.read_text())) if marker.exists() else None
+        )
     principal = Principal(artist["id"], "artist", "cli", 0)
-    if event is None or event["status"] in ("ended", "cancelled"):
-        created = await live.create(app, principal, {
-            "title": "Demo live show", "description": "Local test stream",
-            "starts_at": app[CLOCK].now() + timedelta(minutes=5), "price_minor": 0,
-            "currency": "EUR", "capacity": None, "replay_access": False})
+    if event is None or not event.is_open:
+        created = await live.create(
+            app,
+            principal,
+            {
+                "title": "Demo live show",
+                "description": "Local test stream",
+                "starts_at": app[CLOCK].now() + timedelta(minutes=5),
+                "price_minor": 0,
+                "currency": "EUR",
+                "capacity": None,
+                "replay_access": False,
+            },
+        )
         marker.write_text(created["id"])
         return created["id"], created["stream_key"]
-    rotated = await live.rotate_key(app, principal, event["id"])
-    return str(event["id"]), rotated["stream_key"]
+    rotated = await live.rotate_key(app, principal, event.id)
+    return str(event.id), rotated["stream_key"]
 
 
 def write_stack_env(cfg: Config) -> Path:
     """The running stack's settings, private services included, for `mhc` commands beside it."""
-    values = {k: v for k, v in cfg.env.items()
-              if k.startswith(("MHC_", "STRIPE_")) and k != "MHC_ENV_FILE" and "\n" not in v}
-    values.update({
-        "DATABASE_URL": cfg.database_url or "", "REDIS_URL": cfg.redis_url or "",
-        "MHC_JWT_SECRET": cfg.jwt_secret, "MHC_PLAYBACK_SECRET": cfg.playback_secret,
-        "MHC_HOOK_SECRET": cfg.hook_secret, "MHC_STATE_DIR": str(cfg.state_dir),
-        "MHC_PORT": str(cfg.port), "MHC_HTTP_PORT": str(cfg.http_port),
-        "MHC_RTMP_PORT": str(cfg.rtmp_port), "MHC_PUBLIC_URL": cfg.public_url,
-    })
+    values = {
+        k: v
+        for k, v in cfg.env.items()
+        if k.startswith(("MHC_", "STRIPE_")) and k != "MHC_ENV_FILE" and "\n" not in v
+    }
+    values.update(
+        {
+            "DATABASE_URL": cfg.database_url or "",
+            "REDIS_URL": cfg.redis_url or "",
+            "MHC_JWT_SECRET": cfg.jwt_secret,
+            "MHC_PLAYBACK_SECRET": cfg.playback_secret,
+            "MHC_HOOK_SECRET": cfg.hook_secret,
+            "MHC_STATE_DIR": str(cfg.state_dir),
+            "MHC_PORT": str(cfg.port),
+            "MHC_HTTP_PORT": str(cfg.http_port),
+            "MHC_RTMP_PORT": str(cfg.rtmp_port),
+            "MHC_PUBLIC_URL": cfg.public_url,
+        }
+    )
     path = cfg.state_dir / STACK_ENV_FILE
     tmp = path.with_name(path.name + ".tmp")
     tmp.touch(mode=0o600)
     tmp.chmod(0o600)
-    tmp.write_text("# Written by `mhc up` while it runs; `mhc` reads it when no MHC_ENV_FILE is set.\n"
-                   + "".join(f"{k}={v}\n" for k, v in sorted(values.items())))
+    tmp.write_text(
+        "# Written by `mhc up` while it runs; `mhc` reads it when no MHC_ENV_FILE is set.\n"
+        + "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
+    )
     tmp.replace(path)
     return path
 
@@ -99,7 +126,8 @@ async def _run(cfg: Config) -> None:
         event_id, key = await _seed_demo(app, state)
         stack_env = write_stack_env(cfg)
         demo_password = (state / "demo-password").read_text().strip()
-        print(f"""
+        print(
+            f"""
 MHC Live is up.
   Web + API:        {cfg.public_url}/   (OpenAPI: {cfg.public_url}/api/openapi.json)
   OBS Server:       {cfg.rtmp_url}
@@ -113,7 +141,9 @@ MHC Live is up.
   Make an admin:    ./dev mhc user create --email you@example.com --role admin
                     (in this checkout while this runs: `mhc` reads {stack_env})
   State:            {state}
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

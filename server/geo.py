@@ -50,8 +50,11 @@ def locate(app: web.Application, ip: str) -> Place | None:
         return None
     try:
         location = _reader(path).city(str(address)).location
-    except (geoip2.errors.AddressNotFoundError, maxminddb.errors.InvalidDatabaseError,
-            ValueError):  # ValueError: an IPv6 address in an IPv4-only database
+    except (
+        geoip2.errors.AddressNotFoundError,
+        maxminddb.errors.InvalidDatabaseError,
+        ValueError,
+    ):  # ValueError: an IPv6 address in an IPv4-only database
         return None
     if location.latitude is None or location.longitude is None:
         return None
@@ -66,8 +69,9 @@ def miles_between(a: Place, b: Place) -> float:
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(h)))
 
 
-def impossible_travel(app: web.Application, before: Place, seen_at: datetime, now_place: Place,
-                      now: datetime) -> float | None:
+def impossible_travel(
+    app: web.Application, before: Place, seen_at: datetime, now_place: Place, now: datetime
+) -> float | None:
     """The distance in miles when going from `before` (at `seen_at`) to `now_place` (at `now`)
     is farther than the configured distance in less time than any traveller needs; else None."""
     cfg = app[CONFIG]

@@ -42,7 +42,9 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
 
 
 def _pg_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if found:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
@@ -70,7 +72,9 @@ class Service:
                 self.proc.wait()
 
 
-def start_postgres(data_dir: Path, port: int | None = None, durable: bool = True) -> tuple[Service, str]:
+def start_postgres(
+    data_dir: Path, port: int | None = None, durable: bool = True
+) -> tuple[Service, str]:
     """initdb (once) and start a cluster on loopback; returns it and a DSN for database `mhc`."""
     bindir = _pg_bindir()
     port = port or free_port()
@@ -80,7 +84,9 @@ def start_postgres(data_dir: Path, port: int | None = None, durable: bool = True
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError:
-            raise StackError("running as root needs the 'postgres' system user (apt-get install postgresql)") from None
+            raise StackError(
+                "running as root needs the 'postgres' system user (apt-get install postgresql)"
+            ) from None
         as_user = ["runuser", "-u", "postgres", "--"]
     data_dir.mkdir(parents=True, exist_ok=True)
     sock_dir = data_dir.parent / (data_dir.name + "-sock")
@@ -94,26 +100,62 @@ def start_postgres(data_dir: Path, port: int | None = None, durable: bool = True
                 break
             parent.chmod(parent.stat().st_mode | 0o011)
     if not (data_dir / "PG_VERSION").exists():
-        subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-locale"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    opts = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock_dir}",
-            "-c", "max_connections=200"]
+        subprocess.run(
+            [
+                *as_user,
+                str(bindir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    opts = [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={sock_dir}",
+        "-c",
+        "max_connections=200",
+    ]
     if not durable:
         opts += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-    log = open(data_dir.parent / (data_dir.name + ".log"), "ab")
-    proc = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), *opts],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The server keeps writing to its log after this function returns, so no `with`.
+    log = open(data_dir.parent / (data_dir.name + ".log"), "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [*as_user, str(bindir / "postgres"), "-D", str(data_dir), "-p", str(port), *opts],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     service = Service("postgres", proc, port)
     wait_for_port(port, proc, "postgres")
     _wait_pg_accepts(bindir, port, proc)
     dsn_base = f"postgresql://postgres@127.0.0.1:{port}"
-    exists = subprocess.run([str(bindir / "psql"), f"{dsn_base}/postgres", "-qAtc",
-                             "SELECT 1 FROM pg_database WHERE datname='mhc'"],
-                            capture_output=True, text=True).stdout.strip()
+    exists = subprocess.run(
+        [
+            str(bindir / "psql"),
+            f"{dsn_base}/postgres",
+            "-qAtc",
+            "SELECT 1 FROM pg_database WHERE datname='mhc'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if exists != "1":
-        subprocess.run([str(bindir / "psql"), f"{dsn_base}/postgres", "-qc", "CREATE DATABASE mhc"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(bindir / "psql"), f"{dsn_base}/postgres", "-qc", "CREATE DATABASE mhc"],
+            check=True,
+            capture_output=True,
+        )
     return service, f"{dsn_base}/mhc"
 
 
@@ -122,8 +164,11 @@ def _wait_pg_accepts(bindir: Path, port: int, proc: subprocess.Popen[bytes]) -> 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StackError(f"postgres exited with code {proc.returncode}")
-        ok = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                            capture_output=True)
+        ok = subprocess.run(
+            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+            capture_output=True,
+            check=False,  # not ready yet is an answer, not an error
+        )
         if ok.returncode == 0:
             return
         time.sleep(0.1)
@@ -137,9 +182,24 @@ def start_redis(work_dir: Path, port: int | None = None) -> tuple[Service, str]:
         raise StackError("redis-server not found: apt-get install redis-server")
     port = port or free_port()
     work_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(work_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     service = Service("redis", proc, port)
     wait_for_port(port, proc, "redis-server")
     return service, f"redis://127.0.0.1:{port}/0"
@@ -211,11 +271,17 @@ def start_nginx(conf_path: Path, probe_port: int) -> Service:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(binary).exists():
         raise StackError("nginx not found: apt-get install nginx libnginx-mod-rtmp")
-    test = subprocess.run([binary, "-t", "-c", str(conf_path)], capture_output=True, text=True)
+    test = subprocess.run(
+        [binary, "-t", "-c", str(conf_path)], capture_output=True, text=True, check=False
+    )
     if test.returncode != 0:
         raise StackError(f"nginx rejected its config: {test.stderr.strip()}")
-    proc = subprocess.Popen([binary, "-c", str(conf_path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     service = Service("nginx", proc, probe_port)
     wait_for_port(probe_port, proc, "nginx")
     return service

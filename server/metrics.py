@@ -5,7 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 REQUEST_LATENCY = Histogram(
-    "mhc_http_request_seconds", "HTTP request latency by route", ["method", "route", "status"],
+    "mhc_http_request_seconds",
+    "HTTP request latency by route",
+    ["method", "route", "status"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 AUTH_DECISIONS = Counter(

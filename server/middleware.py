@@ -56,4 +56,6 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         return resp
     finally:
         route = request.match_info.route.name or "unmatched"
-        REQUEST_LATENCY.labels(request.method, route, str(status)).observe(time.perf_counter() - start)
+        REQUEST_LATENCY.labels(request.method, route, str(status)).observe(
+            time.perf_counter() - start
+        )

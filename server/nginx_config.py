@@ -47,8 +47,11 @@ def layout_for(config: Config, state_dir: Path) -> NginxLayout:
         state_dir=state_dir,
         rtmp_listen=listen_address(config.bind_address, config.rtmp_port),
         http_listen=listen_address(config.bind_address, config.http_port),
-        app_host=config.nginx_app_host, app_port=config.port, hook_port=config.nginx_hook_port,
-        record_dir=config.record_dir, worker_user=default_worker_user(),
+        app_host=config.nginx_app_host,
+        app_port=config.port,
+        hook_port=config.nginx_hook_port,
+        record_dir=config.record_dir,
+        worker_user=default_worker_user(),
     )
 
 
@@ -62,8 +65,10 @@ def render(config: Config, layout: NginxLayout) -> str:
     record = ""
     if layout.record_dir is not None:
         # Recordings become replays once the stream ends (media/ remuxes them).
-        record = (f"record all;\n            record_path {layout.record_dir};\n"
-                  "            record_unique on;\n            record_suffix .flv;")
+        record = (
+            f"record all;\n            record_path {layout.record_dir};\n"
+            "            record_unique on;\n            record_suffix .flv;"
+        )
     rtmp_port = layout.rtmp_listen.rsplit(":", 1)[-1]
     rtmp_host = layout.rtmp_listen.rpartition(":")[0]
     # The HLS relay pushes to 127.0.0.1, so a listener on another address needs a loopback one.
@@ -88,8 +93,7 @@ def render(config: Config, layout: NginxLayout) -> str:
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
-        "real_ip_from": "\n".join(f"    set_real_ip_from {net};"
-                                   for net in config.trusted_proxies),
+        "real_ip_from": "\n".join(f"    set_real_ip_from {net};" for net in config.trusted_proxies),
     }
     text = string.Template(TEMPLATE.read_text()).safe_substitute(values)
     missing = _LEFT.findall(text)
@@ -100,8 +104,13 @@ def render(config: Config, layout: NginxLayout) -> str:
 
 def prepare_dirs(config: Config, layout: NginxLayout) -> None:
     """Create nginx's state, temp, HLS and record dirs, writable by its workers."""
-    dirs = [layout.state_dir, config.replay_dir, layout.state_dir / "tmp",
-            layout.state_dir / "gate-cache", config.hls_dir]
+    dirs = [
+        layout.state_dir,
+        config.replay_dir,
+        layout.state_dir / "tmp",
+        layout.state_dir / "gate-cache",
+        config.hls_dir,
+    ]
     dirs += [layout.state_dir / "tmp" / n for n in ("body", "proxy", "fastcgi", "uwsgi", "scgi")]
     if layout.record_dir is not None:
         dirs.append(layout.record_dir)

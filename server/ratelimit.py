@@ -1,43 +1,111 @@
-"""Redis-backed limits: fixed-window failure counters and a token bucket."""
+"""The one rate limiter of every package: named token buckets in Redis, and failure counters.
+
+A `RateLimit` names a bucket family and its numbers (configuration decides them); a
+`RateLimiter` spends from one or several named buckets in a single atomic round trip, all or
+nothing, so a refusal by any bucket spends from none. Scripts that must decide more than a
+rate limit in the same round trip (chat's message admission) embed `TAKE_BUCKETS_LUA` rather
+than copying the arithmetic.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from redis.asyncio import Redis
 
-# Token bucket in one round trip, atomic across processes. KEYS[1] bucket; ARGV: capacity,
-# refill per second, now (seconds, float), cost. Returns {allowed (0/1), retry_after_ms}.
-_BUCKET = """
-local cap = tonumber(ARGV[1]); local rate = tonumber(ARGV[2])
-local now = tonumber(ARGV[3]); local cost = tonumber(ARGV[4])
-local b = redis.call('HMGET', KEYS[1], 't', 'ts')
-local tokens = tonumber(b[1]); local ts = tonumber(b[2])
-if tokens == nil then tokens = cap; ts = now end
-tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
-local allowed = 0; local wait = 0
-if tokens >= cost then tokens = tokens - cost; allowed = 1
-else wait = math.ceil((cost - tokens) / rate * 1000) end
-redis.call('HSET', KEYS[1], 't', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate * 1000) + 1000)
-return {allowed, wait}
+# A Lua function: take_buckets(keys, first, n, args, at, now, cost) checks the n bucket keys
+# keys[first..first+n-1], whose (capacity, refill per second) pairs start at args[at], and
+# spends `cost` from each only if all have it. Returns allowed (0/1), retry_after_ms.
+TAKE_BUCKETS_LUA = """
+local function take_buckets(keys, first, n, args, at, now, cost)
+  local tokens = {}; local wait = 0
+  for i = 0, n - 1 do
+    local cap = tonumber(args[at + 2 * i]); local rate = tonumber(args[at + 2 * i + 1])
+    local b = redis.call('HMGET', keys[first + i], 't', 'ts')
+    local t = tonumber(b[1]); local ts = tonumber(b[2])
+    if t == nil then t = cap; ts = now end
+    t = math.min(cap, t + math.max(0, now - ts) * rate)
+    tokens[i] = t
+    if t < cost then wait = math.max(wait, math.ceil((cost - t) / rate * 1000)) end
+  end
+  local allowed = 0
+  if wait == 0 then allowed = 1 end
+  for i = 0, n - 1 do
+    local cap = tonumber(args[at + 2 * i]); local rate = tonumber(args[at + 2 * i + 1])
+    local t = tokens[i]
+    if allowed == 1 then t = t - cost end
+    redis.call('HSET', keys[first + i], 't', t, 'ts', now)
+    redis.call('PEXPIRE', keys[first + i], math.ceil(cap / rate * 1000) + 1000)
+  end
+  return allowed, wait
+end
 """
 
+# KEYS: bucket keys; ARGV: (capacity, rate) per key, then now, cost.
+_TAKE = (
+    TAKE_BUCKETS_LUA
+    + """
+local n = #KEYS
+local allowed, wait = take_buckets(KEYS, 1, n, ARGV, 1, tonumber(ARGV[2 * n + 1]),
+                                   tonumber(ARGV[2 * n + 2]))
+return {allowed, wait}
+"""
+)
 
-class TokenBucket:
-    """`capacity` actions, refilled at `rate` per second, per key."""
 
-    def __init__(self, redis: Redis, prefix: str, capacity: float, rate: float) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._capacity = capacity
-        self._rate = rate
-        self._script = redis.register_script(_BUCKET)
+@dataclass(frozen=True)
+class RateLimit:
+    """A named bucket family: `capacity` actions per key, refilled at `per_second`."""
 
-    async def take(self, key: str, now: float, cost: float = 1.0) -> tuple[bool, int]:
-        """Spend `cost` tokens; returns (allowed, retry_after_ms)."""
+    name: str
+    capacity: float
+    per_second: float
+
+    def key(self, key: str) -> str:
+        """The Redis key of this limit's bucket for `key`."""
+        return f"rl:{self.name}:{key}"
+
+    def args(self) -> list[str]:
+        """The (capacity, refill) script arguments."""
+        return [repr(float(self.capacity)), repr(float(self.per_second))]
+
+
+class RateLimiter:
+    """Spends from named token buckets, atomically across processes, in one round trip."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._script = redis.register_script(_TAKE)
+
+    async def take(
+        self, checks: Sequence[tuple[RateLimit, str]], now: float, cost: float = 1.0
+    ) -> tuple[bool, int]:
+        """(allowed, retry_after_ms) for spending `cost` from every (limit, key), all or none."""
+        if not checks:
+            return True, 0
+        args: list[str] = []
+        for limit, _ in checks:
+            args += limit.args()
         allowed, wait = await self._script(
-            keys=[f"{self._prefix}:{key}"], args=[self._capacity, self._rate, now, cost]
+            keys=[limit.key(key) for limit, key in checks], args=[*args, repr(now), repr(cost)]
         )
         return bool(allowed), int(wait)
+
+    def bucket(self, limit: RateLimit) -> Bucket:
+        """`limit` bound to this limiter, for callers that check one bucket."""
+        return Bucket(self, limit)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One named limit checked through a limiter."""
+
+    limiter: RateLimiter
+    limit: RateLimit
+
+    async def take(self, key: str, now: float, cost: float = 1.0) -> tuple[bool, int]:
+        """(allowed, retry_after_ms) for spending `cost` from this limit's bucket for `key`."""
+        return await self.limiter.take([(self.limit, key)], now, cost)
 
 
 class FailureCounter:

@@ -51,20 +51,31 @@ async def rebuild(app: web.Application) -> None:
         now, now_ms = clock.now(), int(clock.time() * 1000)
         async with app[DB].acquire() as conn:
             denied, cutoffs = await accounts.revocations_since(
-                conn, now, now_ms - valid_after_ttl(app) * 1000)
+                conn, now, now_ms - valid_after_ttl(app) * 1000
+            )
             sessions = await playback.revoked_since(
-                conn, now - timedelta(seconds=playback_ttl(app)))
+                conn, now - timedelta(seconds=playback_ttl(app))
+            )
         async with redis.pipeline(transaction=False) as pipe:
             for row in denied:
                 ttl = max(int((row["expires_at"] - now).total_seconds()), 1)
                 pipe.set(DENIED_PREFIX + row["jti"], "1", ex=ttl)
             for row in cutoffs:
                 # Never lower a cutoff another process wrote meanwhile (it is newer).
-                pipe.set(VALID_AFTER_PREFIX + str(row["id"]), row["tokens_valid_after_ms"],
-                         ex=valid_after_ttl(app), nx=True)
+                pipe.set(
+                    VALID_AFTER_PREFIX + str(row["id"]),
+                    row["tokens_valid_after_ms"],
+                    ex=valid_after_ttl(app),
+                    nx=True,
+                )
             for sid in sessions:
                 pipe.set(PLAYBACK_PREFIX + str(sid), "revoked", ex=playback_ttl(app))
             pipe.set(LOADED_KEY, str(now_ms))
             await pipe.execute()
-        log.info("revocation cache rebuilt from PostgreSQL: %d tokens, %d accounts, "
-                    "%d playback sessions", len(denied), len(cutoffs), len(sessions))
+        log.info(
+            "revocation cache rebuilt from PostgreSQL: %d tokens, %d accounts, "
+            "%d playback sessions",
+            len(denied),
+            len(cutoffs),
+            len(sessions),
+        )

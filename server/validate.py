@@ -1,8 +1,7 @@
-"""Field rules for request bodies and queries (typed fields for the models, per-field helpers)."""
+"""Field rules for request bodies and queries: typed fields for the models, and path ids."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -14,84 +13,7 @@ from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue, WithJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
-from server.errors import ApiError, bad_request
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/413."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, "too_large", "request body too large") from None
-    if not raw:
-        raise bad_request("a JSON body is required", "invalid_json")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise bad_request("body is not valid JSON", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise bad_request("body must be a JSON object", "invalid_json")
-    return body
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def text(body: dict[str, Any], name: str, *, min_len: int = 1, max_len: int = 200,
-         required: bool = True, default: str = "", multiline: bool = False) -> str:
-    """A trimmed string field within length bounds, without control characters."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise bad_request(f"{name} is required", "invalid_field")
-        return default
-    if not isinstance(value, str):
-        raise bad_request(f"{name} must be a string", "invalid_field")
-    value = value.strip()
-    if (_CONTROL if multiline else _CONTROL_LINE).search(value):
-        raise bad_request(f"{name} must not contain control characters", "invalid_field")
-    if not min_len <= len(value) <= max_len:
-        raise bad_request(f"{name} must be {min_len}-{max_len} characters", "invalid_field")
-    return value
-
-
-def integer(body: dict[str, Any], name: str, *, minimum: int, maximum: int,
-            required: bool = True, default: int | None = None) -> int | None:
-    """An integer field (booleans and floats refused) within bounds."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise bad_request(f"{name} is required", "invalid_field")
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request(f"{name} must be an integer", "invalid_field")
-    if not minimum <= value <= maximum:
-        raise bad_request(f"{name} must be between {minimum} and {maximum}", "invalid_field")
-    return value
-
-
-def boolean(body: dict[str, Any], name: str, default: bool) -> bool:
-    """A boolean field."""
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise bad_request(f"{name} must be true or false", "invalid_field")
-    return value
-
-
-def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> datetime | None:
-    """An ISO 8601 timestamp with a zone, normalised to UTC."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise bad_request(f"{name} is required", "invalid_field")
-        return None
-    if not isinstance(value, str):
-        raise bad_request(f"{name} must be an ISO 8601 string", "invalid_field")
-    try:
-        return _Instant.parse(value)
-    except ValueError as exc:
-        raise bad_request(f"{name} {exc}", "invalid_field") from None
+from server.errors import bad_request
 
 
 def uuid_value(raw: object, what: str) -> uuid.UUID:
@@ -114,11 +36,13 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
 
 _LINE_CONTROL = r"\x00-\x1f\x7f"
 _TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{_TEXT_CONTROL}]")
+_CONTROL_LINE = re.compile(f"[{_LINE_CONTROL}]")
 
 
 @dataclass(frozen=True)
 class Clean:
-    """A trimmed string within length bounds, without control characters (as `text` checks)."""
+    """A trimmed string within length bounds, without control characters."""
 
     min_len: int = 1
     max_len: int = 200
@@ -135,20 +59,28 @@ class Clean:
             raise ValueError(f"must be {self.min_len}-{self.max_len} characters")
         return value
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_after_validator_function(
-            self.check, core_schema.str_schema(strict=True))
+            self.check, core_schema.str_schema(strict=True)
+        )
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         control = _TEXT_CONTROL if self.multiline else _LINE_CONTROL
         # Exactly what `check` takes: any whitespace around a core that starts and ends with a
         # visible character and holds no control character.
         edge, inner = f"[^\\s{control}]", f"[^{control}]"
         core = f"{edge}(?:{inner}*{edge})?"
         pattern = f"^\\s*{core}\\s*$" if self.min_len else f"^\\s*(?:{core})?\\s*$"
-        return {"type": "string", "minLength": self.min_len, "maxLength": self.max_len,
-                "pattern": pattern}
+        return {
+            "type": "string",
+            "minLength": self.min_len,
+            "maxLength": self.max_len,
+            "pattern": pattern,
+        }
 
 
 def _integral(value: Any) -> Any:
@@ -159,7 +91,7 @@ def _integral(value: Any) -> Any:
 
 
 def _digits(value: Any) -> Any:
-    """A query integer is ASCII digits only (`int()` would take '²', '١' or '1_0')."""
+    """A query integer is ASCII digits only (`int()` would take '²', '١' or '1_0')."""  # noqa: RUF002
     if isinstance(value, str):
         if not (value.isascii() and value.isdigit() and len(value) <= 19):
             raise ValueError("must be a non-negative integer")
@@ -190,12 +122,16 @@ class _Instant:
         except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
             raise ValueError("is out of range") from None
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_after_validator_function(
-            self.parse, core_schema.str_schema(strict=True))
+            self.parse, core_schema.str_schema(strict=True)
+        )
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return {"type": "string", "format": "date-time"}
 
 

@@ -17,14 +17,17 @@ from tests.conftest import Api
 
 
 @asynccontextmanager
-async def app_with(base: web.Application, env: dict[str, str] | None = None,
-                   source: str | None = None, **changes: object) -> AsyncIterator[Api]:
+async def app_with(
+    base: web.Application,
+    env: dict[str, str] | None = None,
+    source: str | None = None,
+    **changes: object,
+) -> AsyncIterator[Api]:
     """Another app process like `base` (its config with `changes`, `env` merged), and a client
     (connecting from the loopback address `source` when given)."""
     port = free_port()
     cfg = base[CONFIG]
-    cfg = dataclasses.replace(cfg, port=port, env={**cfg.env, **(env or {})},
-                              **changes)  # type: ignore[arg-type]
+    cfg = dataclasses.replace(cfg, port=port, env={**cfg.env, **(env or {})}, **changes)  # type: ignore[arg-type]
     app = create_app(cfg, Clock())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -59,15 +59,23 @@ class Api:
         self.base_url = base_url
         self.app = app
 
-    async def call(self, method: str, path: str, *, token: str | None = None,
-                   json: Any = None, data: Any = None,
-                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """One request; returns (status, decoded JSON or text)."""
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
-        async with self.session.request(method, self.base_url + path, json=json, data=data,
-                                        headers=hdrs) as resp:
+        async with self.session.request(
+            method, self.base_url + path, json=json, data=data, headers=hdrs
+        ) as resp:
             if resp.content_type == "application/json":
                 return resp.status, await resp.json()
             return resp.status, await resp.text()
@@ -76,15 +84,21 @@ class Api:
         """A new account with a unique email; returns the session reply (+ password)."""
         email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
         password = secrets.token_urlsafe(12)
-        status, body = await self.call("POST", "/api/auth/register",
-                                       json={"email": email, "password": password, "role": role})
+        status, body = await self.call(
+            "POST", "/api/auth/register", json={"email": email, "password": password, "role": role}
+        )
         assert status == 201, body
         return {**body, "email": email, "password": password, **extra}
 
     async def create_event(self, artist_token: str, **fields: Any) -> dict[str, Any]:
         """A scheduled event; returns the reply with its stream key."""
-        body = {"title": "Show", "starts_at": "2030-01-01T20:00:00Z", "price": 0,
-                "currency": "EUR", **fields}
+        body = {
+            "title": "Show",
+            "starts_at": "2030-01-01T20:00:00Z",
+            "price": 0,
+            "currency": "EUR",
+            **fields,
+        }
         status, event = await self.call("POST", "/api/live/create", token=artist_token, json=body)
         assert status == 201, event
         return event  # type: ignore[no-any-return]
@@ -118,20 +132,32 @@ class Nginx:
 @pytest.fixture(scope="session")
 def nginx(app_server: tuple[web.Application, str], services: Services) -> Iterator[Nginx]:
     """nginx-rtmp + the HLS gate, started once per session for the tests that need it."""
-    app, url = app_server
+    app, _url = app_server
     cfg = app[CONFIG]
     http_port, rtmp_port = free_port(), free_port()
-    layout = NginxLayout(state_dir=services.work_dir / "nginx", rtmp_listen=f"127.0.0.1:{rtmp_port}",
-                         http_listen=f"127.0.0.1:{http_port}", app_host="127.0.0.1",
-                         app_port=cfg.port, hook_port=free_port(), record_dir=cfg.record_dir,
-                         gate_cache_seconds=2, worker_user=default_worker_user())
+    layout = NginxLayout(
+        state_dir=services.work_dir / "nginx",
+        rtmp_listen=f"127.0.0.1:{rtmp_port}",
+        http_listen=f"127.0.0.1:{http_port}",
+        app_host="127.0.0.1",
+        app_port=cfg.port,
+        hook_port=free_port(),
+        record_dir=cfg.record_dir,
+        gate_cache_seconds=2,
+        worker_user=default_worker_user(),
+    )
     prepare_dirs(cfg, layout)
     conf = layout.state_dir / "nginx.conf"
     conf.write_text(render(cfg, layout))
     proc = start_nginx(conf, http_port)
     try:
-        yield Nginx(f"http://127.0.0.1:{http_port}", f"rtmp://127.0.0.1:{rtmp_port}/live",
-                    cfg.hls_dir, layout.record_dir or Path(), layout.gate_cache_seconds)
+        yield Nginx(
+            f"http://127.0.0.1:{http_port}",
+            f"rtmp://127.0.0.1:{rtmp_port}/live",
+            cfg.hls_dir,
+            layout.record_dir or Path(),
+            layout.gate_cache_seconds,
+        )
     finally:
         proc.stop()
 
@@ -165,8 +191,9 @@ async def redis(services: Services) -> AsyncIterator[Redis]:
 
 async def login(api: Api, email: str, password: str) -> dict[str, Any]:
     """Log in through the API."""
-    status, body = await api.call("POST", "/api/auth/login",
-                                  json={"email": email, "password": password})
+    status, body = await api.call(
+        "POST", "/api/auth/login", json={"email": email, "password": password}
+    )
     assert status == 200, body
     return body  # type: ignore[no-any-return]
 
@@ -184,7 +211,11 @@ async def admin_token(api: Api) -> str:
 
 async def promote(api: Api, user: dict[str, Any], role: str) -> str:
     """Give an account a role through the admin API; returns its fresh access token."""
-    status, body = await api.call("POST", f"/api/admin/users/{user['user']['id']}/role",
-                                  token=await admin_token(api), json={"role": role})
+    status, body = await api.call(
+        "POST",
+        f"/api/admin/users/{user['user']['id']}/role",
+        token=await admin_token(api),
+        json={"role": role},
+    )
     assert status == 200, body
     return (await login(api, user["email"], user["password"]))["access"]  # type: ignore[no-any-return]

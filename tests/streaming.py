@@ -11,17 +11,42 @@ from typing import Any
 
 
 @asynccontextmanager
-async def obs(rtmp_url: str, key: str, seconds: int = 60) -> AsyncIterator[asyncio.subprocess.Process]:
+async def obs(
+    rtmp_url: str, key: str, seconds: int = 60
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """ffmpeg standing in for OBS: a synthetic test pattern and tone for at most `seconds`."""
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is installed by ./dev"
     proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
-        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-        "-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-        "-f", "flv", f"{rtmp_url}/{key}",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        ffmpeg,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        f"{rtmp_url}/{key}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         yield proc
     finally:

@@ -14,15 +14,21 @@ from tests.conftest import Api
 
 
 async def register(api: Api, address: str) -> int:
-    status, _ = await api.call("POST", "/api/auth/register",
-                               headers={"X-Forwarded-For": address},
-                               json={"email": f"fan-{uuid.uuid4().hex}@example.test",
-                                     "password": secrets.token_urlsafe(12)})
+    status, _ = await api.call(
+        "POST",
+        "/api/auth/register",
+        headers={"X-Forwarded-For": address},
+        json={
+            "email": f"fan-{uuid.uuid4().hex}@example.test",
+            "password": secrets.token_urlsafe(12),
+        },
+    )
     return status
 
 
 async def test_concurrent_registrations_beyond_the_limit_get_429(
-        app_server: tuple[web.Application, str]) -> None:
+    app_server: tuple[web.Application, str],
+) -> None:
     async with app_with(app_server[0], register_per_hour_ip=5) as api:
         address = f"203.0.113.{secrets.randbelow(250)}"
         statuses = await asyncio.gather(*(register(api, address) for _ in range(12)))
@@ -38,7 +44,8 @@ def _peak_rss_kib() -> int:
 
 
 async def test_a_burst_of_registrations_hashes_a_bounded_number_at_once(
-        app_server: tuple[web.Application, str]) -> None:
+    app_server: tuple[web.Application, str],
+) -> None:
     # 24 parallel registrations from 24 addresses, with 2 hashes at a time: the peak memory
     # grows by about two Argon2 buffers (64 MiB each), not by one per registration.
     async with app_with(app_server[0], password_hash_concurrency=2) as api:

@@ -20,15 +20,29 @@ SECRETS = {n: "s" * 40 for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_H
 def mhc(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     # A fresh working directory, so no local stack's `.mhc-state/env` is picked up.
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], check=False,
-                          capture_output=True, text=True, env={**base, **env}, timeout=60,
-                          cwd=cwd or tempfile.mkdtemp(prefix="mhc-cli-"))
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=60,
+        cwd=cwd or tempfile.mkdtemp(prefix="mhc-cli-"),
+    )
 
 
 def test_nginx_config_renders_a_valid_config(tmp_path: Path) -> None:
     out = tmp_path / "nginx.conf"
-    done = mhc("nginx-config", "--out", str(out), "--state-dir", str(tmp_path / "ngx"),
-               MHC_STATE_DIR=str(tmp_path), MHC_PORT="8181", **SECRETS)
+    done = mhc(
+        "nginx-config",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(tmp_path / "ngx"),
+        MHC_STATE_DIR=str(tmp_path),
+        MHC_PORT="8181",
+        **SECRETS,
+    )
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "auth_request /_playgate;" in text and "127.0.0.1:8181" in text
@@ -52,20 +66,30 @@ def test_migrate_and_user_commands(services: Services) -> None:
     assert done.returncode == 0 and "up to date" in done.stdout, done.stderr
     done = mhc("user", "create", "--email", "ops-admin@example.test", "--role", "admin", **env)
     assert done.returncode == 0 and "role=admin password=" in done.stdout, done.stderr
-    done = mhc("user", "set-role", "--email", "ops-admin@example.test", "--role", "moderator", **env)
+    done = mhc(
+        "user", "set-role", "--email", "ops-admin@example.test", "--role", "moderator", **env
+    )
     assert done.returncode == 0 and "now moderator" in done.stdout
     done = mhc("user", "create", "--email", "ops-admin@example.test", **env)
     assert done.returncode != 0 and "exists" in done.stderr
 
 
-def test_nginx_and_log_settings_come_from_the_env_file(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nginx_and_log_settings_come_from_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env_file = tmp_path / "mhc.env"
-    env_file.write_text("MHC_NGINX_APP_HOST=app.internal\nMHC_BIND_ADDRESS=0.0.0.0\n"
-                        "MHC_LOG_LEVEL=debug\n")
+    env_file.write_text(
+        "MHC_NGINX_APP_HOST=app.internal\nMHC_BIND_ADDRESS=0.0.0.0\nMHC_LOG_LEVEL=debug\n"
+    )
     out = tmp_path / "nginx.conf"
-    done = mhc("nginx-config", "--out", str(out), MHC_ENV_FILE=str(env_file),
-               MHC_STATE_DIR=str(tmp_path), **SECRETS)
+    done = mhc(
+        "nginx-config",
+        "--out",
+        str(out),
+        MHC_ENV_FILE=str(env_file),
+        MHC_STATE_DIR=str(tmp_path),
+        **SECRETS,
+    )
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "server app.internal:8080;" in text
@@ -77,8 +101,11 @@ def test_nginx_and_log_settings_come_from_the_env_file(tmp_path: Path,
     from server import cli
 
     env_file.write_text("MHC_LOG_LEVEL=debug\n")
-    for name, value in {**SECRETS, "MHC_ENV_FILE": str(env_file),
-                        "MHC_STATE_DIR": str(tmp_path)}.items():
+    for name, value in {
+        **SECRETS,
+        "MHC_ENV_FILE": str(env_file),
+        "MHC_STATE_DIR": str(tmp_path),
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MHC_LOG_LEVEL", raising=False)
     root = logging.getLogger()
@@ -96,8 +123,14 @@ def test_public_listeners_bind_loopback_unless_configured(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     listens = re.findall(r"^\s*listen (\S+);", out.read_text(), re.MULTILINE)
     assert listens and all(a.startswith("127.0.0.1:") for a in listens), listens
-    done = mhc("nginx-config", "--out", str(out), MHC_STATE_DIR=str(tmp_path),
-               MHC_BIND_ADDRESS="192.0.2.10", **SECRETS)
+    done = mhc(
+        "nginx-config",
+        "--out",
+        str(out),
+        MHC_STATE_DIR=str(tmp_path),
+        MHC_BIND_ADDRESS="192.0.2.10",
+        **SECRETS,
+    )
     assert done.returncode == 0, done.stderr
     listens = re.findall(r"^\s*listen (\S+);", out.read_text(), re.MULTILINE)
     # The HLS relay pushes over loopback, so RTMP keeps a loopback listener too.

@@ -37,18 +37,23 @@ def copy_sources(dockerfile: Path) -> list[str]:
 def ignored(path: str) -> bool:
     """Whether .dockerignore keeps `path` out of the build context."""
     ignore = ROOT / ".dockerignore"
-    patterns = [p.strip() for p in ignore.read_text().splitlines()
-                if p.strip() and not p.startswith("#")] if ignore.exists() else []
-    return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path.split("/")[0], p)
-               for p in patterns)
+    patterns = (
+        [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
+        if ignore.exists()
+        else []
+    )
+    return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path.split("/")[0], p) for p in patterns)
 
 
 def project_packages() -> set[str]:
     """Top-level packages pyproject installs that exist in the tree."""
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     include = meta["tool"]["setuptools"]["packages"]["find"]["include"]
-    return {d.name for d in ROOT.iterdir()
-            if (d / "__init__.py").exists() and any(fnmatch.fnmatch(d.name, p) for p in include)}
+    return {
+        d.name
+        for d in ROOT.iterdir()
+        if (d / "__init__.py").exists() and any(fnmatch.fnmatch(d.name, p) for p in include)
+    }
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -78,13 +83,14 @@ def test_compose_parses_and_its_services_are_consistent() -> None:
         build = service.get("build")
         if build is not None:
             context = ROOT / (build if isinstance(build, str) else build.get("context", "."))
-            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile",
-                                                                               "Dockerfile")
+            dockerfile = (
+                "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+            )
             assert (context / dockerfile).is_file(), f"{name}: {dockerfile} missing"
         else:
             assert service.get("image"), f"{name} has neither build nor image"
         depends = service.get("depends_on") or []
-        for other in (depends if isinstance(depends, list) else depends.keys()):
+        for other in depends if isinstance(depends, list) else depends.keys():
             assert other in services, f"{name} depends on unknown service {other}"
         for volume in service.get("volumes") or []:
             source = volume.split(":", 1)[0]

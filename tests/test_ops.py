@@ -29,8 +29,12 @@ async def test_health_ready_metrics(api: Api) -> None:
 async def test_openapi_lists_every_api_route(api: Api) -> None:
     status, doc = await api.call("GET", "/api/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
-    for path, method in (("/api/auth/login", "post"), ("/api/live/create", "post"),
-                         ("/api/live/{id}/playback", "post"), ("/api/live/{id}", "patch")):
+    for path, method in (
+        ("/api/auth/login", "post"),
+        ("/api/live/create", "post"),
+        ("/api/live/{id}/playback", "post"),
+        ("/api/live/{id}", "patch"),
+    ):
         assert method in doc["paths"][path], path
         assert doc["paths"][path][method]["summary"]
 
@@ -42,17 +46,20 @@ async def test_unknown_route_and_method_are_json_errors(api: Api) -> None:
     assert status == 405 and body["error"]["code"]
 
 
-@pytest.mark.parametrize("env,needle", [
-    ({"MHC_PORT": "eighty"}, "MHC_PORT"),
-    ({"MHC_PORT": "70000"}, "MHC_PORT"),
-    ({"MHC_JWT_SECRET": "short"}, "MHC_JWT_SECRET"),
-    ({"MHC_JWT_SECRET": ""}, "MHC_JWT_SECRET"),
-    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
-    ({"REDIS_URL": "http://x"}, "REDIS_URL"),
-    ({"MHC_PLAYBACK_TTL": "0"}, "MHC_PLAYBACK_TTL"),
-    ({"MHC_PUBLIC_URL": "ftp://x"}, "MHC_PUBLIC_URL"),
-    ({"MHC_ENV_FILE": "/nonexistent/file"}, "MHC_ENV_FILE"),
-])
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({"MHC_PORT": "eighty"}, "MHC_PORT"),
+        ({"MHC_PORT": "70000"}, "MHC_PORT"),
+        ({"MHC_JWT_SECRET": "short"}, "MHC_JWT_SECRET"),
+        ({"MHC_JWT_SECRET": ""}, "MHC_JWT_SECRET"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"MHC_PLAYBACK_TTL": "0"}, "MHC_PLAYBACK_TTL"),
+        ({"MHC_PUBLIC_URL": "ftp://x"}, "MHC_PUBLIC_URL"),
+        ({"MHC_ENV_FILE": "/nonexistent/file"}, "MHC_ENV_FILE"),
+    ],
+)
 def test_config_errors_name_the_variable(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_config({**SECRETS, **env})
@@ -62,10 +69,13 @@ def test_config_env_file_and_secret_files(tmp_path: Path) -> None:
     secret = tmp_path / "jwt"
     secret.write_text("j" * 40 + "\n")
     env_file = tmp_path / "mhc.env"
-    env_file.write_text("# comment\nexport MHC_PORT=9001\nMHC_PUBLIC_URL='https://live.example'\n"
-                        f"MHC_JWT_SECRET_FILE={secret}\n")
-    cfg = load_config({**SECRETS, "MHC_JWT_SECRET": "", "MHC_ENV_FILE": str(env_file),
-                       "MHC_PORT": "9002"})
+    env_file.write_text(
+        "# comment\nexport MHC_PORT=9001\nMHC_PUBLIC_URL='https://live.example'\n"
+        f"MHC_JWT_SECRET_FILE={secret}\n"
+    )
+    cfg = load_config(
+        {**SECRETS, "MHC_JWT_SECRET": "", "MHC_ENV_FILE": str(env_file), "MHC_PORT": "9002"}
+    )
     assert cfg.port == 9002 and cfg.public_url == "https://live.example"
     assert cfg.jwt_secret == "j" * 40
     assert "j" * 40 not in repr(cfg) and "s" * 32 not in repr(cfg)

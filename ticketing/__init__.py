@@ -12,10 +12,9 @@ from server.access import WATCH_RULES
 from server.keys import CONFIG, REDIS
 from server.live.service import STATUS_OUTBOX
 from server.playback.service import RENEWAL_CHECKS
-from server.ratelimit import TokenBucket
+from server.ratelimit import RateLimit, RateLimiter
 from ticketing import config, location, payments, refunds, routes, sweeper, validation
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
-from ticketing.limits import Bucket, MultiBucket
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +34,25 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     cfg = app[TICKETING_CONFIG]
     provider = payments.build(app, cfg)
     if provider.name == "dev":
-        log.warning("DEVELOPMENT PAYMENTS: no Stripe key is configured, so purchases complete "
-                    "without charging anyone. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
-                    "for real sales.")
+        log.warning(
+            "DEVELOPMENT PAYMENTS: no Stripe key is configured, so purchases complete "
+            "without charging anyone. Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
+            "for real sales."
+        )
     redis = app[REDIS]
+    limiter = RateLimiter(redis)
     rt = Runtime(
         provider=provider,
-        purchase_limit=TokenBucket(redis, "tkt:rl:buy", cfg.purchase_burst,
-                                   cfg.purchase_per_minute / 60),
-        limits=MultiBucket(redis),
-        validate_ip_limit=Bucket("tkt:rl:ip", cfg.validate_ip_burst,
-                                 cfg.validate_ip_per_minute / 60),
-        validate_ticket_limit=Bucket("tkt:rl:ticket", cfg.validate_ticket_burst,
-                                     cfg.validate_ticket_per_minute / 60),
+        purchase_limit=limiter.bucket(
+            RateLimit("ticket_purchase", cfg.purchase_burst, cfg.purchase_per_minute / 60)
+        ),
+        limits=limiter,
+        validate_ip_limit=RateLimit(
+            "ticket_validate_ip", cfg.validate_ip_burst, cfg.validate_ip_per_minute / 60
+        ),
+        validate_ticket_limit=RateLimit(
+            "ticket_validate_ticket", cfg.validate_ticket_burst, cfg.validate_ticket_per_minute / 60
+        ),
     )
     app[RUNTIME] = rt
     yield

@@ -91,7 +91,8 @@ def load(core: Config, env: Mapping[str, str] | None = None) -> TicketingConfig:
             raise ConfigError(
                 "STRIPE_SECRET_KEY is missing or empty (or STRIPE_SECRET_KEY_FILE names an "
                 f"empty file) while {', '.join(present)} is set; set it, or set "
-                "MHC_PAYMENTS=dev to use development payments")
+                "MHC_PAYMENTS=dev to use development payments"
+            )
     mode = explicit or ("stripe" if secret else "dev")
     if mode == "stripe":
         if secret is None:

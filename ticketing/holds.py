@@ -15,8 +15,13 @@ from ticketing.keys import TICKETING_CONFIG
 from ticketing.metrics import PURCHASES
 
 
-async def check(app: web.Application, conn: asyncpg.Connection, user_id: uuid.UUID,
-                address: str | None, now: datetime) -> None:
+async def check(
+    app: web.Application,
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    address: str | None,
+    now: datetime,
+) -> None:
     """Refuse a new hold when the account or the address already has its share of unpaid ones.
 
     `address` is the keyed digest of the buyer's address (None when unknown).
@@ -26,8 +31,9 @@ async def check(app: web.Application, conn: asyncpg.Connection, user_id: uuid.UU
     by_user, by_address = await store.unpaid_holds(conn, user_id, address, now)
     if by_user >= cfg.holds_per_account or by_address >= cfg.holds_per_address:
         PURCHASES.labels("too_many_holds").inc()
-        raise OrderError("too_many_holds", "too many unpaid seat holds; pay for or let go of a "
-                         "held ticket first")
+        raise OrderError(
+            "too_many_holds", "too many unpaid seat holds; pay for or let go of a held ticket first"
+        )
 
 
 async def record(conn: asyncpg.Connection, ticket_id: uuid.UUID, address: str | None) -> None:

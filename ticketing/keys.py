@@ -9,9 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from server.ratelimit import TokenBucket
+from server.ratelimit import Bucket, RateLimit, RateLimiter
 from ticketing.config import TicketingConfig
-from ticketing.limits import Bucket, MultiBucket
 from ticketing.payments import PaymentProvider
 
 
@@ -20,10 +19,10 @@ class Runtime:
     """What ticketing opens at start: the payment provider, limiters and its tasks."""
 
     provider: PaymentProvider
-    purchase_limit: TokenBucket
-    limits: MultiBucket
-    validate_ip_limit: Bucket
-    validate_ticket_limit: Bucket
+    purchase_limit: Bucket
+    limits: RateLimiter
+    validate_ip_limit: RateLimit
+    validate_ticket_limit: RateLimit
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

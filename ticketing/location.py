@@ -23,8 +23,9 @@ from ticketing import store
 from ticketing.metrics import VALIDATIONS
 
 
-async def check_move(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                     ip: str) -> None:
+async def check_move(
+    app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID, ip: str
+) -> None:
     """Refuse (403 suspicious_location) an impossible jump; otherwise remember the new place."""
     place = geo.locate(app, ip)
     if place is None:
@@ -33,23 +34,35 @@ async def check_move(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.U
     async with app[DB].acquire() as conn:
         before = await store.location_of(conn, ticket_id)
     if before is not None:
-        miles = geo.impossible_travel(app, geo.Place(before["latitude"], before["longitude"]),
-                                      before["seen_at"], place, now)
-        if miles is not None and not await accounts.verified_at(app, user_id, place,
-                                                                before["seen_at"]):
+        miles = geo.impossible_travel(
+            app, geo.Place(before["latitude"], before["longitude"]), before["seen_at"], place, now
+        )
+        if miles is not None and not await accounts.verified_at(
+            app, user_id, place, before["seen_at"]
+        ):
             VALIDATIONS.labels("suspicious_location").inc()
-            await audit.log(app, "TICKET_LOCATION_REFUSED", actor=user_id, subject=ticket_id,
-                            reason="suspicious_location", distance_miles=round(miles))
-            raise ApiError(403, "suspicious_location",
-                           f"this ticket was watched about {round(miles)} miles away moments "
-                           "ago; log in again from here to continue",
-                           reason="suspicious_location")
+            await audit.log(
+                app,
+                "TICKET_LOCATION_REFUSED",
+                actor=user_id,
+                subject=ticket_id,
+                reason="suspicious_location",
+                distance_miles=round(miles),
+            )
+            raise ApiError(
+                403,
+                "suspicious_location",
+                f"this ticket was watched about {round(miles)} miles away moments "
+                "ago; log in again from here to continue",
+                reason="suspicious_location",
+            )
     async with app[DB].acquire() as conn:
         await store.set_location(conn, ticket_id, place.latitude, place.longitude, now)
 
 
-async def check_renewal(app: web.Application, principal: Principal, session_id: uuid.UUID,
-                        ip: str) -> None:
+async def check_renewal(
+    app: web.Application, principal: Principal, session_id: uuid.UUID, ip: str
+) -> None:
     """The same rule when a ticket's live session renews its playback token."""
     if geo.locate(app, ip) is None:
         return  # nothing to compare (and no query on the common path when geolocation is off)

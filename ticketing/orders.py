@@ -22,6 +22,7 @@ import ledger
 from server import audit
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
+from server.live.event import Event
 from server.live.service import get_event
 from ticketing import holds, payments, store
 from ticketing.errors import PROVIDER_ERROR, OrderError
@@ -33,7 +34,6 @@ from ticketing.validation import ip_digest
 from ticketing.views import ticket_json
 
 log = logging.getLogger(__name__)
-SELLING = ("scheduled", "live")
 
 
 def idempotency_key(ticket_id: uuid.UUID) -> str:
@@ -48,9 +48,15 @@ def refund_key(ticket_id: uuid.UUID) -> str:
 
 def _payment_json(app: web.Application, payment: Payment) -> dict[str, Any]:
     provider = app[RUNTIME].provider
-    out: dict[str, Any] = {"provider": provider.name, "label": provider.label, "id": payment.id,
-                           "status": payment.status, "client_secret": payment.client_secret,
-                           "amount": payment.amount, "currency": payment.currency}
+    out: dict[str, Any] = {
+        "provider": provider.name,
+        "label": provider.label,
+        "id": payment.id,
+        "status": payment.status,
+        "client_secret": payment.client_secret,
+        "amount": payment.amount,
+        "currency": payment.currency,
+    }
     cfg = app[TICKETING_CONFIG]
     if provider.name == "stripe" and cfg.stripe_publishable_key:
         out["publishable_key"] = cfg.stripe_publishable_key
@@ -60,12 +66,16 @@ def _payment_json(app: web.Application, payment: Payment) -> dict[str, Any]:
 
 
 async def _rate_limit(app: web.Application, principal: Principal) -> None:
-    allowed, wait_ms = await app[RUNTIME].purchase_limit.take(str(principal.user_id),
-                                                              app[CLOCK].time())
+    allowed, wait_ms = await app[RUNTIME].purchase_limit.take(
+        str(principal.user_id), app[CLOCK].time()
+    )
     if not allowed:
         PURCHASES.labels("rate_limited").inc()
-        raise OrderError("rate_limited", "too many purchase attempts; try again shortly",
-                         retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise OrderError(
+            "rate_limited",
+            "too many purchase attempts; try again shortly",
+            retry_after=max(1, math.ceil(wait_ms / 1000)),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,19 +86,20 @@ class Purchase:
     reply: dict[str, Any]
 
 
-async def purchase(app: web.Application, principal: Principal, event_id: uuid.UUID,
-                   ip: str | None = None) -> Purchase:
+async def purchase(
+    app: web.Application, principal: Principal, event_id: uuid.UUID, ip: str | None = None
+) -> Purchase:
     """Hold one seat and start its payment (or return the caller's hold in progress); raises
     OrderError when the rules or the provider refuse."""
     await _rate_limit(app, principal)
     event = await get_event(app, event_id)
-    if event["status"] == "cancelled":
+    if event.is_cancelled:
         PURCHASES.labels("refused").inc()
         raise OrderError("event_cancelled", "the event was cancelled")
-    if event["status"] not in SELLING:
+    if not event.is_open:
         PURCHASES.labels("refused").inc()
         raise OrderError("event_ended", "the event has ended")
-    if event["price_minor"] == 0:
+    if event.is_free:
         PURCHASES.labels("refused").inc()
         raise OrderError("free_event", "this event is free: no ticket is needed")
     cfg, rt, clock = app[TICKETING_CONFIG], app[RUNTIME], app[CLOCK]
@@ -108,24 +119,33 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
                     released += await store.release_expired(conn, event_id, now, principal.user_id)
                 address = None if ip is None else ip_digest(app, ip)
                 await holds.check(app, conn, principal.user_id, address, now)
-                seat = await store.claim_seat(conn, event_id, event["capacity"])
+                seat = await store.claim_seat(conn, event_id, event.capacity)
                 if not seat:
                     freed = await store.release_expired(conn, event_id, now)
                     released += freed
-                    seat = bool(freed) and await store.claim_seat(conn, event_id, event["capacity"])
+                    seat = bool(freed) and await store.claim_seat(conn, event_id, event.capacity)
                 if seat:
                     ticket = await store.insert_reserved(
-                        conn, uuid.uuid4(), event_id, principal.user_id, event["price_minor"],
-                        event["currency"].strip(), event["replay_access"], rt.provider.name, now,
-                        now + timedelta(seconds=cfg.hold_seconds))
+                        conn,
+                        uuid.uuid4(),
+                        event_id,
+                        principal.user_id,
+                        event.price_minor,
+                        event.currency,
+                        event.replay_access,
+                        rt.provider.name,
+                        now,
+                        now + timedelta(seconds=cfg.hold_seconds),
+                    )
                     await holds.record(conn, ticket["id"], address)
                 for row in released:
                     await _record_release(app, conn, row, "expired")
         except asyncpg.UniqueViolationError:
             PURCHASES.labels("duplicate").inc()
-            raise OrderError("already_has_ticket",
-                             "you already have a ticket (or a purchase in progress) for this event"
-                             ) from None
+            raise OrderError(
+                "already_has_ticket",
+                "you already have a ticket (or a purchase in progress) for this event",
+            ) from None
     for row in released:
         _cancel_later(app, row)
     if ticket is None:
@@ -133,16 +153,23 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
         raise OrderError("sold_out", "the event is sold out")
     try:
         payment = await rt.provider.create(
-            amount=ticket["amount_minor"], currency=ticket["currency"].strip(),
-            ticket_id=ticket["id"], event_id=event_id, idempotency_key=idempotency_key(ticket["id"]))
+            amount=ticket["amount_minor"],
+            currency=ticket["currency"].strip(),
+            ticket_id=ticket["id"],
+            event_id=event_id,
+            idempotency_key=idempotency_key(ticket["id"]),
+        )
     except PaymentError as exc:
         log.warning("payment creation failed for ticket %s: %s", ticket["id"], exc)
         async with app[DB].acquire() as conn:
-            await store.transition(conn, ticket["id"], ("reserved",), "released", clock.now(),
-                                   "payment_error")
+            await store.transition(
+                conn, ticket["id"], ("reserved",), "released", clock.now(), "payment_error"
+            )
         PURCHASES.labels("provider_error").inc()
-        raise OrderError(PROVIDER_ERROR, "the payment service is unavailable: nothing was "
-                         "charged and no seat is held") from None
+        raise OrderError(
+            PROVIDER_ERROR,
+            "the payment service is unavailable: nothing was charged and no seat is held",
+        ) from None
     async with app[DB].acquire() as conn:
         await store.set_payment_ref(conn, ticket["id"], payment.id)
     PURCHASES.labels("reserved").inc()
@@ -151,7 +178,9 @@ async def purchase(app: web.Application, principal: Principal, event_id: uuid.UU
 
 async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     if ticket["payment_ref"] is None:
-        raise OrderError("purchase_in_progress", "a purchase for this event is already being started")
+        raise OrderError(
+            "purchase_in_progress", "a purchase for this event is already being started"
+        )
     try:
         payment = await app[RUNTIME].provider.retrieve(ticket["payment_ref"])
     except PaymentError:
@@ -159,11 +188,19 @@ async def _pending_reply(app: web.Application, ticket: Any) -> dict[str, Any]:
     return {"ticket": ticket_json(ticket), "payment": _payment_json(app, payment)}
 
 
-async def _record_release(app: web.Application, conn: asyncpg.Connection, row: Any,
-                          reason: str) -> None:
+async def _record_release(
+    app: web.Application, conn: asyncpg.Connection, row: Any, reason: str
+) -> None:
     """The forensic record of a released hold, in the release's transaction."""
-    await audit.record(app, conn, "SEAT_RELEASED", subject=row["id"], event=str(row["event_id"]),
-                       reason=reason, payment=row["payment_ref"])
+    await audit.record(
+        app,
+        conn,
+        "SEAT_RELEASED",
+        subject=row["id"],
+        event=str(row["event_id"]),
+        reason=reason,
+        payment=row["payment_ref"],
+    )
 
 
 def _cancel_later(app: web.Application, row: Any) -> None:
@@ -218,14 +255,15 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     if (payment.amount, payment.currency) != (ticket["amount_minor"], ticket["currency"].strip()):
         log.error("payment %s amount/currency does not match ticket %s", payment.id, ticket["id"])
         async with app[DB].acquire() as conn:
-            await store.transition(conn, ticket["id"], ("reserved",), "released", now,
-                                   "amount_mismatch")
+            await store.transition(
+                conn, ticket["id"], ("reserved",), "released", now, "amount_mismatch"
+            )
             ticket = await store.get(conn, ticket["id"])
         if ticket["status"] == "released":
             return await refund_unissued(app, ticket, payment, "amount_mismatch")
         return "ignored"
     event = await get_event(app, ticket["event_id"])
-    if event["status"] not in SELLING:
+    if not event.is_open:
         # Paid after the event was cancelled or ended: the ticket is worth nothing now, so
         # the hold goes and the money goes back (never issued, never kept).
         reason = _closed_reason(event)
@@ -242,7 +280,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
                 if row is not None:
                     await store.insert_sale(conn, row, split(row["amount_minor"]), now)
                     await _record_issue(app, conn, row, payment, late=False)
-                    await _post_sale(app, conn, row, event["artist_id"])
+                    await _post_sale(app, conn, row, event.artist_id)
             if row is None:
                 ticket = await store.get(conn, ticket["id"])
         if row is not None:
@@ -254,11 +292,11 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     row = None
     try:
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.reacquire(conn, ticket, event["capacity"], now)
+            row = await store.reacquire(conn, ticket, event.capacity, now)
             if row is not None:
                 await store.insert_sale(conn, row, split(row["amount_minor"]), now)
                 await _record_issue(app, conn, row, payment, late=True)
-                await _post_sale(app, conn, row, event["artist_id"])
+                await _post_sale(app, conn, row, event.artist_id)
     except store.SeatUnavailable:
         row = None
     except asyncpg.UniqueViolationError:
@@ -281,34 +319,62 @@ async def _post_sale(app: web.Application, conn: asyncpg.Connection, row: Any,
         parts.artist, parts.platform, parts.processing))
 
 
-def _closed_reason(event: Any) -> str:
+def _closed_reason(event: Event) -> str:
     """Why a payment for a ticket of an event no longer selling is refunded."""
-    return "event_cancelled" if event["status"] == "cancelled" else "event_over"
+    return "event_cancelled" if event.is_cancelled else "event_over"
 
 
-async def _record_issue(app: web.Application, conn: asyncpg.Connection, row: Any,
-                        payment: Payment, late: bool) -> None:
+async def _record_issue(
+    app: web.Application, conn: asyncpg.Connection, row: Any, payment: Payment, late: bool
+) -> None:
     """The forensic records of an issue, in its transaction (through the outbox)."""
     parts = split(row["amount_minor"])
-    await audit.record(app, conn, "PAYMENT_COMPLETED", actor=row["user_id"], subject=row["id"],
-                       payment=payment.id, provider=row["provider"], amount=row["amount_minor"],
-                       currency=row["currency"].strip())
-    await audit.record(app, conn, "TICKET_ISSUED", actor=row["user_id"], subject=row["id"],
-                       event=str(row["event_id"]), late=late, artist=parts.artist,
-                       platform=parts.platform, processing=parts.processing)
+    await audit.record(
+        app,
+        conn,
+        "PAYMENT_COMPLETED",
+        actor=row["user_id"],
+        subject=row["id"],
+        payment=payment.id,
+        provider=row["provider"],
+        amount=row["amount_minor"],
+        currency=row["currency"].strip(),
+    )
+    await audit.record(
+        app,
+        conn,
+        "TICKET_ISSUED",
+        actor=row["user_id"],
+        subject=row["id"],
+        event=str(row["event_id"]),
+        late=late,
+        artist=parts.artist,
+        platform=parts.platform,
+        processing=parts.processing,
+    )
 
 
 async def refund_unissued(app: web.Application, ticket: Any, payment: Payment, reason: str) -> str:
     """Refund a payment whose (released) ticket will not be issued; money is never kept."""
-    await app[RUNTIME].provider.refund(payment.id, idempotency_key=refund_key(ticket["id"]),
-                                       reason=reason)
+    await app[RUNTIME].provider.refund(
+        payment.id, idempotency_key=refund_key(ticket["id"]), reason=reason
+    )
     async with app[DB].acquire() as conn, conn.transaction():
-        row = await store.transition(conn, ticket["id"], ("released",), "refunded",
-                                     app[CLOCK].now(), reason)
+        row = await store.transition(
+            conn, ticket["id"], ("released",), "refunded", app[CLOCK].now(), reason
+        )
         if row is not None:
-            await audit.record(app, conn, "PAYMENT_REFUNDED_SOLD_OUT", subject=ticket["id"],
-                               event=str(ticket["event_id"]), payment=payment.id, reason=reason,
-                               amount=payment.amount, currency=payment.currency)
+            await audit.record(
+                app,
+                conn,
+                "PAYMENT_REFUNDED_SOLD_OUT",
+                subject=ticket["id"],
+                event=str(ticket["event_id"]),
+                payment=payment.id,
+                reason=reason,
+                amount=payment.amount,
+                currency=payment.currency,
+            )
     return f"refunded_{reason}"
 
 
@@ -316,13 +382,21 @@ async def settle_failure(app: web.Application, ticket: Any, payment: Payment) ->
     """A declined or cancelled payment releases the seat its ticket held."""
     if ticket["status"] != "reserved":
         return "ignored"
-    reason = "payment_failed" if payment.status == payments.FAILED else "payment_canceled"
+    reason = "payment_failed" if payment.status == payments.FAILED else "payment_cancelled"
     async with app[DB].acquire() as conn, conn.transaction():
-        row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                     app[CLOCK].now(), reason)
+        row = await store.transition(
+            conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), reason
+        )
         if row is not None:
-            await audit.record(app, conn, "PAYMENT_FAILED", subject=row["id"],
-                               event=str(row["event_id"]), reason=reason, payment=payment.id)
+            await audit.record(
+                app,
+                conn,
+                "PAYMENT_FAILED",
+                subject=row["id"],
+                event=str(row["event_id"]),
+                reason=reason,
+                payment=payment.id,
+            )
     if row is None:
         return "ignored"
     if payment.status == payments.FAILED:
@@ -349,8 +423,9 @@ async def expire_due(app: web.Application, limit: int = 200) -> int:
             except PaymentError as exc:
                 log.info("expiring ticket %s: provider said %s", ticket["id"], exc)
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                         app[CLOCK].now(), "expired")
+            row = await store.transition(
+                conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), "expired"
+            )
             if row is not None:
                 await _record_release(app, conn, row, "expired")
         if row is not None:
@@ -367,8 +442,9 @@ async def release_for_cancelled_event(app: web.Application, event_id: uuid.UUID)
     released = 0
     for ticket in holds:
         async with app[DB].acquire() as conn, conn.transaction():
-            row = await store.transition(conn, ticket["id"], ("reserved",), "released",
-                                         app[CLOCK].now(), "event_cancelled")
+            row = await store.transition(
+                conn, ticket["id"], ("reserved",), "released", app[CLOCK].now(), "event_cancelled"
+            )
             if row is not None:
                 await _record_release(app, conn, row, "event_cancelled")
         if row is None:

@@ -19,10 +19,10 @@ from server.keys import DB
 from ticketing import store
 
 # Normalised payment states.
-PENDING = "pending"        # waiting for the buyer (no attempt yet, or needs action)
+PENDING = "pending"  # waiting for the buyer (no attempt yet, or needs action)
 PROCESSING = "processing"  # the provider is still deciding
 SUCCEEDED = "succeeded"
-FAILED = "failed"          # the last attempt was declined
+FAILED = "failed"  # the last attempt was declined
 CANCELED = "canceled"
 
 
@@ -69,8 +69,15 @@ class PaymentProvider(ABC):
     label: str
 
     @abstractmethod
-    async def create(self, *, amount: int, currency: str, ticket_id: uuid.UUID,
-                     event_id: uuid.UUID, idempotency_key: str) -> Payment:
+    async def create(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        ticket_id: uuid.UUID,
+        event_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
         """Start a payment the buyer then confirms."""
 
     @abstractmethod
@@ -98,7 +105,7 @@ class PaymentProvider(ABC):
     async def retrieve_dispute(self, dispute_id: str) -> DisputeState:
         """A dispute's state."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional: most providers hold nothing
         """Release connections."""
 
 
@@ -132,26 +139,44 @@ class StripeProvider(PaymentProvider):
     def __init__(self, secret_key: str, api_base: str | None = None, timeout: float = 20) -> None:
         self._http = stripe.AIOHTTPClient(timeout=timeout)
         self._client = stripe.StripeClient(
-            secret_key, base_addresses={"api": api_base} if api_base else None,
-            http_client=self._http, max_network_retries=2)
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            http_client=self._http,
+            max_network_retries=2,
+        )
 
     @staticmethod
     def _payment(obj: Any) -> Payment:
         pi = obj.to_dict()
         metadata = pi.get("metadata") or {}
-        return Payment(id=pi["id"], status=stripe_status(pi), amount=int(pi["amount"]),
-                       currency=str(pi["currency"]).upper(),
-                       ticket_id=_uuid(metadata.get("ticket_id")),
-                       client_secret=pi.get("client_secret"))
+        return Payment(
+            id=pi["id"],
+            status=stripe_status(pi),
+            amount=int(pi["amount"]),
+            currency=str(pi["currency"]).upper(),
+            ticket_id=_uuid(metadata.get("ticket_id")),
+            client_secret=pi.get("client_secret"),
+        )
 
-    async def create(self, *, amount: int, currency: str, ticket_id: uuid.UUID,
-                     event_id: uuid.UUID, idempotency_key: str) -> Payment:
+    async def create(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        ticket_id: uuid.UUID,
+        event_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
         try:
             pi = await self._client.v1.payment_intents.create_async(
-                params={"amount": amount, "currency": currency.lower(),
-                        # ids only: nothing personal goes to the payment provider's metadata
-                        "metadata": {"ticket_id": str(ticket_id), "event_id": str(event_id)}},
-                options={"idempotency_key": idempotency_key})
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    # ids only: nothing personal goes to the payment provider's metadata
+                    "metadata": {"ticket_id": str(ticket_id), "event_id": str(event_id)},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe: {exc.user_message or exc}") from None
         return self._payment(pi)
@@ -171,8 +196,8 @@ class StripeProvider(PaymentProvider):
     async def refund(self, payment_id: str, *, idempotency_key: str, reason: str) -> str:
         try:
             refund = await self._client.v1.refunds.create_async(
-                params={"payment_intent": payment_id},
-                options={"idempotency_key": idempotency_key})
+                params={"payment_intent": payment_id}, options={"idempotency_key": idempotency_key}
+            )
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe: {exc.user_message or exc}") from None
         return str(refund.id)
@@ -183,8 +208,12 @@ class StripeProvider(PaymentProvider):
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe: {exc.user_message or exc}") from None
         pi = ch.get("payment_intent")
-        return ChargeState(ch["id"], pi if isinstance(pi, str) or pi is None else pi["id"],
-                           int(ch["amount"]), int(ch.get("amount_refunded") or 0))
+        return ChargeState(
+            ch["id"],
+            pi if isinstance(pi, str) or pi is None else pi["id"],
+            int(ch["amount"]),
+            int(ch.get("amount_refunded") or 0),
+        )
 
     async def retrieve_dispute(self, dispute_id: str) -> DisputeState:
         try:
@@ -192,9 +221,12 @@ class StripeProvider(PaymentProvider):
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe: {exc.user_message or exc}") from None
         pi, charge = dp.get("payment_intent"), dp.get("charge")
-        return DisputeState(dp["id"], pi if isinstance(pi, str) or pi is None else pi["id"],
-                            charge if isinstance(charge, str) or charge is None else charge["id"],
-                            str(dp.get("status")))
+        return DisputeState(
+            dp["id"],
+            pi if isinstance(pi, str) or pi is None else pi["id"],
+            charge if isinstance(charge, str) or charge is None else charge["id"],
+            str(dp.get("status")),
+        )
 
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
@@ -213,16 +245,34 @@ class DevPaymentProvider(PaymentProvider):
 
     @staticmethod
     def _payment(row: Any) -> Payment:
-        status = {"requires_confirmation": PENDING, "succeeded": SUCCEEDED, "failed": FAILED,
-                  "canceled": CANCELED}[row["status"]]
-        return Payment(row["id"], status, int(row["amount_minor"]), row["currency"].strip(),
-                       row["ticket_id"], client_secret=f"{row['id']}_secret_dev")
+        status = {
+            "requires_confirmation": PENDING,
+            "succeeded": SUCCEEDED,
+            "failed": FAILED,
+            "canceled": CANCELED,
+        }[row["status"]]
+        return Payment(
+            row["id"],
+            status,
+            int(row["amount_minor"]),
+            row["currency"].strip(),
+            row["ticket_id"],
+            client_secret=f"{row['id']}_secret_dev",
+        )
 
-    async def create(self, *, amount: int, currency: str, ticket_id: uuid.UUID,
-                     event_id: uuid.UUID, idempotency_key: str) -> Payment:
+    async def create(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        ticket_id: uuid.UUID,
+        event_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
         async with self._app[DB].acquire() as conn:
-            row = await store.dev_insert(conn, "devpi_" + secrets.token_hex(12), ticket_id, amount,
-                                         currency, idempotency_key)
+            row = await store.dev_insert(
+                conn, "devpi_" + secrets.token_hex(12), ticket_id, amount, currency, idempotency_key
+            )
         return self._payment(row)
 
     async def _get(self, payment_id: str) -> Any:
@@ -238,14 +288,19 @@ class DevPaymentProvider(PaymentProvider):
     async def confirm(self, payment_id: str, succeed: bool = True) -> Payment:
         """The buyer's "payment" (dev only): succeed, or fail like a declined card."""
         async with self._app[DB].acquire() as conn:
-            row = await store.dev_set_status(conn, payment_id, ("requires_confirmation", "failed"),
-                                             "succeeded" if succeed else "failed")
+            row = await store.dev_set_status(
+                conn,
+                payment_id,
+                ("requires_confirmation", "failed"),
+                "succeeded" if succeed else "failed",
+            )
         return self._payment(row if row is not None else await self._get(payment_id))
 
     async def cancel(self, payment_id: str) -> Payment:
         async with self._app[DB].acquire() as conn:
-            row = await store.dev_set_status(conn, payment_id, ("requires_confirmation", "failed"),
-                                             "canceled")
+            row = await store.dev_set_status(
+                conn, payment_id, ("requires_confirmation", "failed"), "canceled"
+            )
         if row is None:
             current = await self._get(payment_id)
             if current["status"] != "canceled":
@@ -262,8 +317,9 @@ class DevPaymentProvider(PaymentProvider):
 
     async def retrieve_charge(self, charge_id: str) -> ChargeState:
         row = await self._get(charge_id)
-        return ChargeState(row["id"], row["id"], int(row["amount_minor"]),
-                           int(row["refunded_minor"]))
+        return ChargeState(
+            row["id"], row["id"], int(row["amount_minor"]), int(row["refunded_minor"])
+        )
 
     async def retrieve_dispute(self, dispute_id: str) -> DisputeState:
         raise PaymentError("dev: the development provider has no disputes")

@@ -23,7 +23,7 @@ import segno
 
 VERSION = 1
 MAX_WINDOW = 600  # seconds
-CLOCK_SKEW = 30   # a code is accepted this long before its window opens
+CLOCK_SKEW = 30  # a code is accepted this long before its window opens
 _BODY = struct.Struct(">B16s16sII")
 _MAC_LEN = 16
 CODE_LEN = len(base64.b32encode(b"\0" * (_BODY.size + _MAC_LEN)).rstrip(b"="))
@@ -48,8 +48,9 @@ class CodeRejected(Exception):
         self.message = message
 
 
-def sign(key: bytes, ticket_id: uuid.UUID, event_id: uuid.UUID, not_before: int,
-         not_after: int) -> str:
+def sign(
+    key: bytes, ticket_id: uuid.UUID, event_id: uuid.UUID, not_before: int, not_after: int
+) -> str:
     """A code for a ticket valid in [not_before, not_after)."""
     if not 0 < not_after - not_before <= MAX_WINDOW:
         raise ValueError("a code's window must be 1 s to 10 min long")
@@ -68,21 +69,12 @@ def _raw(code: str) -> bytes | None:
     return raw if len(raw) == _BODY.size + _MAC_LEN and raw[0] == VERSION else None
 
 
-def peek(code: str) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(ticket, event) a code claims to name, unverified: for rate-limit keys only."""
-    raw = _raw(code)
-    if raw is None:
-        return None
-    _, ticket, event, _, _ = _BODY.unpack(raw[:_BODY.size])
-    return uuid.UUID(bytes=ticket), uuid.UUID(bytes=event)
-
-
 def verify_signature(key: bytes, code: str) -> CodeClaims:
     """The claims of a genuine code (its window is not checked here)."""
     raw = _raw(code)
     if raw is None:
         raise CodeRejected("invalid", "not a ticket code (malformed or truncated)")
-    body, mac = raw[:_BODY.size], raw[_BODY.size:]
+    body, mac = raw[: _BODY.size], raw[_BODY.size :]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:_MAC_LEN]):
         raise CodeRejected("invalid", "the code's signature does not match")
     _, ticket, event, nbf, naf = _BODY.unpack(body)
@@ -109,6 +101,7 @@ def render_png(code: str, scale: int = 8) -> bytes:
 def render_svg(code: str, scale: int = 8) -> bytes:
     """The code as a QR SVG."""
     buf = io.BytesIO()
-    segno.make(code, error="m", micro=False).save(buf, kind="svg", scale=scale, border=4,
-                                                    xmldecl=False)
+    segno.make(code, error="m", micro=False).save(
+        buf, kind="svg", scale=scale, border=4, xmldecl=False
+    )
     return buf.getvalue()

@@ -32,14 +32,16 @@ from ticketing.views import ticket_json
 log = logging.getLogger(__name__)
 
 
-async def refund(app: web.Application, principal: Principal, ticket_id: uuid.UUID) -> dict[str, Any]:
+async def refund(
+    app: web.Application, principal: Principal, ticket_id: uuid.UUID
+) -> dict[str, Any]:
     """An admin or the event's artist refunds a paid ticket in full."""
     async with app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket_id)
     if ticket is None:
         raise OrderError("not_found", "ticket not found")
     event = await get_event(app, ticket["event_id"])
-    if not principal.is_admin and event["artist_id"] != principal.user_id:
+    if not event.is_managed_by(principal):
         raise OrderError("forbidden", "only an admin or the event's artist can refund a ticket")
     return ticket_json(await refund_ticket(app, ticket, principal.user_id, "requested"))
 
@@ -50,24 +52,28 @@ async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason
     async with app[DB].acquire() as conn:
         # 'refunding' is claimed again: a refund interrupted midway (a crash, a lost reply)
         # is retried, and the provider's idempotency key makes it the same refund.
-        claimed = await store.transition(conn, ticket["id"], ("paid", "refunding"), "refunding",
-                                         now)
+        claimed = await store.transition(
+            conn, ticket["id"], ("paid", "refunding"), "refunding", now
+        )
         current = claimed if claimed is not None else await store.get(conn, ticket["id"])
     if claimed is None:
         status = ticket["status"] if current is None else current["status"]
         if status == "refunded":
             raise OrderError("already_refunded", "the ticket is already refunded")
-        raise OrderError("not_refundable",
-                         f"only a paid ticket can be refunded (this one is {status})")
+        raise OrderError(
+            "not_refundable", f"only a paid ticket can be refunded (this one is {status})"
+        )
     try:
-        await app[RUNTIME].provider.refund(claimed["payment_ref"],
-                                           idempotency_key=refund_key(ticket["id"]), reason=reason)
+        await app[RUNTIME].provider.refund(
+            claimed["payment_ref"], idempotency_key=refund_key(ticket["id"]), reason=reason
+        )
     except PaymentError as exc:
         log.warning("refund of ticket %s failed: %s", ticket["id"], exc)
         async with app[DB].acquire() as conn:
             await store.transition(conn, ticket["id"], ("refunding",), "paid", app[CLOCK].now())
-        raise OrderError(PROVIDER_ERROR, "the payment service refused or is unavailable; the "
-                         "ticket is unchanged") from None
+        raise OrderError(
+            PROVIDER_ERROR, "the payment service refused or is unavailable; the ticket is unchanged"
+        ) from None
     row = await close_ticket(app, ticket["id"], "refunded", reason, actor)
     if row is None:  # closed meanwhile by the provider's own notification
         async with app[DB].acquire() as conn:
@@ -75,8 +81,9 @@ async def refund_ticket(app: web.Application, ticket: Any, actor: object, reason
     return row
 
 
-async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, reason: str,
-                       actor: object) -> Any:
+async def close_ticket(
+    app: web.Application, ticket_id: uuid.UUID, status: str, reason: str, actor: object
+) -> Any:
     """Refund or revoke a paid ticket: release its seat, void its sale, stop its sessions."""
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn, conn.transaction():
@@ -84,33 +91,60 @@ async def close_ticket(app: web.Application, ticket_id: uuid.UUID, status: str, 
         if row is not None:
             await store.sale_refunded(conn, ticket_id, now)
             kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
-            await audit.record(app, conn, kind, actor=actor, subject=ticket_id,
-                               event=str(row["event_id"]), reason=reason,
-                               payment=row["payment_ref"], amount=row["amount_minor"],
-                               currency=row["currency"].strip())
+            await audit.record(
+                app,
+                conn,
+                kind,
+                actor=actor,
+                subject=ticket_id,
+                event=str(row["event_id"]),
+                reason=reason,
+                payment=row["payment_ref"],
+                amount=row["amount_minor"],
+                currency=row["currency"].strip(),
+            )
             event = await live_store.get(conn, row["event_id"])
             assert event is not None
-            await ledger.ticket_reversed(app, conn, ledger.TicketReversal(
-                ticket_id, row["event_id"], event["artist_id"], row["currency"].strip(),
-                row["amount_minor"], "refund" if status == "refunded" else "chargeback"))
+            await ledger.ticket_reversed(
+                app,
+                conn,
+                ledger.TicketReversal(
+                    ticket_id,
+                    row["event_id"],
+                    event.artist_id,
+                    row["currency"].strip(),
+                    row["amount_minor"],
+                    "refund" if status == "refunded" else "chargeback",
+                ),
+            )
     if row is None:
         return None
     await revoke_viewer(app, row["user_id"], row["event_id"], f"ticket_{status}", actor)
     return row
 
 
-async def close_unissued(app: web.Application, ticket_id: uuid.UUID, status: str,
-                         reason: str) -> bool:
+async def close_unissued(
+    app: web.Application, ticket_id: uuid.UUID, status: str, reason: str
+) -> bool:
     """Close a ticket not yet issued (reserved or released) whose money went back before its
     success was seen, so that success can no longer issue it; releases a held seat."""
     async with app[DB].acquire() as conn, conn.transaction():
-        row = await store.transition(conn, ticket_id, ("reserved", "released"), status,
-                                     app[CLOCK].now(), reason)
+        row = await store.transition(
+            conn, ticket_id, ("reserved", "released"), status, app[CLOCK].now(), reason
+        )
         if row is not None:
             kind = "TICKET_REFUNDED" if status == "refunded" else "TICKET_REVOKED"
-            await audit.record(app, conn, kind, subject=ticket_id, event=str(row["event_id"]),
-                               reason=reason, payment=row["payment_ref"],
-                               amount=row["amount_minor"], currency=row["currency"].strip())
+            await audit.record(
+                app,
+                conn,
+                kind,
+                subject=ticket_id,
+                event=str(row["event_id"]),
+                reason=reason,
+                payment=row["payment_ref"],
+                amount=row["amount_minor"],
+                currency=row["currency"].strip(),
+            )
     return row is not None
 
 
@@ -159,15 +193,21 @@ class RefundsIncomplete(Exception):
     """Some of a cancelled event's tickets could not be refunded yet (the job retries)."""
 
 
-async def on_status_in_transaction(app: web.Application, conn: asyncpg.Connection,
-                                   event_id: uuid.UUID, status: str) -> None:
+async def on_status_in_transaction(
+    app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID, status: str
+) -> None:
     """STATUS_OUTBOX hook: a cancellation marks the event and enqueues its refunds in the
     cancellation's own transaction, so no commit can leave paid tickets unrefunded."""
     if status != "cancelled":
         return
     await store.record_cancelled_event(conn, event_id)
-    await jobs.enqueue(app, conn, REFUND_EVENT_JOB, {"event_id": str(event_id)},
-                       dedupe_key=f"{REFUND_EVENT_JOB}:{event_id}")
+    await jobs.enqueue(
+        app,
+        conn,
+        REFUND_EVENT_JOB,
+        {"event_id": str(event_id)},
+        dedupe_key=f"{REFUND_EVENT_JOB}:{event_id}",
+    )
 
 
 async def refund_event_job(app: web.Application, payload: dict[str, Any]) -> None:
@@ -206,8 +246,10 @@ async def retry_refunds(app: web.Application, limit: int = 100) -> int:
         cancelled = await store.paid_of_cancelled_events(conn, limit)
         stale = await store.stale_refunding(conn, now - STALE_REFUNDING, limit)
     done = 0
-    for ticket, reason in [*((t, "event_cancelled") for t in cancelled),
-                           *((t, t["close_reason"] or "requested") for t in stale)]:
+    for ticket, reason in [
+        *((t, "event_cancelled") for t in cancelled),
+        *((t, t["close_reason"] or "requested") for t in stale),
+    ]:
         try:
             await refund_ticket(app, ticket, None, reason)
             done += 1

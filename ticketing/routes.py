@@ -37,8 +37,13 @@ from ticketing.views import ticket_json
 routes = web.RouteTableDef()
 _IMAGE = {"type": "string", "format": "binary"}
 # How ticketing's domain errors are answered; every other refusal is a 409 conflict.
-ORDER_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, "too_many_holds": 429,
-                PROVIDER_ERROR: 502}
+ORDER_STATUS = {
+    "not_found": 404,
+    "forbidden": 403,
+    "rate_limited": 429,
+    "too_many_holds": 429,
+    PROVIDER_ERROR: 502,
+}
 
 
 def order_error(exc: OrderError) -> ApiError:
@@ -88,30 +93,46 @@ async def get(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/tickets/{id}/qr", name="tickets_qr")
-@api.spec({200: (api.Media("image/png", _IMAGE), api.Media("image/svg+xml"), QrCode)},
-          query=QrQuery, tag="tickets")
+@api.spec(
+    {200: (api.Media("image/png", _IMAGE), api.Media("image/svg+xml"), QrCode)},
+    query=QrQuery,
+    tag="tickets",
+)
 async def qr_code(request: web.Request) -> web.Response:
     """A fresh signed code for a paid ticket, as PNG (default), SVG or JSON (?format=)."""
     ticket = await _own_ticket(request)
     fmt = api.query(request, QrQuery).format
     if ticket["status"] != "paid":
-        raise conflict("only a paid ticket has a code", "unpaid" if ticket["status"] == "reserved"
-                       else "canceled")
+        raise conflict(
+            "only a paid ticket has a code",
+            "unpaid" if ticket["status"] == "reserved" else "cancelled",
+        )
     cfg = request.app[TICKETING_CONFIG]
     now = int(request.app[CLOCK].time())
     code = qr.sign(cfg.qr_key, ticket["id"], ticket["event_id"], now, now + cfg.qr_ttl)
     if fmt is None:
         accept = request.headers.get("Accept", "")
-        fmt = "svg" if "image/svg+xml" in accept else "json" if "application/json" in accept \
+        fmt = (
+            "svg"
+            if "image/svg+xml" in accept
+            else "json"
+            if "application/json" in accept
             else "png"
+        )
     headers = {"Cache-Control": "no-store", "X-Code-Expires-At": str(now + cfg.qr_ttl)}
     if fmt == "png":
         return web.Response(body=qr.render_png(code), content_type="image/png", headers=headers)
     if fmt == "svg":
-        return web.Response(body=qr.render_svg(code), content_type="image/svg+xml",
-                            headers=headers)
-    return api.reply(QrCode(code=code, not_before=now, expires_at=now + cfg.qr_ttl,
-                            refresh_in=max(cfg.qr_ttl - 60, cfg.qr_ttl // 2)), headers=headers)
+        return web.Response(body=qr.render_svg(code), content_type="image/svg+xml", headers=headers)
+    return api.reply(
+        QrCode(
+            code=code,
+            not_before=now,
+            expires_at=now + cfg.qr_ttl,
+            refresh_in=max(cfg.qr_ttl - 60, cfg.qr_ttl // 2),
+        ),
+        headers=headers,
+    )
 
 
 @routes.post("/api/tickets/validate", name="tickets_validate")
@@ -123,8 +144,10 @@ async def validate_code(request: web.Request) -> web.Response:
     code = body.code.strip()
     if not code:
         raise validation.rejected("invalid", "code is required")
-    return api.reply(await validation.validate(request.app, principal, code, client_ip(request),
-                                               body.event_id), Admission)
+    return api.reply(
+        await validation.validate(request.app, principal, code, client_ip(request), body.event_id),
+        Admission,
+    )
 
 
 @routes.post("/api/tickets/{id}/reenter", name="tickets_reenter")
@@ -132,8 +155,12 @@ async def validate_code(request: web.Request) -> web.Response:
 async def reenter(request: web.Request) -> web.Response:
     """The owner moves an admitted ticket's viewing session to this device."""
     principal = await require_user(request)
-    return api.reply(await validation.reenter(
-        request.app, principal, validate.path_uuid(request), client_ip(request)), Admission)
+    return api.reply(
+        await validation.reenter(
+            request.app, principal, validate.path_uuid(request), client_ip(request)
+        ),
+        Admission,
+    )
 
 
 @routes.post("/api/tickets/{id}/refund", name="tickets_refund")
@@ -149,20 +176,31 @@ async def refund(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/payments/stripe/webhook", name="stripe_webhook")
-@api.spec({200: WebhookReceipt}, body=StripeEvent, public=True, tag="payments",
-          headers={"Stripe-Signature": {"type": "string", "maxLength": 1000}})
+@api.spec(
+    {200: WebhookReceipt},
+    body=StripeEvent,
+    public=True,
+    tag="payments",
+    headers={"Stripe-Signature": {"type": "string", "maxLength": 1000}},
+)
 async def stripe_webhook(request: web.Request) -> web.Response:
     """Stripe's notifications (signature-verified; objects re-fetched before acting)."""
     # Read raw: the signature covers the exact bytes Stripe sent.
     payload = await request.read()
-    return api.reply(await webhooks.handle(request.app, payload,
-                                           request.headers.get("Stripe-Signature")),
-                     WebhookReceipt)
+    return api.reply(
+        await webhooks.handle(request.app, payload, request.headers.get("Stripe-Signature")),
+        WebhookReceipt,
+    )
 
 
 @routes.post("/api/payments/dev/{payment}/confirm", name="dev_payment_confirm")
-@api.spec({200: DevConfirmation}, body=DevConfirmIn, body_required=False,
-          path={"payment": {"type": "string", "maxLength": 200}}, tag="payments")
+@api.spec(
+    {200: DevConfirmation},
+    body=DevConfirmIn,
+    body_required=False,
+    path={"payment": {"type": "string", "maxLength": 200}},
+    tag="payments",
+)
 async def dev_confirm(request: web.Request) -> web.Response:
     """DEVELOPMENT PAYMENTS ONLY (no Stripe key configured): the buyer "pays" locally.
 
@@ -185,8 +223,15 @@ async def dev_confirm(request: web.Request) -> web.Response:
         raise ApiError(409, "payment_not_confirmable", str(exc)) from None
     async with request.app[DB].acquire() as conn:
         ticket = await store.get(conn, ticket["id"])
-    return api.reply({"provider": provider.name, "label": provider.label, "outcome": result,
-                      "ticket": ticket_json(ticket)}, DevConfirmation)
+    return api.reply(
+        {
+            "provider": provider.name,
+            "label": provider.label,
+            "outcome": result,
+            "ticket": ticket_json(ticket),
+        },
+        DevConfirmation,
+    )
 
 
 @routes.get("/api/replays/{id}", name="replay_grant")
@@ -194,8 +239,9 @@ async def dev_confirm(request: web.Request) -> web.Response:
 async def replay(request: web.Request) -> web.Response:
     """A replay grant for holders of a ticket with replay access (7 days after the event)."""
     principal = await require_user(request)
-    return api.reply(await replays.grant(request.app, principal, validate.path_uuid(request)),
-                     ReplayGrant)
+    return api.reply(
+        await replays.grant(request.app, principal, validate.path_uuid(request)), ReplayGrant
+    )
 
 
 @routes.get("/api/live/{id}/sales", name="live_sales")
@@ -203,5 +249,6 @@ async def replay(request: web.Request) -> web.Response:
 async def event_sales(request: web.Request) -> web.Response:
     """Sales and the revenue split of an event, for its artist (or an admin)."""
     principal = await require_user(request)
-    return api.reply(await sales.event_sales(request.app, principal,
-                                             validate.path_uuid(request)), Sales)
+    return api.reply(
+        await sales.event_sales(request.app, principal, validate.path_uuid(request)), Sales
+    )

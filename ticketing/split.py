@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLATFORM_BPS = 1000    # 10.00 %
+PLATFORM_BPS = 1000  # 10.00 %
 PROCESSING_BPS = 1000  # 10.00 %
 ARTIST_BPS = 10_000 - PLATFORM_BPS - PROCESSING_BPS  # 80.00 %, plus the remainder
 
-RULE = ("platform and processing each take floor(10% of the price) in minor units; "
-        "the artist gets the rest (80% plus any remainder), so the parts sum to the price")
+RULE = (
+    "platform and processing each take floor(10% of the price) in minor units; "
+    "the artist gets the rest (80% plus any remainder), so the parts sum to the price"
+)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ COLUMNS = """id, event_id, user_id, status, amount_minor, currency, replay_acces
 
 # --- seats -------------------------------------------------------------------------------
 
+
 async def claim_seat(conn: asyncpg.Connection, event_id: uuid.UUID, capacity: int | None) -> bool:
     """Take one seat if one is free (locks the event's stock row until the transaction ends)."""
     take = """UPDATE ticket_stock SET held = held + 1
@@ -31,8 +32,9 @@ async def claim_seat(conn: asyncpg.Connection, event_id: uuid.UUID, capacity: in
     if await conn.fetchrow(take, event_id, capacity) is not None:
         return True
     # First sale of the event (or sold out): make sure the row exists, then try once more.
-    await conn.execute("INSERT INTO ticket_stock (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                       event_id)
+    await conn.execute(
+        "INSERT INTO ticket_stock (event_id) VALUES ($1) ON CONFLICT DO NOTHING", event_id
+    )
     return await conn.fetchrow(take, event_id, capacity) is not None
 
 
@@ -44,6 +46,7 @@ async def held(conn: asyncpg.Connection, event_id: uuid.UUID) -> int:
 
 # --- tickets -----------------------------------------------------------------------------
 
+
 async def get(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
     """One ticket."""
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM tickets WHERE id = $1", ticket_id)
@@ -54,34 +57,58 @@ async def by_payment_ref(conn: asyncpg.Connection, ref: str) -> asyncpg.Record |
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM tickets WHERE payment_ref = $1", ref)
 
 
-async def active_for_user(conn: asyncpg.Connection, event_id: uuid.UUID,
-                          user_id: uuid.UUID) -> asyncpg.Record | None:
+async def active_for_user(
+    conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID
+) -> asyncpg.Record | None:
     """The user's held, paid or refunding ticket for an event."""
     return await conn.fetchrow(
         f"""SELECT {COLUMNS} FROM tickets
             WHERE event_id = $1 AND user_id = $2 AND status = ANY($3::text[])""",
-        event_id, user_id, list(HOLDING),
+        event_id,
+        user_id,
+        list(HOLDING),
     )
 
 
-async def list_for_user(conn: asyncpg.Connection, user_id: uuid.UUID,
-                        limit: int) -> list[asyncpg.Record]:
+async def list_for_user(
+    conn: asyncpg.Connection, user_id: uuid.UUID, limit: int
+) -> list[asyncpg.Record]:
     """A user's tickets, newest first."""
-    return list(await conn.fetch(
-        f"SELECT {COLUMNS} FROM tickets WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
-        user_id, limit,
-    ))
+    return list(
+        await conn.fetch(
+            f"SELECT {COLUMNS} FROM tickets WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
+            user_id,
+            limit,
+        )
+    )
 
 
-async def insert_reserved(conn: asyncpg.Connection, ticket_id: uuid.UUID, event_id: uuid.UUID,
-                          user_id: uuid.UUID, amount: int, currency: str, replay_access: bool,
-                          provider: str, now: datetime, until: datetime) -> asyncpg.Record:
+async def insert_reserved(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    replay_access: bool,
+    provider: str,
+    now: datetime,
+    until: datetime,
+) -> asyncpg.Record:
     """A new held ticket (raises UniqueViolationError if the user already holds one)."""
     row = await conn.fetchrow(
         f"""INSERT INTO tickets (id, event_id, user_id, status, amount_minor, currency,
                                  replay_access, provider, reserved_until, created_at, updated_at)
             VALUES ($1, $2, $3, 'reserved', $4, $5, $6, $7, $8, $9, $9) RETURNING {COLUMNS}""",
-        ticket_id, event_id, user_id, amount, currency, replay_access, provider, until, now,
+        ticket_id,
+        event_id,
+        user_id,
+        amount,
+        currency,
+        replay_access,
+        provider,
+        until,
+        now,
     )
     assert row is not None
     return row
@@ -90,12 +117,19 @@ async def insert_reserved(conn: asyncpg.Connection, ticket_id: uuid.UUID, event_
 async def set_payment_ref(conn: asyncpg.Connection, ticket_id: uuid.UUID, ref: str) -> bool:
     """Attach the provider's payment id to a ticket that has none yet."""
     result = await conn.execute(
-        "UPDATE tickets SET payment_ref = $2 WHERE id = $1 AND payment_ref IS NULL", ticket_id, ref)
+        "UPDATE tickets SET payment_ref = $2 WHERE id = $1 AND payment_ref IS NULL", ticket_id, ref
+    )
     return bool(result.endswith(" 1"))
 
 
-async def transition(conn: asyncpg.Connection, ticket_id: uuid.UUID, from_statuses: tuple[str, ...],
-                     to_status: str, now: datetime, reason: str | None = None) -> asyncpg.Record | None:
+async def transition(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    from_statuses: tuple[str, ...],
+    to_status: str,
+    now: datetime,
+    reason: str | None = None,
+) -> asyncpg.Record | None:
     """Move a ticket between statuses atomically, releasing its seat when it stops holding one.
 
     Never used to start holding a seat (see `reacquire`); None when the ticket was not in
@@ -111,7 +145,7 @@ async def transition(conn: asyncpg.Connection, ticket_id: uuid.UUID, from_status
                     closed_at = CASE WHEN $3 = ANY($6::text[]) THEN $4 ELSE closed_at END,
                     close_reason = coalesce($5, close_reason)
                 FROM old WHERE tickets.id = old.id
-                RETURNING {', '.join('tickets.' + c.strip() for c in COLUMNS.split(','))},
+                RETURNING {", ".join("tickets." + c.strip() for c in COLUMNS.split(","))},
                           old.status AS old_status
             ), s AS (
                 UPDATE ticket_stock SET held = held - 1
@@ -119,22 +153,31 @@ async def transition(conn: asyncpg.Connection, ticket_id: uuid.UUID, from_status
                                   AND NOT (status = ANY($7::text[])))
             )
             SELECT * FROM t""",
-        ticket_id, list(from_statuses), to_status, now, reason, list(CLOSED), list(HOLDING),
+        ticket_id,
+        list(from_statuses),
+        to_status,
+        now,
+        reason,
+        list(CLOSED),
+        list(HOLDING),
     )
 
 
-async def mark_paid(conn: asyncpg.Connection, ticket_id: uuid.UUID,
-                    now: datetime) -> asyncpg.Record | None:
+async def mark_paid(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, now: datetime
+) -> asyncpg.Record | None:
     """Issue a held ticket (reserved -> paid); None if it is no longer held."""
     return await conn.fetchrow(
         f"""UPDATE tickets SET status = 'paid', paid_at = $2, updated_at = $2
             WHERE id = $1 AND status = 'reserved' RETURNING {COLUMNS}""",
-        ticket_id, now,
+        ticket_id,
+        now,
     )
 
 
-async def reacquire(conn: asyncpg.Connection, ticket: Any, capacity: int | None,
-                    now: datetime) -> asyncpg.Record | None:
+async def reacquire(
+    conn: asyncpg.Connection, ticket: Any, capacity: int | None, now: datetime
+) -> asyncpg.Record | None:
     """Issue a released ticket whose payment arrived late, if a seat is still free.
 
     Call inside a transaction; raises UniqueViolationError when the user holds another ticket.
@@ -146,7 +189,8 @@ async def reacquire(conn: asyncpg.Connection, ticket: Any, capacity: int | None,
         f"""UPDATE tickets SET status = 'paid', paid_at = $2, updated_at = $2, closed_at = NULL,
                                close_reason = NULL
             WHERE id = $1 AND status = 'released' RETURNING {COLUMNS}""",
-        ticket["id"], now,
+        ticket["id"],
+        now,
     )
     if row is None:
         return None
@@ -161,8 +205,11 @@ class SeatUnavailable(Exception):
 
 async def reserved_tickets(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
     """An event's held (unpaid) tickets."""
-    return list(await conn.fetch(
-        f"SELECT {COLUMNS} FROM tickets WHERE event_id = $1 AND status = 'reserved'", event_id))
+    return list(
+        await conn.fetch(
+            f"SELECT {COLUMNS} FROM tickets WHERE event_id = $1 AND status = 'reserved'", event_id
+        )
+    )
 
 
 async def record_cancelled_event(conn: asyncpg.Connection, event_id: uuid.UUID) -> None:
@@ -175,40 +222,52 @@ async def record_cancelled_event(conn: asyncpg.Connection, event_id: uuid.UUID) 
 
 async def paid_of_cancelled_events(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Paid tickets whose event was cancelled (their refund failed or has not run yet)."""
-    return list(await conn.fetch(
-        f"""SELECT {COLUMNS} FROM tickets
+    return list(
+        await conn.fetch(
+            f"""SELECT {COLUMNS} FROM tickets
             WHERE status = 'paid'
               AND event_id IN (SELECT event_id FROM ticketing_cancelled_events)
             ORDER BY updated_at LIMIT $1""",
-        limit,
-    ))
+            limit,
+        )
+    )
 
 
-async def stale_refunding(conn: asyncpg.Connection, before: datetime,
-                          limit: int) -> list[asyncpg.Record]:
+async def stale_refunding(
+    conn: asyncpg.Connection, before: datetime, limit: int
+) -> list[asyncpg.Record]:
     """Tickets left in 'refunding' since before `before` (a refund interrupted midway)."""
-    return list(await conn.fetch(
-        f"""SELECT {COLUMNS} FROM tickets WHERE status = 'refunding' AND updated_at < $1
+    return list(
+        await conn.fetch(
+            f"""SELECT {COLUMNS} FROM tickets WHERE status = 'refunding' AND updated_at < $1
             ORDER BY updated_at LIMIT $2""",
-        before, limit,
-    ))
+            before,
+            limit,
+        )
+    )
 
 
-async def due_reservations(conn: asyncpg.Connection, now: datetime,
-                           limit: int) -> list[asyncpg.Record]:
+async def due_reservations(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[asyncpg.Record]:
     """Held tickets whose hold has run out."""
-    return list(await conn.fetch(
-        f"""SELECT {COLUMNS} FROM tickets WHERE status = 'reserved' AND reserved_until <= $1
+    return list(
+        await conn.fetch(
+            f"""SELECT {COLUMNS} FROM tickets WHERE status = 'reserved' AND reserved_until <= $1
             ORDER BY reserved_until LIMIT $2""",
-        now, limit,
-    ))
+            now,
+            limit,
+        )
+    )
 
 
-async def release_expired(conn: asyncpg.Connection, event_id: uuid.UUID, now: datetime,
-                          user_id: uuid.UUID | None = None) -> list[asyncpg.Record]:
+async def release_expired(
+    conn: asyncpg.Connection, event_id: uuid.UUID, now: datetime, user_id: uuid.UUID | None = None
+) -> list[asyncpg.Record]:
     """Release an event's (or one user's) expired holds and their seats in one statement."""
-    return list(await conn.fetch(
-        f"""WITH t AS (
+    return list(
+        await conn.fetch(
+            f"""WITH t AS (
                 UPDATE tickets SET status = 'released', closed_at = $2, updated_at = $2,
                                    close_reason = 'expired'
                 WHERE event_id = $1 AND status = 'reserved' AND reserved_until <= $2
@@ -219,24 +278,36 @@ async def release_expired(conn: asyncpg.Connection, event_id: uuid.UUID, now: da
                 WHERE event_id = $1 AND EXISTS (SELECT 1 FROM t)
             )
             SELECT * FROM t""",
-        event_id, now, user_id,
-    ))
+            event_id,
+            now,
+            user_id,
+        )
+    )
 
 
-async def admit(conn: asyncpg.Connection, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                event_id: uuid.UUID, now: datetime) -> bool:
+async def admit(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    user_id: uuid.UUID,
+    event_id: uuid.UUID,
+    now: datetime,
+) -> bool:
     """The single-use admission: true for exactly one caller per paid ticket."""
     result = await conn.execute(
         """UPDATE tickets SET admitted_at = $4, updated_at = $4
            WHERE id = $1 AND user_id = $2 AND event_id = $3 AND status = 'paid'
              AND admitted_at IS NULL""",
-        ticket_id, user_id, event_id, now,
+        ticket_id,
+        user_id,
+        event_id,
+        now,
     )
     return bool(result.endswith(" 1"))
 
 
-async def swap_session(conn: asyncpg.Connection, ticket_id: uuid.UUID, session_id: uuid.UUID,
-                       replay: bool = False) -> tuple[bool, uuid.UUID | None]:
+async def swap_session(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, session_id: uuid.UUID, replay: bool = False
+) -> tuple[bool, uuid.UUID | None]:
     """Make `session_id` the ticket's (replay) session while it is paid; (swapped, previous)."""
     column = "replay_session_id" if replay else "session_id"
     row = await conn.fetchrow(
@@ -244,30 +315,39 @@ async def swap_session(conn: asyncpg.Connection, ticket_id: uuid.UUID, session_i
                          WHERE id = $1 AND status = 'paid' FOR UPDATE)
             UPDATE tickets SET {column} = $2 FROM old WHERE tickets.id = old.id
             RETURNING old.previous""",
-        ticket_id, session_id,
+        ticket_id,
+        session_id,
     )
     if row is None:
         return False, None
     return True, row["previous"]
 
 
-async def admitted_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
-                          event_id: uuid.UUID) -> bool:
+async def admitted_ticket(
+    conn: asyncpg.Connection, user_id: uuid.UUID, event_id: uuid.UUID
+) -> bool:
     """Whether the user holds a paid, admitted ticket for the event."""
-    return bool(await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM tickets WHERE user_id = $1 AND event_id = $2
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM tickets WHERE user_id = $1 AND event_id = $2
                           AND status = 'paid' AND admitted_at IS NOT NULL)""",
-        user_id, event_id,
-    ))
+            user_id,
+            event_id,
+        )
+    )
 
 
 async def paid_tickets(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
     """An event's paid tickets."""
-    return list(await conn.fetch(
-        f"SELECT {COLUMNS} FROM tickets WHERE event_id = $1 AND status = 'paid'", event_id))
+    return list(
+        await conn.fetch(
+            f"SELECT {COLUMNS} FROM tickets WHERE event_id = $1 AND status = 'paid'", event_id
+        )
+    )
 
 
 # --- sales -------------------------------------------------------------------------------
+
 
 async def insert_sale(conn: asyncpg.Connection, ticket: Any, parts: Split, now: datetime) -> None:
     """Record the split of a sale (once per ticket)."""
@@ -276,8 +356,14 @@ async def insert_sale(conn: asyncpg.Connection, ticket: Any, parts: Split, now: 
                                      platform_minor, processing_minor, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (ticket_id) DO UPDATE SET refunded_at = NULL""",
-        ticket["id"], ticket["event_id"], parts.price, ticket["currency"], parts.artist,
-        parts.platform, parts.processing, now,
+        ticket["id"],
+        ticket["event_id"],
+        parts.price,
+        ticket["currency"],
+        parts.artist,
+        parts.platform,
+        parts.processing,
+        now,
     )
 
 
@@ -285,24 +371,29 @@ async def sale_refunded(conn: asyncpg.Connection, ticket_id: uuid.UUID, now: dat
     """Mark a sale as refunded (or charged back); it stays on record."""
     await conn.execute(
         "UPDATE ticket_sales SET refunded_at = $2 WHERE ticket_id = $1 AND refunded_at IS NULL",
-        ticket_id, now,
+        ticket_id,
+        now,
     )
 
 
 async def sales(conn: asyncpg.Connection, event_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
     """An event's sales, oldest first."""
-    return list(await conn.fetch(
-        """SELECT ticket_id, price_minor, currency, artist_minor, platform_minor,
+    return list(
+        await conn.fetch(
+            """SELECT ticket_id, price_minor, currency, artist_minor, platform_minor,
                   processing_minor, refunded_at, created_at
            FROM ticket_sales WHERE event_id = $1 ORDER BY created_at, ticket_id LIMIT $2""",
-        event_id, limit,
-    ))
+            event_id,
+            limit,
+        )
+    )
 
 
 async def sales_totals(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
     """Per currency: sales kept and refunded, and the sums of the kept ones."""
-    return list(await conn.fetch(
-        """SELECT currency,
+    return list(
+        await conn.fetch(
+            """SELECT currency,
                   count(*) FILTER (WHERE refunded_at IS NULL) AS sold,
                   count(*) FILTER (WHERE refunded_at IS NOT NULL) AS refunded,
                   coalesce(sum(price_minor) FILTER (WHERE refunded_at IS NULL), 0)::bigint
@@ -314,15 +405,20 @@ async def sales_totals(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[as
                   coalesce(sum(processing_minor) FILTER (WHERE refunded_at IS NULL), 0)::bigint
                       AS processing
            FROM ticket_sales WHERE event_id = $1 GROUP BY currency ORDER BY currency""",
-        event_id,
-    ))
+            event_id,
+        )
+    )
 
 
 async def attendance(conn: asyncpg.Connection, event_id: uuid.UUID) -> int:
     """Paid tickets admitted to the event."""
-    return int(await conn.fetchval(
-        """SELECT count(*) FROM tickets
-           WHERE event_id = $1 AND status = 'paid' AND admitted_at IS NOT NULL""", event_id))
+    return int(
+        await conn.fetchval(
+            """SELECT count(*) FROM tickets
+           WHERE event_id = $1 AND status = 'paid' AND admitted_at IS NOT NULL""",
+            event_id,
+        )
+    )
 
 
 # --- webhooks ----------------------------------------------------------------------------
@@ -330,8 +426,14 @@ async def attendance(conn: asyncpg.Connection, event_id: uuid.UUID) -> int:
 CLAIMED, PROCESSED, IN_FLIGHT = "claimed", "processed", "in_flight"
 
 
-async def claim_webhook(conn: asyncpg.Connection, event_id: str, provider: str, kind: str,
-                        now: datetime, stale_before: datetime | None = None) -> str:
+async def claim_webhook(
+    conn: asyncpg.Connection,
+    event_id: str,
+    provider: str,
+    kind: str,
+    now: datetime,
+    stale_before: datetime | None = None,
+) -> str:
     """Claim a provider event for processing: CLAIMED (new, or an unfinished claim made before
     `stale_before` taken over), PROCESSED (seen and done), or IN_FLIGHT (being processed)."""
     claimed = await conn.fetchval(
@@ -340,12 +442,17 @@ async def claim_webhook(conn: asyncpg.Connection, event_id: str, provider: str, 
            ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at
                WHERE w.processed_at IS NULL AND w.received_at < $5
            RETURNING true""",
-        event_id, provider, kind, now, stale_before,
+        event_id,
+        provider,
+        kind,
+        now,
+        stale_before,
     )
     if claimed:
         return CLAIMED
     processed = await conn.fetchval(
-        "SELECT processed_at IS NOT NULL FROM payment_webhook_events WHERE id = $1", event_id)
+        "SELECT processed_at IS NOT NULL FROM payment_webhook_events WHERE id = $1", event_id
+    )
     # No row: a failed attempt just gave its claim back, so this delivery should be retried.
     return PROCESSED if processed else IN_FLIGHT
 
@@ -353,13 +460,15 @@ async def claim_webhook(conn: asyncpg.Connection, event_id: str, provider: str, 
 async def unclaim_webhook(conn: asyncpg.Connection, event_id: str) -> None:
     """Forget a claim whose processing failed, so the provider's retry is processed."""
     await conn.execute(
-        "DELETE FROM payment_webhook_events WHERE id = $1 AND processed_at IS NULL", event_id)
+        "DELETE FROM payment_webhook_events WHERE id = $1 AND processed_at IS NULL", event_id
+    )
 
 
 async def finish_webhook(conn: asyncpg.Connection, event_id: str, now: datetime) -> None:
     """Mark a provider event processed."""
-    await conn.execute("UPDATE payment_webhook_events SET processed_at = $2 WHERE id = $1",
-                       event_id, now)
+    await conn.execute(
+        "UPDATE payment_webhook_events SET processed_at = $2 WHERE id = $1", event_id, now
+    )
 
 
 # --- dev payments ------------------------------------------------------------------------
@@ -367,8 +476,14 @@ async def finish_webhook(conn: asyncpg.Connection, event_id: str, now: datetime)
 DEV_COLUMNS = "id, ticket_id, amount_minor, currency, status, refunded_minor"
 
 
-async def dev_insert(conn: asyncpg.Connection, payment_id: str, ticket_id: uuid.UUID, amount: int,
-                     currency: str, idempotency_key: str) -> asyncpg.Record:
+async def dev_insert(
+    conn: asyncpg.Connection,
+    payment_id: str,
+    ticket_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    idempotency_key: str,
+) -> asyncpg.Record:
     """A dev payment intent, or the one created before under the same idempotency key."""
     row = await conn.fetchrow(
         f"""INSERT INTO dev_payments (id, ticket_id, amount_minor, currency, status,
@@ -376,7 +491,11 @@ async def dev_insert(conn: asyncpg.Connection, payment_id: str, ticket_id: uuid.
             VALUES ($1, $2, $3, $4, 'requires_confirmation', $5)
             ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key
             RETURNING {DEV_COLUMNS}""",
-        payment_id, ticket_id, amount, currency, idempotency_key,
+        payment_id,
+        ticket_id,
+        amount,
+        currency,
+        idempotency_key,
     )
     assert row is not None
     return row
@@ -387,13 +506,16 @@ async def dev_get(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record |
     return await conn.fetchrow(f"SELECT {DEV_COLUMNS} FROM dev_payments WHERE id = $1", payment_id)
 
 
-async def dev_set_status(conn: asyncpg.Connection, payment_id: str, from_statuses: tuple[str, ...],
-                         to_status: str) -> asyncpg.Record | None:
+async def dev_set_status(
+    conn: asyncpg.Connection, payment_id: str, from_statuses: tuple[str, ...], to_status: str
+) -> asyncpg.Record | None:
     """Move a dev payment between statuses."""
     return await conn.fetchrow(
         f"""UPDATE dev_payments SET status = $3 WHERE id = $1 AND status = ANY($2::text[])
             RETURNING {DEV_COLUMNS}""",
-        payment_id, list(from_statuses), to_status,
+        payment_id,
+        list(from_statuses),
+        to_status,
     )
 
 
@@ -408,26 +530,32 @@ async def dev_refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Recor
 
 # --- replays -----------------------------------------------------------------------------
 
-async def replay_ticket(conn: asyncpg.Connection, user_id: uuid.UUID,
-                        event_id: uuid.UUID) -> asyncpg.Record | None:
+
+async def replay_ticket(
+    conn: asyncpg.Connection, user_id: uuid.UUID, event_id: uuid.UUID
+) -> asyncpg.Record | None:
     """The user's paid ticket for an event."""
     return await conn.fetchrow(
         f"SELECT {COLUMNS} FROM tickets WHERE user_id = $1 AND event_id = $2 AND status = 'paid'",
-        user_id, event_id,
+        user_id,
+        event_id,
     )
 
 
 async def lock_holds_of(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None) -> None:
     """Serialise, until commit, new holds of one account and of one address (in that order)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hold:user:' || $1, 0))",
-                       str(user_id))
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('hold:user:' || $1, 0))", str(user_id)
+    )
     if address is not None:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('hold:addr:' || $1, 0))", address)
+            "SELECT pg_advisory_xact_lock(hashtextextended('hold:addr:' || $1, 0))", address
+        )
 
 
-async def unpaid_holds(conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None,
-                       now: datetime) -> tuple[int, int]:
+async def unpaid_holds(
+    conn: asyncpg.Connection, user_id: uuid.UUID, address: str | None, now: datetime
+) -> tuple[int, int]:
     """Unexpired unpaid holds of an account, and of an address (0 when no address)."""
     row = await conn.fetchrow(
         """SELECT
@@ -436,7 +564,10 @@ async def unpaid_holds(conn: asyncpg.Connection, user_id: uuid.UUID, address: st
              (SELECT count(*) FROM tickets
               WHERE $2::text IS NOT NULL AND hold_address = $2 AND status = 'reserved'
                 AND reserved_until > $3) AS by_address""",
-        user_id, address, now)
+        user_id,
+        address,
+        now,
+    )
     assert row is not None
     return int(row["by_user"]), int(row["by_address"])
 
@@ -449,23 +580,33 @@ async def set_hold_address(conn: asyncpg.Connection, ticket_id: uuid.UUID, addre
 async def location_of(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
     """Where a ticket's session was last seen (latitude, longitude, seen_at)."""
     return await conn.fetchrow(
-        "SELECT latitude, longitude, seen_at FROM ticket_locations WHERE ticket_id = $1",
-        ticket_id)
+        "SELECT latitude, longitude, seen_at FROM ticket_locations WHERE ticket_id = $1", ticket_id
+    )
 
 
-async def set_location(conn: asyncpg.Connection, ticket_id: uuid.UUID, latitude: float,
-                       longitude: float, seen_at: datetime) -> None:
+async def set_location(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    latitude: float,
+    longitude: float,
+    seen_at: datetime,
+) -> None:
     """Record where a ticket's session is now."""
     await conn.execute(
         """INSERT INTO ticket_locations (ticket_id, latitude, longitude, seen_at)
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (ticket_id) DO UPDATE
            SET latitude = $2, longitude = $3, seen_at = $4""",
-        ticket_id, latitude, longitude, seen_at)
+        ticket_id,
+        latitude,
+        longitude,
+        seen_at,
+    )
 
 
 async def ticket_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> uuid.UUID | None:
     """The ticket whose live viewing session is `session_id`."""
     found: uuid.UUID | None = await conn.fetchval(
-        "SELECT id FROM tickets WHERE session_id = $1", session_id)
+        "SELECT id FROM tickets WHERE session_id = $1", session_id
+    )
     return found

@@ -18,7 +18,7 @@ forged: the signature is checked before anything in the code is trusted) and inv
 (outside the code's window), each spending only the caller's address bucket (rate_limited
 when it is empty); then rate_limited (per IP, per IP per event, per ticket and caller; genuine
 codes only, one atomic call), event_over (the event ended or was cancelled), invalid (unknown
-ticket), unpaid / canceled / revoked (ticket state), wrong_event, not_owner, already_redeemed;
+ticket), unpaid / cancelled / revoked (ticket state), wrong_event, not_owner, already_redeemed;
 then, when the session moves, suspicious_location (see ticketing.location).
 """
 
@@ -38,17 +38,29 @@ from server import audit
 from server.accounts.tokens import Principal
 from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB
+from server.live.event import Event
 from server.live.service import get_event
 from server.playback.service import open_session, revoke
+from server.ratelimit import RateLimit
+from server.wire import timestamp
 from ticketing import location, qr, store
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
-from ticketing.limits import Bucket
 from ticketing.metrics import VALIDATION_LATENCY, VALIDATIONS
 
-REASON_STATUS = {"rate_limited": 429, "invalid": 400, "invalid_time": 403, "unpaid": 403,
-                 "canceled": 403, "revoked": 403, "wrong_event": 403, "not_owner": 403,
-                 "already_redeemed": 409, "not_admitted": 409, "event_over": 409,
-                 "suspicious_location": 403}
+REASON_STATUS = {
+    "rate_limited": 429,
+    "invalid": 400,
+    "invalid_time": 403,
+    "unpaid": 403,
+    "cancelled": 403,
+    "revoked": 403,
+    "wrong_event": 403,
+    "not_owner": 403,
+    "already_redeemed": 409,
+    "not_admitted": 409,
+    "event_over": 409,
+    "suspicious_location": 403,
+}
 
 
 def rejected(reason: str, message: str, **extra: Any) -> ApiError:
@@ -63,12 +75,15 @@ def ip_digest(app: web.Application, ip: str) -> str:
     return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _rate_limit(app: web.Application, checks: list[tuple[Bucket, str]]) -> None:
+async def _rate_limit(app: web.Application, checks: list[tuple[RateLimit, str]]) -> None:
     """Spend one from each (bucket, key), all or nothing; 429 when any is empty."""
     allowed, wait_ms = await app[RUNTIME].limits.take(checks, app[CLOCK].time())
     if not allowed:
-        raise rejected("rate_limited", "too many validation attempts; try again shortly",
-                       retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise rejected(
+            "rate_limited",
+            "too many validation attempts; try again shortly",
+            retry_after=max(1, math.ceil(wait_ms / 1000)),
+        )
 
 
 def ticket_bucket(ticket_id: uuid.UUID, caller: uuid.UUID) -> str:
@@ -85,30 +100,35 @@ def _state_refusal(ticket: Any) -> ApiError | None:
     if status == "revoked":
         return rejected("revoked", "the ticket was revoked")
     if status == "released":
-        return rejected("canceled", "the purchase was not completed; the ticket is void")
-    return rejected("canceled", "the ticket was refunded")
+        return rejected("cancelled", "the purchase was not completed; the ticket is void")
+    return rejected("cancelled", "the ticket was refunded")
 
 
-def _explain(ticket: Any, claims: qr.CodeClaims, principal: Principal,
-             stream_id: uuid.UUID | None) -> ApiError:
+def _explain(
+    ticket: Any, claims: qr.CodeClaims, principal: Principal, stream_id: uuid.UUID | None
+) -> ApiError:
     """Why the admission UPDATE matched nothing, in the documented order of checks."""
     if ticket is None:
         return rejected("invalid", "unknown ticket")
     refusal = _state_refusal(ticket)
     if refusal is not None:
         return refusal
-    if ticket["event_id"] != claims.event_id or (stream_id is not None
-                                                 and stream_id != claims.event_id):
+    if ticket["event_id"] != claims.event_id or (
+        stream_id is not None and stream_id != claims.event_id
+    ):
         return rejected("wrong_event", "this ticket is for another event")
     if ticket["user_id"] != principal.user_id:
         return rejected("not_owner", "this ticket belongs to another account")
-    return rejected("already_redeemed",
-                    "this ticket was already admitted; re-enter with POST "
-                    f"/api/tickets/{ticket['id']}/reenter from the owner's account")
+    return rejected(
+        "already_redeemed",
+        "this ticket was already admitted; re-enter with POST "
+        f"/api/tickets/{ticket['id']}/reenter from the owner's account",
+    )
 
 
-async def validate(app: web.Application, principal: Principal, code: str, ip: str,
-                   stream_id: uuid.UUID | None) -> dict[str, Any]:
+async def validate(
+    app: web.Application, principal: Principal, code: str, ip: str, stream_id: uuid.UUID | None
+) -> dict[str, Any]:
     """Admit a ticket by its code: a playback grant and chat access, or a reasoned refusal."""
     started = time.perf_counter()
     try:
@@ -117,8 +137,9 @@ async def validate(app: web.Application, principal: Principal, code: str, ip: st
         VALIDATION_LATENCY.observe(time.perf_counter() - started)
 
 
-async def _validate(app: web.Application, principal: Principal, code: str, ip: str,
-                    stream_id: uuid.UUID | None) -> dict[str, Any]:
+async def _validate(
+    app: web.Application, principal: Principal, code: str, ip: str, stream_id: uuid.UUID | None
+) -> dict[str, Any]:
     # Every attempt spends from its address's bucket. Nothing in a code whose signature or
     # window fails is trusted, so such a code spends only that: ids taken from a forged or
     # stale code must not spend the buckets of a ticket (or an event) the caller does not
@@ -135,24 +156,31 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
     # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
     # the buckets wins, and nothing is written before both have answered.
     limited: BaseException | None
-    found: Any
+    found: Event | BaseException
     limited, found = await asyncio.gather(
-        _rate_limit(app, [(rt.validate_ip_limit, ip_key),
-                          (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
-                          (rt.validate_ticket_limit,
-                           ticket_bucket(claims.ticket_id, principal.user_id))]),
-        get_event(app, claims.event_id), return_exceptions=True)
+        _rate_limit(
+            app,
+            [
+                (rt.validate_ip_limit, ip_key),
+                (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
+                (rt.validate_ticket_limit, ticket_bucket(claims.ticket_id, principal.user_id)),
+            ],
+        ),
+        get_event(app, claims.event_id),
+        return_exceptions=True,
+    )
     if isinstance(limited, BaseException):
         raise limited
     if isinstance(found, BaseException):
         raise found
     event = found
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
         won = (stream_id is None or stream_id == claims.event_id) and await store.admit(
-            conn, claims.ticket_id, principal.user_id, claims.event_id, now)
+            conn, claims.ticket_id, principal.user_id, claims.event_id, now
+        )
         ticket = None if won else await store.get(conn, claims.ticket_id)
     if not won:
         raise _explain(ticket, claims, principal, stream_id)
@@ -161,22 +189,46 @@ async def _validate(app: web.Application, principal: Principal, code: str, ip: s
     session_id = uuid.uuid4()
     grant, _ = await asyncio.gather(
         _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip, session_id),
-        audit.log(app, "TICKET_VALIDATED", actor=principal.user_id, subject=claims.ticket_id,
-                  event=str(claims.event_id), session=session_id, reentry=False))
+        audit.log(
+            app,
+            "TICKET_VALIDATED",
+            actor=principal.user_id,
+            subject=claims.ticket_id,
+            event=str(claims.event_id),
+            session=session_id,
+            reentry=False,
+        ),
+    )
     VALIDATIONS.labels("admitted").inc()
-    return _reply(claims.ticket_id, claims.event_id, now.isoformat(), grant, reentry=False)
+    return _reply(claims.ticket_id, claims.event_id, timestamp(now), grant, reentry=False)
 
 
-def _reply(ticket_id: uuid.UUID, event_id: uuid.UUID, admitted_at: str | None,
-           grant: dict[str, Any], reentry: bool) -> dict[str, Any]:
-    return {"status": "ok", "reentry": reentry, "ticket_id": str(ticket_id),
-            "event_id": str(event_id), "admitted_at": admitted_at, "playback": grant,
-            "chat": {"allowed": True, "event_id": str(event_id)}}
+def _reply(
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    admitted_at: str | None,
+    grant: dict[str, Any],
+    reentry: bool,
+) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "reentry": reentry,
+        "ticket_id": str(ticket_id),
+        "event_id": str(event_id),
+        "admitted_at": admitted_at,
+        "playback": grant,
+        "chat": {"allowed": True, "event_id": str(event_id)},
+    }
 
 
-async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID,
-                        event_id: uuid.UUID, ip: str,
-                        session_id: uuid.UUID | None = None) -> dict[str, Any]:
+async def _move_session(
+    app: web.Application,
+    ticket_id: uuid.UUID,
+    user_id: uuid.UUID,
+    event_id: uuid.UUID,
+    ip: str,
+    session_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
     """Open a session for the ticket and revoke its previous one."""
     # An impossible jump is refused here, before anything moves: the current session stays.
     await location.check_move(app, ticket_id, user_id, ip)
@@ -187,14 +239,15 @@ async def _move_session(app: web.Application, ticket_id: uuid.UUID, user_id: uui
         swapped, previous = await store.swap_session(conn, ticket_id, session_id)
     if not swapped:  # refunded or revoked a moment ago
         await revoke(app, [session_id], "ticket_closed", user_id)
-        raise rejected("canceled", "the ticket is no longer valid")
+        raise rejected("cancelled", "the ticket is no longer valid")
     if previous is not None and previous != session_id:
         await revoke(app, [previous], "ticket_session_moved", user_id)
     return grant
 
 
-async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UUID,
-                  ip: str) -> dict[str, Any]:
+async def reenter(
+    app: web.Application, principal: Principal, ticket_id: uuid.UUID, ip: str
+) -> dict[str, Any]:
     """The owner moves an admitted ticket's session to this device (last login wins)."""
     ip_key = ip_digest(app, ip)
     rt = app[RUNTIME]
@@ -204,26 +257,35 @@ async def reenter(app: web.Application, principal: Principal, ticket_id: uuid.UU
     # Ownership first: a stranger who saw the ticket id must not spend the owner's bucket.
     if ticket is None or ticket["user_id"] != principal.user_id:
         raise not_found("ticket")
-    await _rate_limit(app, [(rt.validate_ticket_limit, ticket_bucket(ticket_id, principal.user_id))])
+    await _rate_limit(
+        app, [(rt.validate_ticket_limit, ticket_bucket(ticket_id, principal.user_id))]
+    )
     refusal = _state_refusal(ticket)
     if refusal is not None:
         raise refusal
     if ticket["admitted_at"] is None:
         raise rejected("not_admitted", "validate the ticket's code first")
     event = await get_event(app, ticket["event_id"])
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         raise rejected("event_over", "the event is over; see its replay instead")
     grant = await _move_session(app, ticket_id, principal.user_id, ticket["event_id"], ip)
     VALIDATIONS.labels("reentered").inc()
-    await audit.log(app, "TICKET_REENTERED", actor=principal.user_id, subject=ticket_id,
-                    event=str(ticket["event_id"]), session=grant["session_id"])
-    return _reply(ticket_id, ticket["event_id"], ticket["admitted_at"].isoformat(), grant,
-                  reentry=True)
+    await audit.log(
+        app,
+        "TICKET_REENTERED",
+        actor=principal.user_id,
+        subject=ticket_id,
+        event=str(ticket["event_id"]),
+        session=grant["session_id"],
+    )
+    return _reply(
+        ticket_id, ticket["event_id"], timestamp(ticket["admitted_at"]), grant, reentry=True
+    )
 
 
-async def holds_admitted_ticket(app: web.Application, principal: Principal, event: Any) -> bool:
+async def holds_admitted_ticket(app: web.Application, principal: Principal, event: Event) -> bool:
     """The watch rule ticketing adds: a paid, admitted ticket for an event not yet over."""
-    if event["status"] not in ("scheduled", "live"):
+    if not event.is_open:
         return False
     async with app[DB].acquire() as conn:
-        return await store.admitted_ticket(conn, principal.user_id, event["id"])
+        return await store.admitted_ticket(conn, principal.user_id, event.id)

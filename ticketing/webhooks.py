@@ -45,21 +45,26 @@ def verify(app: web.Application, payload: bytes, header: str | None) -> dict[str
     except UnicodeDecodeError:
         raise bad_request("the body is not UTF-8", "invalid_payload") from None
     try:
-        stripe.WebhookSignature.verify_header(text, header, cfg.stripe_webhook_secret,
-                                              cfg.webhook_tolerance)
+        stripe.WebhookSignature.verify_header(
+            text, header, cfg.stripe_webhook_secret, cfg.webhook_tolerance
+        )
     except stripe.SignatureVerificationError as exc:
         stale = "tolerance" in str(exc)
         WEBHOOKS.labels("-", "stale_timestamp" if stale else "bad_signature").inc()
         if stale:
-            raise bad_request("the signature's timestamp is outside the 300 s tolerance",
-                              "stale_timestamp") from None
+            raise bad_request(
+                "the signature's timestamp is outside the 300 s tolerance", "stale_timestamp"
+            ) from None
         raise bad_request("the Stripe-Signature header does not verify", "bad_signature") from None
     try:
         event = json.loads(text)
     except ValueError:
         raise bad_request("the body is not JSON", "invalid_payload") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) \
-            or not isinstance(event.get("type"), str):
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+    ):
         raise bad_request("not a Stripe event", "invalid_payload")
     return event
 
@@ -81,8 +86,7 @@ async def handle(app: web.Application, payload: bytes, header: str | None) -> di
         raise bad_request("the event names no object", "invalid_payload")
     now = app[CLOCK].now()
     async with app[DB].acquire() as conn:
-        claim = await store.claim_webhook(conn, event["id"], "stripe", kind, now,
-                                          now - STALE_CLAIM)
+        claim = await store.claim_webhook(conn, event["id"], "stripe", kind, now, now - STALE_CLAIM)
     if claim == store.PROCESSED:
         WEBHOOKS.labels(kind, "duplicate").inc()
         return {"received": True, "duplicate": True}
@@ -98,8 +102,9 @@ async def handle(app: web.Application, payload: bytes, header: str | None) -> di
         async with app[DB].acquire() as conn:
             await store.unclaim_webhook(conn, event["id"])
         WEBHOOKS.labels(kind, "retry").inc()
-        raise ApiError(503, "provider_unavailable",
-                       "could not fetch the object from Stripe; retry later") from None
+        raise ApiError(
+            503, "provider_unavailable", "could not fetch the object from Stripe; retry later"
+        ) from None
     except BaseException:
         async with app[DB].acquire() as conn:
             await store.unclaim_webhook(conn, event["id"])

@@ -30,6 +30,7 @@ class Stats:
 
     measuring: bool = False
     deliveries: int = 0
+    received: int = 0  # every benchmark message a receiver got, measured or not
     latencies_ns: list[int] = field(default_factory=list)
     sent: int = 0
     sent_measured: int = 0
@@ -89,7 +90,7 @@ class Conn(asyncio.Protocol):
             if end < 0:
                 return
             head = bytes(self.buf[:end])
-            del self.buf[:end + 4]
+            del self.buf[: end + 4]
             if not head.startswith(b"HTTP/1.1 101"):
                 self.ready.set_exception(ConnectionError(head.split(b"\r\n")[0].decode()))
                 return
@@ -106,17 +107,17 @@ class Conn(asyncio.Protocol):
             if n == 126:
                 if len(buf) - at < 4:
                     break
-                n = int.from_bytes(buf[at + 2:at + 4], "big")
+                n = int.from_bytes(buf[at + 2 : at + 4], "big")
                 start = at + 4
             elif n == 127:
                 if len(buf) - at < 10:
                     break
-                n = int.from_bytes(buf[at + 2:at + 10], "big")
+                n = int.from_bytes(buf[at + 2 : at + 10], "big")
                 start = at + 10
             if len(buf) < start + n:
                 break
             opcode = buf[at] & 0x0F
-            payload = bytes(buf[start:start + n])
+            payload = bytes(buf[start : start + n])
             at = start + n
             if opcode == 0x1:
                 self.on_text(payload.decode())
@@ -131,11 +132,13 @@ class Conn(asyncio.Protocol):
         """Handle one Engine.IO packet."""
         stats = self.stats
         if data.startswith("42"):
+            if self.receiver and MARK in data:
+                stats.received += 1
             if self.receiver and stats.measuring:
                 at = data.find(MARK)
                 if at >= 0:
                     start = at + len(MARK)
-                    sent_ns = int(data[data.index(" ", start) + 1:data.index('"', start)])
+                    sent_ns = int(data[data.index(" ", start) + 1 : data.index('"', start)])
                     stats.latencies_ns.append(time.monotonic_ns() - sent_ns)
                     stats.deliveries += 1
             return
@@ -148,7 +151,7 @@ class Conn(asyncio.Protocol):
             fut.set_result(data)
             return
         if data.startswith("43"):
-            reply = json.loads(data[data.index("["):])[0]
+            reply = json.loads(data[data.index("[") :])[0]
             stats.acks["ok" if reply.get("ok") else reply["error"]["code"]] += 1
         elif data.startswith("44"):
             stats.acks["connect_refused"] += 1
@@ -169,14 +172,18 @@ class Conn(asyncio.Protocol):
         assert self.transport is not None
         first = self.expect("0")
         self.transport.write(
-            (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
-             "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         await asyncio.wait_for(self.ready, 30)
         await asyncio.wait_for(first, 30)
         await asyncio.wait_for(self.expect("40", "40" + json.dumps({"token": token})), 30)
         reply = await asyncio.wait_for(
-            self.expect("430", "420" + json.dumps(["join", {"event_id": event_id}])), 30)
+            self.expect("430", "420" + json.dumps(["join", {"event_id": event_id}])), 30
+        )
         if not json.loads(reply[3:])[0].get("ok"):
             raise ConnectionError(f"join refused: {reply[:200]}")
 
@@ -209,10 +216,13 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     receivers = [(Conn(stats, True), t) for t in job["receiver_tokens"]]
     senders = [(Conn(stats, False), t) for t in job["sender_tokens"]]
     gate = asyncio.Semaphore(50)
+    connect_ns: list[int] = []
 
     async def open_one(conn: Conn, token: str) -> None:
         async with gate:
+            t0 = time.monotonic_ns()
             await conn.open(url, token, event_id)
+            connect_ns.append(time.monotonic_ns() - t0)
 
     began = time.monotonic()
     await asyncio.gather(*(open_one(c, t) for c, t in receivers + senders))
@@ -238,15 +248,33 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         seq += 1
     stats.measuring = False
     window = time.monotonic() - measure_from
-    await asyncio.sleep(1.0)  # let acks of the last sends arrive
+    # Wait for every ack, then until no delivery arrives for a second (30 s at most).
+    settle_until = time.monotonic() + 30
+    last = -1
+    while time.monotonic() < settle_until:
+        await asyncio.sleep(1.0)
+        if sum(stats.acks.values()) >= stats.sent and stats.received == last:
+            break
+        last = stats.received
     for conn, _ in receivers + senders:
         conn.close()
 
     n = len(receivers)
+    refused = sum(count for outcome, count in stats.acks.items() if outcome != "ok")
+    expected = (stats.sent - refused) * n  # every message not refused, to every receiver
     return {
-        "clients": n + len(senders), "receivers": n, "senders": len(senders), "rate": rate,
-        "connect_s": round(connect_s, 2), "sent": stats.sent, "acks": dict(stats.acks),
-        "deliveries": stats.deliveries, "window_s": round(window, 3),
+        "clients": n + len(senders),
+        "receivers": n,
+        "senders": len(senders),
+        "rate": rate,
+        "connect_s": round(connect_s, 2),
+        "connects_per_s": round((n + len(senders)) / connect_s, 1),
+        "connect_p99_ms": round(percentile(connect_ns, 0.99), 1),
+        "lost": expected - stats.received,
+        "sent": stats.sent,
+        "acks": dict(stats.acks),
+        "deliveries": stats.deliveries,
+        "window_s": round(window, 3),
         "deliveries_per_s": round(stats.deliveries / window, 1),
         "offered_per_s": round(stats.sent_measured * n / window, 1),
         "p50_ms": round(percentile(stats.latencies_ns, 0.50), 2),

@@ -1,13 +1,17 @@
 """Chat fan-out benchmark: our chat against a bare python-socketio broadcaster, same load.
 
-One room, --clients receivers plus --senders senders (distinct users, so each stays inside
-the per-user rate limit) sending --rate messages per second in total. Ours runs as a real
-`mhc serve` process on private PostgreSQL and Redis (auth, validation, rate limits, Redis
-fan-out, batched persistence all on); the baseline is bare.py. The load generator is a
-separate process. Prints absolute figures for both; the LAST line is the ratio of
-deliveries per second, ours/bare.
+For each room size in --clients (default 1,000 and 3,000 receivers), one room with that
+many receivers plus --senders senders (distinct users, so each stays inside the per-user
+rate limit) sending --rate messages per second in total. All of them connect at once, as
+fans do in the minute before a show: the join storm. Ours runs as a real `mhc serve`
+process on private PostgreSQL and Redis (auth, validation, rate limits, Redis fan-out,
+batched persistence all on); the baseline is bare.py. The load generator is a separate
+process. Prints, per size, connects per second (connect + authenticate + join), message
+latency p50/p99 and lost messages for both side by side; the LAST line is the ratio of
+deliveries per second, ours/bare, at the largest size.
 
-    .venv/bin/python bench/chat_fanout/run.py [--clients 1000] [--rate 20] [--duration 10]
+    .venv/bin/python bench/chat_fanout/run.py [--clients 1000,3000] [--rate 20] [--duration 10]
+        [--profile FILE]   (ours runs under cProfile; stats written to FILE at exit)
 """
 
 from __future__ import annotations
@@ -67,41 +71,80 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def seed(dsn: str, secret: str, users: int) -> tuple[str, list[str]]:
-    """An artist's free event and `users` fans with access tokens (no password logins)."""
+async def seed(dsn: str, secret: str, users: int) -> list[str]:
+    """`users` fans with access tokens (no password logins)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        tokens = []
+        now = time.time()
+        for i in range(users):
+            uid = uuid.uuid4()
+            await accounts_store.insert_user(
+                conn, uid, f"fan-{uid.hex[:12]}@bench.test", "unused", f"fan {i}", "fan"
+            )
+            tokens.append(issue_access(secret, uid, "fan", now, 3600)[0])
+        return tokens
+    finally:
+        await conn.close()
+
+
+async def new_event(dsn: str) -> str:
+    """A fresh free event (one room per run) of a new artist."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
         artist = uuid.uuid4()
-        await accounts_store.insert_user(conn, artist, f"artist-{artist.hex[:8]}@bench.test",
-                                         "unused", "Bench Artist", "artist")
+        await accounts_store.insert_user(
+            conn, artist, f"artist-{artist.hex[:8]}@bench.test", "unused", "Bench Artist", "artist"
+        )
         event_id = uuid.uuid4()
-        fields = {"title": "Bench", "description": "", "starts_at": datetime.now(UTC),
-                  "price_minor": 0, "currency": "EUR", "capacity": None, "replay_access": False}
+        fields = {
+            "title": "Bench",
+            "description": "",
+            "starts_at": datetime.now(UTC),
+            "price_minor": 0,
+            "currency": "EUR",
+            "capacity": None,
+            "replay_access": False,
+        }
         await live_store.insert(conn, event_id, artist, fields, secrets.token_bytes(32))
-        tokens = []
-        now = time.time()
-        for i in range(users):
-            uid = uuid.uuid4()
-            await accounts_store.insert_user(conn, uid, f"fan-{uid.hex[:12]}@bench.test", "unused",
-                                             f"fan {i}", "fan")
-            tokens.append(issue_access(secret, uid, "fan", now, 3600)[0])
-        return str(event_id), tokens
+        return str(event_id)
     finally:
         await conn.close()
 
 
-def run_load(work: Path, name: str, url: str, event_id: str, tokens: list[str],
-             args: argparse.Namespace) -> dict[str, Any]:
+def run_load(
+    work: Path,
+    name: str,
+    url: str,
+    event_id: str,
+    tokens: list[str],
+    clients: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     """Run the load generator against `url` and return its figures."""
-    job = {"url": url, "event_id": event_id, "receiver_tokens": tokens[:args.clients],
-           "sender_tokens": tokens[args.clients:], "rate": args.rate, "warmup": args.warmup,
-           "duration": args.duration}
+    senders = tokens[clients : clients + args.senders]
+    job = {
+        "url": url,
+        "event_id": event_id,
+        "receiver_tokens": tokens[:clients],
+        "sender_tokens": senders,
+        "rate": args.rate,
+        "warmup": args.warmup,
+        "duration": args.duration,
+    }
     path = work / f"job-{name}.json"
     path.write_text(json.dumps(job))
-    out = subprocess.run([sys.executable, str(HERE / "load.py"), str(path)], capture_output=True,
-                         text=True, timeout=args.duration + args.warmup + 180, check=False)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "load.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=args.duration + args.warmup + 180,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(f"load generator failed against {name}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -109,24 +152,35 @@ def run_load(work: Path, name: str, url: str, event_id: str, tokens: list[str],
 
 def show(name: str, r: dict[str, Any]) -> None:
     """One result as a readable line."""
-    print(f"{name:5} clients={r['clients']} rate={r['rate']}/s sent={r['sent']} "
-          f"acks={r['acks']} deliveries/s={r['deliveries_per_s']:.0f} "
-          f"(offered {r['offered_per_s']:.0f}) p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms "
-          f"max={r['max_ms']:.1f}ms connect={r['connect_s']}s dropped={r['dropped_connections']}",
-          flush=True)
+    print(
+        f"{name:5} receivers={r['receivers']} connects/s={r['connects_per_s']:.0f} "
+        f"(all in {r['connect_s']}s, p99 {r['connect_p99_ms']:.0f}ms) "
+        f"p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms max={r['max_ms']:.1f}ms "
+        f"deliveries/s={r['deliveries_per_s']:.0f} (offered {r['offered_per_s']:.0f}) "
+        f"lost={r['lost']} sent={r['sent']} acks={r['acks']} "
+        f"dropped={r['dropped_connections']}",
+        flush=True,
+    )
 
 
 def main() -> None:
-    """Run ours, then the baseline, and print the ratio last."""
+    """Per room size: ours, then the baseline; the ratio last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=1000, help="receiving clients")
+    parser.add_argument(
+        "--clients",
+        default="1000,3000",
+        help="receiving clients per run, comma-separated room sizes",
+    )
     parser.add_argument("--senders", type=int, default=50, help="sending clients (users)")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second, total")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    parser.add_argument("--profile", help="run ours under cProfile, writing stats here")
     args = parser.parse_args()
+    sizes = [int(n) for n in str(args.clients).split(",") if n.strip()]
+    users = max(sizes) + args.senders
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = args.clients + args.senders + 512
+    want = users + 512
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(want, soft)), hard))
 
@@ -137,40 +191,81 @@ def main() -> None:
         dsn = stack.database_url(durable=True)
         redis_url = stack.redis_url()
         secret = secrets.token_urlsafe(32)
-        port = localstack.free_port()
-        env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": dsn, "REDIS_URL": redis_url,
-               "MHC_JWT_SECRET": secret, "MHC_PLAYBACK_SECRET": secrets.token_urlsafe(32),
-               "MHC_HOOK_SECRET": secrets.token_urlsafe(32), "MHC_STATE_DIR": str(work / "state"),
-               "MHC_PORT": str(port), "MHC_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-        print(f"chat fan-out: {args.clients} receivers + {args.senders} senders in one room, "
-              f"{args.rate:g} msg/s for {args.duration:g}s after {args.warmup:g}s warm-up, "
-              f"{os.cpu_count()} cores", flush=True)
-        with open(work / "ours.log", "wb") as log:
-            ours_proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT,
-                                         env=env, stdout=subprocess.DEVNULL, stderr=log)
-            try:
-                ours_url = f"http://127.0.0.1:{port}"
-                wait_ready(ours_url, ours_proc)
-                event_id, tokens = asyncio.run(seed(dsn, secret, args.clients + args.senders))
-                ours = run_load(work, "ours", ours_url, event_id, tokens, args)
-            finally:
-                stop(ours_proc)
-        show("ours", ours)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "DATABASE_URL": dsn,
+            "REDIS_URL": redis_url,
+            "MHC_JWT_SECRET": secret,
+            "MHC_PLAYBACK_SECRET": secrets.token_urlsafe(32),
+            "MHC_HOOK_SECRET": secrets.token_urlsafe(32),
+            "MHC_STATE_DIR": str(work / "state"),
+            "MHC_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        print(
+            f"chat join storm and fan-out: rooms of {', '.join(map(str, sizes))} receivers "
+            f"+ {args.senders} senders connecting at once, then {args.rate:g} msg/s for "
+            f"{args.duration:g}s after {args.warmup:g}s warm-up, {os.cpu_count()} cores",
+            flush=True,
+        )
+        tokens: list[str] = []
+        results: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        for clients in sizes:
+            port = localstack.free_port()
+            serve = [sys.executable, "-m", "server.cli", "serve"]
+            if args.profile:
+                serve[1:1] = ["-m", "cProfile", "-o", f"{args.profile}.{clients}"]
+            with open(os.environ.get("BENCH_LOG", work / "ours.log"), "ab") as log:
+                ours_proc = subprocess.Popen(
+                    serve,
+                    cwd=ROOT,
+                    env={**env, "MHC_PORT": str(port)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+                try:
+                    ours_url = f"http://127.0.0.1:{port}"
+                    wait_ready(ours_url, ours_proc)
+                    if not tokens:
+                        tokens = asyncio.run(seed(dsn, secret, users))
+                    event_id = asyncio.run(new_event(dsn))
+                    ours = run_load(work, "ours", ours_url, event_id, tokens, clients, args)
+                finally:
+                    stop(ours_proc)
+            show("ours", ours)
 
-        bare_port = localstack.free_port()
-        with open(work / "bare.log", "wb") as log:
-            bare_proc = subprocess.Popen([sys.executable, str(HERE / "bare.py"), "--port",
-                                          str(bare_port)], cwd=ROOT, env=env,
-                                         stdout=subprocess.DEVNULL, stderr=log)
-            try:
-                bare_url = f"http://127.0.0.1:{bare_port}"
-                wait_ready(bare_url, bare_proc)
-                bare = run_load(work, "bare", bare_url, event_id, tokens, args)
-            finally:
-                stop(bare_proc)
-        show("bare", bare)
-        ratio = ours["deliveries_per_s"] / bare["deliveries_per_s"] if bare["deliveries_per_s"] else 0
-        print(f"ratio deliveries/s ours/bare: {ratio:.3f}", flush=True)
+            bare_port = localstack.free_port()
+            with open(work / "bare.log", "ab") as log:
+                bare_proc = subprocess.Popen(
+                    [sys.executable, str(HERE / "bare.py"), "--port", str(bare_port)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+                try:
+                    bare_url = f"http://127.0.0.1:{bare_port}"
+                    wait_ready(bare_url, bare_proc)
+                    bare = run_load(work, "bare", bare_url, event_id, tokens, clients, args)
+                finally:
+                    stop(bare_proc)
+            show("bare", bare)
+            results.append((clients, ours, bare))
+        print(
+            "receivers  connects/s ours | bare   p99 ms ours | bare   lost ours | bare", flush=True
+        )
+        for clients, ours, bare in results:
+            print(
+                f"{clients:9}  {ours['connects_per_s']:10.0f} | {bare['connects_per_s']:<6.0f}"
+                f" {ours['p99_ms']:11.1f} | {bare['p99_ms']:<6.1f}"
+                f" {ours['lost']:9} | {bare['lost']}",
+                flush=True,
+            )
+        clients, ours, bare = results[-1]
+        ratio = (
+            ours["deliveries_per_s"] / bare["deliveries_per_s"] if bare["deliveries_per_s"] else 0
+        )
+        print(f"ratio deliveries/s ours/bare at {clients} receivers: {ratio:.3f}", flush=True)
     finally:
         stack.close()
         shutil.rmtree(work, ignore_errors=True)

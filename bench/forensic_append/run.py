@@ -29,11 +29,11 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from forensics import service  # noqa: E402
-from forensics.benchmark import benchmark_verify  # noqa: E402
-from server import localstack  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.config import load_config  # noqa: E402
+from forensics import service
+from forensics.benchmark import benchmark_verify
+from server import localstack
+from server.app import create_app
+from server.config import load_config
 
 POOL_SIZE = 20  # the app's pool size (server.db.create_pool)
 
@@ -53,17 +53,25 @@ async def produce(seconds: float, producers: int, append: object) -> int:
 
 
 async def chained(dsn: str, redis_url: str, state: Path, seconds: float, producers: int) -> float:
-    env = {"DATABASE_URL": dsn, "REDIS_URL": redis_url, "MHC_STATE_DIR": str(state),
-           "MHC_FORENSIC_SCHEDULER": "off", "PATH": os.environ.get("PATH", ""),
-           **{n: secrets.token_urlsafe(32) for n in
-              ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}}
+    env = {
+        "DATABASE_URL": dsn,
+        "REDIS_URL": redis_url,
+        "MHC_STATE_DIR": str(state),
+        "MHC_FORENSIC_SCHEDULER": "off",
+        "PATH": os.environ.get("PATH", ""),
+        **{
+            n: secrets.token_urlsafe(32)
+            for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")
+        },
+    }
     runner = web.AppRunner(create_app(load_config(env)))
     await runner.setup()
     app = runner.app
 
     async def append(i: int, n: int) -> None:
-        await service.log_event(app, "PLAYBACK_REVOKED", f"producer-{i}", str(uuid.uuid4()),
-                                {"reason": "bench", "n": n})
+        await service.log_event(
+            app, "PLAYBACK_REVOKED", f"producer-{i}", str(uuid.uuid4()), {"reason": "bench", "n": n}
+        )
 
     try:
         count = await produce(seconds, producers, append)
@@ -87,7 +95,12 @@ async def plain(dsn: str, seconds: float, producers: int) -> float:
         await pool.execute(
             """INSERT INTO bench_plain_log (ts, type, actor, subject, data, prev_hash, hash)
                VALUES (now(), 'PLAYBACK_REVOKED', $1, $2, $3::jsonb, $4, $5)""",
-            f"producer-{i}", str(uuid.uuid4()), data, zero, digest)
+            f"producer-{i}",
+            str(uuid.uuid4()),
+            data,
+            zero,
+            digest,
+        )
 
     try:
         return await produce(seconds, producers, append) / seconds
@@ -112,8 +125,12 @@ def main() -> None:
             bench_dsn = await localstack.fresh_database(dsn, "mhc_bench")
             # Alternate so neither side always runs on a colder or warmer database.
             p1 = await plain(bench_dsn, args.seconds / 2, args.producers)
-            c1 = await chained(bench_dsn, redis_url, work / "state", args.seconds / 2, args.producers)
-            c2 = await chained(bench_dsn, redis_url, work / "state", args.seconds / 2, args.producers)
+            c1 = await chained(
+                bench_dsn, redis_url, work / "state", args.seconds / 2, args.producers
+            )
+            c2 = await chained(
+                bench_dsn, redis_url, work / "state", args.seconds / 2, args.producers
+            )
             p2 = await plain(bench_dsn, args.seconds / 2, args.producers)
             return (c1 + c2) / 2, (p1 + p2) / 2
 
@@ -122,8 +139,10 @@ def main() -> None:
         print(f"producers: {args.producers}; pool: {POOL_SIZE}; {args.seconds:.0f}s per side")
         print(f"chained appends (log_event):   {chained_rate:10.0f} records/s")
         print(f"plain INSERTs (unchained):     {plain_rate:10.0f} records/s")
-        print(f"offline verifier: {result.records} records in {result.seconds:.2f}s = "
-              f"{result.rate:,.0f} records/s ({'verified' if result.ok else 'FAILED'})")
+        print(
+            f"offline verifier: {result.records} records in {result.seconds:.2f}s = "
+            f"{result.rate:,.0f} records/s ({'verified' if result.ok else 'FAILED'})"
+        )
         print(f"ratio chained/plain: {chained_rate / plain_rate:.3f}")
     finally:
         stack.close()

@@ -38,8 +38,12 @@ from server.playback import tokens
 
 def wrk(url: str, seconds: int, connections: int) -> float:
     """Requests per second wrk measured (non-2xx responses fail the run)."""
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"non-2xx responses from {url}:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -48,18 +52,28 @@ def wrk(url: str, seconds: int, connections: int) -> float:
 async def grant_for(base: str) -> tuple[str, str]:
     """A free event and a fan's playback grant, through the real API."""
     async with aiohttp.ClientSession() as s:
+
         async def register(role: str) -> str:
-            async with s.post(base + "/api/auth/register", json={
+            async with s.post(
+                base + "/api/auth/register",
+                json={
                     "email": f"{role}-{uuid.uuid4().hex[:8]}@bench.test",
-                    "password": "bench password", "role": role}) as r:
+                    "password": "bench password",
+                    "role": role,
+                },
+            ) as r:
                 return str((await r.json())["access"])
 
         artist, fan = await register("artist"), await register("fan")
-        async with s.post(base + "/api/live/create", headers={"Authorization": f"Bearer {artist}"},
-                          json={"title": "bench", "starts_at": "2030-01-01T00:00:00Z", "price": 0}) as r:
+        async with s.post(
+            base + "/api/live/create",
+            headers={"Authorization": f"Bearer {artist}"},
+            json={"title": "bench", "starts_at": "2030-01-01T00:00:00Z", "price": 0},
+        ) as r:
             event = await r.json()
-        async with s.post(base + f"/api/live/{event['id']}/playback",
-                          headers={"Authorization": f"Bearer {fan}"}) as r:
+        async with s.post(
+            base + f"/api/live/{event['id']}/playback", headers={"Authorization": f"Bearer {fan}"}
+        ) as r:
             grant = await r.json()
     return event["id"], grant["token"]
 
@@ -79,11 +93,19 @@ def main() -> None:
         dsn = stack.database_url(durable=False)
         redis_url = stack.redis_url()
         app_port, http_cached, http_nocache = (localstack.free_port() for _ in range(3))
-        env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": redis_url,
-               "MHC_PORT": str(app_port), "MHC_STATE_DIR": str(work / "state"),
-               "MHC_PUBLIC_URL": f"http://127.0.0.1:{http_cached}", "MHC_LOG_LEVEL": "WARNING",
-               **{n: secrets.token_urlsafe(32) for n in
-                  ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}}
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "REDIS_URL": redis_url,
+            "MHC_PORT": str(app_port),
+            "MHC_STATE_DIR": str(work / "state"),
+            "MHC_PUBLIC_URL": f"http://127.0.0.1:{http_cached}",
+            "MHC_LOG_LEVEL": "WARNING",
+            **{
+                n: secrets.token_urlsafe(32)
+                for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")
+            },
+        }
         cfg = load_config(env)
         app = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env)
         stack.add(localstack.Service("app", app, app_port))
@@ -91,36 +113,57 @@ def main() -> None:
 
         event_id, token = asyncio.run(grant_for(f"http://127.0.0.1:{app_port}"))
         segment = cfg.hls_dir / event_id / "0.ts"
-        for variant, port, cache in (("cached", http_cached, NginxLayout.gate_cache_seconds),
-                                     ("nocache", http_nocache, 0)):
-            layout = NginxLayout(state_dir=work / f"nginx-{variant}", rtmp_listen=str(localstack.free_port()),
-                                 http_listen=f"127.0.0.1:{port}", app_host="127.0.0.1",
-                                 app_port=app_port, hook_port=localstack.free_port(),
-                                 gate_cache_seconds=cache,
-                                 worker_user=default_worker_user())
+        for variant, port, cache in (
+            ("cached", http_cached, NginxLayout.gate_cache_seconds),
+            ("nocache", http_nocache, 0),
+        ):
+            layout = NginxLayout(
+                state_dir=work / f"nginx-{variant}",
+                rtmp_listen=str(localstack.free_port()),
+                http_listen=f"127.0.0.1:{port}",
+                app_host="127.0.0.1",
+                app_port=app_port,
+                hook_port=localstack.free_port(),
+                gate_cache_seconds=cache,
+                worker_user=default_worker_user(),
+            )
             prepare_dirs(cfg, layout)
             conf = render(cfg, layout).replace(
                 "        location /play/ {",
                 f"        location /ungated/ {{\n            alias {cfg.hls_dir}/;\n        }}\n"
-                "        location /play/ {", 1)
+                "        location /play/ {",
+                1,
+            )
             (layout.state_dir / "nginx.conf").write_text(conf)
             stack.add(localstack.start_nginx(layout.state_dir / "nginx.conf", port))
         segment.parent.mkdir(parents=True, exist_ok=True)
-        segment.write_bytes(b"\x47" + os.urandom(188 * 1000 - 1))  # ~188 KB, a 2 s segment at ~750 kbit/s
+        segment.write_bytes(
+            b"\x47" + os.urandom(188 * 1000 - 1)
+        )  # ~188 KB, a 2 s segment at ~750 kbit/s
         segment.parent.chmod(0o755)
 
         gated = f"/play/{token}/{event_id}/0.ts"
-        ungated_rps = wrk(f"http://127.0.0.1:{http_cached}/ungated/{event_id}/0.ts", args.seconds, args.connections)
+        ungated_rps = wrk(
+            f"http://127.0.0.1:{http_cached}/ungated/{event_id}/0.ts",
+            args.seconds,
+            args.connections,
+        )
         cached_rps = wrk(f"http://127.0.0.1:{http_cached}{gated}", args.seconds, args.connections)
         nocache_rps = wrk(f"http://127.0.0.1:{http_nocache}{gated}", args.seconds, args.connections)
 
         key = cfg.playback_secret.encode()
         n = 200_000
-        verify_us = timeit.timeit(lambda: tokens.verify(key, token, time.time()), number=n) / n * 1e6
-        print(f"segment size: {segment.stat().st_size} bytes; wrk {args.connections} connections, {args.seconds}s each")
+        verify_us = (
+            timeit.timeit(lambda: tokens.verify(key, token, time.time()), number=n) / n * 1e6
+        )
+        print(
+            f"segment size: {segment.stat().st_size} bytes; wrk {args.connections} connections, {args.seconds}s each"
+        )
         print(f"ungated nginx:                 {ungated_rps:10.0f} req/s")
         print(f"gated, allow cached 5s:        {cached_rps:10.0f} req/s")
-        print(f"gated, no cache (app per req): {nocache_rps:10.0f} req/s  (ratio {nocache_rps / ungated_rps:.3f})")
+        print(
+            f"gated, no cache (app per req): {nocache_rps:10.0f} req/s  (ratio {nocache_rps / ungated_rps:.3f})"
+        )
         print(f"token verification in-process: {verify_us:.2f} us/verify")
         print(f"ratio gated/ungated: {cached_rps / ungated_rps:.3f}")
     finally:

@@ -36,7 +36,10 @@ async def validate(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         result = await conn.execute(
             "UPDATE bench_baseline SET used = true, admitted_at = now() "
-            "WHERE id = $1 AND user_id = $2 AND used = false", ticket, uuid.UUID(claims["sub"]))
+            "WHERE id = $1 AND user_id = $2 AND used = false",
+            ticket,
+            uuid.UUID(claims["sub"]),
+        )
     if result != "UPDATE 1":
         return web.json_response({"error": "already_redeemed"}, status=409)
     return web.json_response({"status": "ok", "ticket_id": str(ticket)})

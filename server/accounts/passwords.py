@@ -27,8 +27,9 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
-async def verify_password(stored: str | None, password: str,
-                          slots: asyncio.Semaphore | None = None) -> bool:
+async def verify_password(
+    stored: str | None, password: str, slots: asyncio.Semaphore | None = None
+) -> bool:
     """True when `password` matches `stored`; `None` stored still spends the same time."""
     if slots is None:
         return await asyncio.get_running_loop().run_in_executor(None, _verify, stored, password)

@@ -21,8 +21,9 @@ async def register(request: web.Request) -> web.Response:
     """Create a fan or artist account; returns tokens like login."""
     body = await api.body(request, RegisterIn)
     display_name = body.display_name or body.email.split("@", 1)[0][:80] or "fan"
-    session = await service.register(request.app, body.email, body.password, display_name,
-                                     body.role, client_ip(request))
+    session = await service.register(
+        request.app, body.email, body.password, display_name, body.role, client_ip(request)
+    )
     return api.reply(session, Session, status=201)
 
 
@@ -31,8 +32,9 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """Exchange email and password for {access, refresh, user}."""
     body = await api.body(request, LoginIn)
-    return api.reply(await service.login(request.app, body.email, body.password,
-                                         client_ip(request)), Session)
+    return api.reply(
+        await service.login(request.app, body.email, body.password, client_ip(request)), Session
+    )
 
 
 @routes.post("/api/auth/refresh", name="auth_refresh")

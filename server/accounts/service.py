@@ -1,4 +1,8 @@
-"""Register, login, refresh and logout: the rules, apart from HTTP."""
+"""Register, login, refresh and logout: the rules, apart from HTTP.
+
+Other packages read accounts through `find_account` (a typed `server.accounts.account.Account`)
+and `display_names`; none of them reads the users table or its rows.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from server import audit, geo
 from server.accounts import store
-from server.accounts.auth import DENIED_PREFIX, cache_valid_after
+from server.accounts.account import Account
+from server.accounts.auth import DENIED_PREFIX, cache_valid_after, tokens_revoked
 from server.accounts.passwords import hash_password, verify_password
 from server.accounts.tokens import Principal, issue_access, new_refresh_token, refresh_digest
 from server.errors import ApiError, conflict, not_found, unauthorized
 from server.keys import CLOCK, CONFIG, DB, REDIS
 from server.metrics import AUTH_DECISIONS
-from server.ratelimit import FailureCounter, TokenBucket
+from server.ratelimit import FailureCounter, RateLimit, RateLimiter
+from server.wire import timestamp
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-SELF_SERVICE_ROLES = ("fan", "artist")
 
 
 def valid_email(email: str) -> bool:
@@ -33,8 +39,26 @@ def valid_email(email: str) -> bool:
 
 def user_json(row: Any) -> dict[str, Any]:
     """A user as the API shows it."""
-    return {"id": str(row["id"]), "email": row["email"], "display_name": row["display_name"],
-            "role": row["role"], "created_at": row["created_at"].isoformat()}
+    return {
+        "id": str(row["id"]),
+        "email": row["email"],
+        "display_name": row["display_name"],
+        "role": row["role"],
+        "created_at": timestamp(row["created_at"]),
+    }
+
+
+async def find_account(conn: asyncpg.Connection, user_id: uuid.UUID) -> Account | None:
+    """An account read on the caller's connection, or None when there is none."""
+    row = await store.user_by_id(conn, user_id)
+    return None if row is None else Account.from_row(row)
+
+
+async def display_names(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The display names of the accounts that exist among `user_ids`."""
+    return await store.display_names(conn, user_ids)
 
 
 # Concurrent Argon2 work per app (keyed by app: tests run several in one process). Each hash
@@ -52,17 +76,21 @@ def hash_slots(app: web.Application) -> asyncio.Semaphore:
 
 async def _limit_registrations(app: web.Application, ip: str) -> None:
     cfg = app[CONFIG]
-    bucket = TokenBucket(app[REDIS], "auth:rl:register", cfg.register_per_hour_ip,
-                         cfg.register_per_hour_ip / 3600)
-    allowed, wait_ms = await bucket.take(ip, app[CLOCK].time())
+    limit = RateLimit("register_ip", cfg.register_per_hour_ip, cfg.register_per_hour_ip / 3600)
+    allowed, wait_ms = await RateLimiter(app[REDIS]).take([(limit, ip)], app[CLOCK].time())
     if not allowed:
         AUTH_DECISIONS.labels("register", "rate_limited").inc()
-        raise ApiError(429, "rate_limited", "too many registrations from this address; "
-                       "try again later", retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many registrations from this address; try again later",
+            retry_after=max(1, math.ceil(wait_ms / 1000)),
+        )
 
 
-async def register(app: web.Application, email: str, password: str, display_name: str,
-                   role: str, ip: str) -> dict[str, Any]:
+async def register(
+    app: web.Application, email: str, password: str, display_name: str, role: str, ip: str
+) -> dict[str, Any]:
     """Create an account and log it in (rate-limited per address, before any hashing)."""
     await _limit_registrations(app, ip)
     password_hash = await hash_password(password, hash_slots(app))
@@ -76,16 +104,20 @@ async def register(app: web.Application, email: str, password: str, display_name
 
 def _limiters(app: web.Application) -> tuple[FailureCounter, FailureCounter]:
     cfg = app[CONFIG]
-    return (FailureCounter(app[REDIS], "auth:fail:acct", cfg.login_max_failures_account, cfg.login_window),
-            FailureCounter(app[REDIS], "auth:fail:ip", cfg.login_max_failures_ip, cfg.login_window))
+    return (
+        FailureCounter(
+            app[REDIS], "auth:fail:acct", cfg.login_max_failures_account, cfg.login_window
+        ),
+        FailureCounter(app[REDIS], "auth:fail:ip", cfg.login_max_failures_ip, cfg.login_window),
+    )
 
 
 def unknown_email_key(email: str) -> str:
     """The failure-counter key of an address no account has: a fold that maps every case and
-    compatibility variant (`İ`, `i`, `ı`, `ﬁ`) to one key, so variants cannot multiply tries."""
+    compatibility variant (`İ`, `i`, `ı`, `ﬁ`) to one key, so variants cannot multiply tries."""  # noqa: RUF002
     decomposed = unicodedata.normalize("NFKD", email.casefold())
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return "email:" + unicodedata.normalize("NFKC", folded).replace("ı", "i")
+    return "email:" + unicodedata.normalize("NFKC", folded).replace("ı", "i")  # noqa: RUF001
 
 
 async def login(app: web.Application, email: str, password: str, ip: str) -> dict[str, Any]:
@@ -99,21 +131,28 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
     wait = max(await per_account.reserve(account_key), await per_ip.reserve(ip))
     if wait:
         AUTH_DECISIONS.labels("login", "rate_limited").inc()
-        raise ApiError(429, "rate_limited", "too many failed logins; try again later",
-                       retry_after=wait)
+        raise ApiError(
+            429, "rate_limited", "too many failed logins; try again later", retry_after=wait
+        )
     ok = await verify_password(row["password_hash"] if row else None, password, hash_slots(app))
     if row is None or not ok:
         AUTH_DECISIONS.labels("login", "denied").inc()
-        await audit.log(app, "USER_LOGIN_FAILED", subject=row["id"] if row else None,
-                        personal={"ip": ip} if row else None, reason="bad_credentials")
+        await audit.log(
+            app,
+            "USER_LOGIN_FAILED",
+            subject=row["id"] if row else None,
+            personal={"ip": ip} if row else None,
+            reason="bad_credentials",
+        )
         raise unauthorized("wrong email or password", "bad_credentials")
     await per_account.clear(account_key)
     await per_ip.release(ip)
     place = geo.locate(app, ip)
     if place is not None:  # re-verifies the account there for the anti-sharing check
         async with app[DB].acquire() as conn:
-            await store.set_login_location(conn, row["id"], place.latitude, place.longitude,
-                                           app[CLOCK].now())
+            await store.set_login_location(
+                conn, row["id"], place.latitude, place.longitude, app[CLOCK].now()
+            )
     AUTH_DECISIONS.labels("login", "allowed").inc()
     await audit.log(app, "USER_LOGIN", actor=row["id"], subject=row["id"], personal={"ip": ip})
     return await _session(app, row, uuid.uuid4())
@@ -122,10 +161,17 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
 def _tokens(app: web.Application, user: Any) -> tuple[dict[str, Any], bytes]:
     """A session reply (access + new refresh token) and the refresh token's digest."""
     cfg, clock = app[CONFIG], app[CLOCK]
-    access, exp = issue_access(cfg.jwt_secret, user["id"], user["role"], clock.time(), cfg.access_ttl)
+    access, exp = issue_access(
+        cfg.jwt_secret, user["id"], user["role"], clock.time(), cfg.access_ttl
+    )
     refresh_token, digest = new_refresh_token()
-    return {"access": access, "refresh": refresh_token, "expires_in": exp - int(clock.time()),
-            "token_type": "Bearer", "user": user_json(user)}, digest
+    return {
+        "access": access,
+        "refresh": refresh_token,
+        "expires_in": exp - int(clock.time()),
+        "token_type": "Bearer",
+        "user": user_json(user),
+    }, digest
 
 
 async def _session(app: web.Application, user: Any, family_id: uuid.UUID) -> dict[str, Any]:
@@ -157,12 +203,14 @@ async def refresh(app: web.Application, token: str) -> dict[str, Any]:
             user = await store.user_by_id(conn, used["user_id"])
             if user is not None:
                 reply, new_digest = _tokens(app, user)
-                await store.insert_refresh(conn, user["id"], used["family_id"], new_digest,
-                                           _refresh_expiry(app))
+                await store.insert_refresh(
+                    conn, user["id"], used["family_id"], new_digest, _refresh_expiry(app)
+                )
     if used["state"] == "spent":
         AUTH_DECISIONS.labels("refresh", "reuse").inc()
-        await audit.log(app, "REFRESH_TOKEN_REUSED", subject=used["user_id"],
-                        family=used["family_id"])
+        await audit.log(
+            app, "REFRESH_TOKEN_REUSED", subject=used["user_id"], family=used["family_id"]
+        )
         raise unauthorized("refresh token already used or revoked; sign in again", "token_reused")
     if reply is None:
         AUTH_DECISIONS.labels("refresh", "denied").inc()
@@ -180,17 +228,20 @@ async def logout(app: web.Application, principal: Principal, refresh_token: str 
     clock = app[CLOCK]
     ttl = max(principal.exp - int(clock.time()), 1)
     async with app[DB].acquire() as conn:
-        await store.revoke_access(conn, principal.jti, principal.user_id,
-                                  datetime.fromtimestamp(principal.exp, UTC))
+        await store.revoke_access(
+            conn, principal.jti, principal.user_id, datetime.fromtimestamp(principal.exp, UTC)
+        )
         if refresh_token:
             family = await store.family_of(conn, refresh_digest(refresh_token))
             if family is not None and family["user_id"] == principal.user_id:
                 await store.revoke_family(conn, family["family_id"], clock.now())
     await app[REDIS].set(DENIED_PREFIX + principal.jti, "1", ex=ttl)
+    await tokens_revoked(app, principal.user_id, principal.jti)
 
 
-async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor: object,
-                      via: str) -> Any:
+async def change_role(
+    app: web.Application, user_id: uuid.UUID, role: str, actor: object, via: str
+) -> Any:
     """The one way to change a role (API and CLI): tokens issued before it stop working at
     once, and the change is recorded in the forensic log. Returns the user row."""
     valid_after_ms = int(app[CLOCK].time() * 1000)
@@ -199,14 +250,24 @@ async def change_role(app: web.Application, user_id: uuid.UUID, role: str, actor
         row = await store.set_role(conn, user_id, role, valid_after_ms)
         if row is None:
             raise not_found("user")
-        await audit.record(app, conn, "ROLE_CHANGED", actor=actor, subject=user_id, role=role,
-                           previous=previous, via=via)
+        await audit.record(
+            app,
+            conn,
+            "ROLE_CHANGED",
+            actor=actor,
+            subject=user_id,
+            role=role,
+            previous=previous,
+            via=via,
+        )
     await cache_valid_after(app, user_id, valid_after_ms)
+    await tokens_revoked(app, user_id, None)
     return row
 
 
-async def verified_at(app: web.Application, user_id: uuid.UUID, place: geo.Place,
-                      since: datetime) -> bool:
+async def verified_at(
+    app: web.Application, user_id: uuid.UUID, place: geo.Place, since: datetime
+) -> bool:
     """True when the account logged in near `place` (within the anti-sharing distance) after
     `since`: its owner re-verified there."""
     async with app[DB].acquire() as conn:

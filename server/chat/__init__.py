@@ -1,4 +1,11 @@
-"""Live chat over Socket.IO: rooms per event, moderation, presence, shared across processes."""
+"""Live chat over Socket.IO: rooms per event, moderation, presence, shared across processes.
+
+Split by concern: `connections` (who may connect, token freshness), `rooms` (join, leave, the
+Redis mirror, removals), `messages` (posting), `moderation` (sanctions, pins, moderators),
+`control` (notices between processes and the hooks other packages call), `handlers` (the
+Socket.IO server: typed `payloads` in, acks out). `setup` mounts the server; the runtime
+(`CHAT`, a `ChatRuntime`) is built when the app starts.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +21,23 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from server.access import WATCH_RULES
-from server.chat import handlers, service
+from server.accounts.auth import REVOCATION_LISTENERS
+from server.chat import control, handlers, rooms
 from server.chat.bus import ControlBus
 from server.chat.cache import ChatCache
-from server.chat.hub import CHAT, ChatHub, room_of
+from server.chat.hub import CHAT, HUB, ChatHub, ChatRuntime, room_of
+from server.chat.lookups import Lookups
 from server.chat.presence import Presence
 from server.chat.routes import routes
 from server.chat.settings import load_settings
 from server.chat.writer import MessageWriter
 from server.keys import CONFIG, DB
 from server.live.service import STATUS_LISTENERS
+from server.playback.service import VIEWER_REVOKED_LISTENERS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CHAT", "setup"]
+__all__ = ["CHAT", "HUB", "setup"]
 
 _SHUTDOWN_FLUSH_SECONDS = 10.0
 # The chat's own Redis connections: a blocking pool, so a storm of joins or disconnects
@@ -53,27 +63,36 @@ def _tune_gc() -> None:
 
 async def _disconnect_all(app: web.Application) -> None:
     """Close every socket first, so the web server's shutdown does not wait on open websockets."""
-    hub = app[CHAT]
+    hub = app[HUB]
     for sid in list(hub.connections):
         with contextlib.suppress(Exception):
             await hub.sio.disconnect(sid, ignore_queue=True)
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    hub = app[CHAT]
+    hub = app[HUB]
     settings = hub.settings
     url = app[CONFIG].redis_url
-    assert url, "REDIS_URL must be set before the app starts"
-    pool = BlockingConnectionPool.from_url(url, max_connections=_REDIS_CONNECTIONS,
-                                           timeout=_REDIS_WAIT_SECONDS, decode_responses=True)
+    if not url:
+        raise RuntimeError("REDIS_URL must be set before the app starts")
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=_REDIS_CONNECTIONS, timeout=_REDIS_WAIT_SECONDS, decode_responses=True
+    )
     redis = Redis(connection_pool=pool)
     _tune_gc()
-    hub.cache = ChatCache(redis)
-    hub.writer = MessageWriter(lambda: app[DB], settings.flush_interval, settings.flush_batch)
-    hub.presence = Presence(redis, settings, uuid.uuid4().hex)
-    hub.bus = ControlBus(redis, f"{settings.channel}:control",
-                         functools.partial(service.on_control, app))
-    await hub.bus.start()
+    chat = ChatRuntime(
+        hub=hub,
+        cache=ChatCache(redis),
+        writer=MessageWriter(lambda: app[DB], settings.flush_interval, settings.flush_batch),
+        presence=Presence(redis, settings, uuid.uuid4().hex),
+        bus=ControlBus(
+            redis, f"{settings.channel}:control", functools.partial(control.on_control, app)
+        ),
+        lookups=Lookups(lambda: app[DB]),
+        message_limit=settings.message_limit,
+    )
+    app[CHAT] = chat
+    await chat.bus.start()
     # Subscribe to the Socket.IO queue now rather than at the first client's connect, so a
     # broadcast from another process can never race this process's first subscription.
     sio = hub.sio
@@ -83,22 +102,28 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
     async def broadcast(event_id: uuid.UUID, count: int) -> None:
         # Every process tells only its own clients, so nobody gets the count twice.
-        await sio.emit("viewers", {"event_id": str(event_id), "viewers": count},
-                       room=room_of(event_id), ignore_queue=True)
+        await sio.emit(
+            "viewers",
+            {"event_id": str(event_id), "viewers": count},
+            room=room_of(event_id),
+            ignore_queue=True,
+        )
 
-    tasks = [asyncio.create_task(hub.writer.run(), name="chat-writer"),
-             asyncio.create_task(hub.presence.run(broadcast), name="chat-presence")]
+    tasks = [
+        asyncio.create_task(chat.writer.run(), name="chat-writer"),
+        asyncio.create_task(chat.presence.run(broadcast), name="chat-presence"),
+    ]
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     try:
-        await asyncio.wait_for(hub.writer.flush(), _SHUTDOWN_FLUSH_SECONDS)
+        await asyncio.wait_for(chat.writer.flush(), _SHUTDOWN_FLUSH_SECONDS)
     except Exception:
         log.exception("chat messages left unwritten at shutdown")
     with contextlib.suppress(Exception):
-        await hub.presence.close()
-    await hub.bus.close()
+        await chat.presence.close()
+    await chat.bus.close()
     await redis.aclose()
     await pool.disconnect()
     await sio.shutdown()
@@ -109,15 +134,17 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """Mount Socket.IO at /socket.io/, add the chat routes, rules, listeners and tasks."""
+    """Mount Socket.IO at /socket.io/, add the chat routes, rules, listeners and runtime."""
     config = app[CONFIG]
     settings = load_settings(config)
     hub = ChatHub(settings=settings, sio=handlers.create_server(config, settings))
-    app[CHAT] = hub
+    app[HUB] = hub
     hub.sio.attach(app)
     handlers.register(app)
     app.router.add_routes(routes)
-    app.setdefault(STATUS_LISTENERS, []).append(service.on_status)
-    app.setdefault(WATCH_RULES, []).append(service.assigned_moderator_rule)
+    app.setdefault(STATUS_LISTENERS, []).append(control.on_status)
+    app.setdefault(WATCH_RULES, []).append(rooms.assigned_moderator_rule)
+    app.setdefault(VIEWER_REVOKED_LISTENERS, []).append(control.on_viewer_revoked)
+    app.setdefault(REVOCATION_LISTENERS, []).append(control.on_tokens_revoked)
     app.on_shutdown.append(_disconnect_all)
     app.cleanup_ctx.append(_lifecycle)

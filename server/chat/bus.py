@@ -7,6 +7,7 @@ connections wherever they are, which only the process holding them can do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -79,9 +80,7 @@ class ControlBus:
         """Stop listening."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]

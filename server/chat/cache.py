@@ -13,22 +13,29 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from server.chat.lookups import Batcher
+from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
+
 MIRROR_TTL_MS = 6 * 3600 * 1000
 VERSION_TTL_S = 7 * 24 * 3600
 RECENT_MAX = 200  # the history shown on join is the last 50; the rest absorbs deletions
 
-# Admit one message: every check and the append to the recent list in one atomic round trip.
+# Admit one message: every check and the append to the recent list in one atomic round trip;
+# the per-user bucket is the shared limiter's (server.ratelimit), embedded here.
 # KEYS: warm, bans, timeouts, room, slow-last, bucket, recent.
 # ARGV: user, now (s), exempt from slow mode (0/1), bucket capacity, refill/s, recent max,
 #       message json, mirror ttl ms.
 # Returns {outcome, detail}: ok | cold | banned | timed_out (until, s) | slow_mode (wait ms)
 # | rate_limited (wait ms).
-_ADMIT = """
+_ADMIT = (
+    TAKE_BUCKETS_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'cold', '0'} end
 local user = ARGV[1]; local now = tonumber(ARGV[2])
 if redis.call('SISMEMBER', KEYS[2], user) == 1 then return {'banned', '0'} end
-local untl = tonumber(redis.call('HGET', KEYS[3], user) or '0')
-if untl > now then return {'timed_out', tostring(untl)} end
+local untl = redis.call('HGET', KEYS[3], user) or '0'
+-- The stored text itself: Lua's tostring keeps only 14 digits and would shift the time.
+if tonumber(untl) > now then return {'timed_out', untl} end
 local slow = 0
 if ARGV[3] == '0' then
   slow = tonumber(redis.call('HGET', KEYS[4], 'slow') or '0')
@@ -39,23 +46,15 @@ if ARGV[3] == '0' then
     end
   end
 end
-local cap = tonumber(ARGV[4]); local rate = tonumber(ARGV[5])
-local b = redis.call('HMGET', KEYS[6], 't', 'ts')
-local tokens = tonumber(b[1]); local ts = tonumber(b[2])
-if tokens == nil then tokens = cap; ts = now end
-tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
-if tokens < 1 then
-  redis.call('HSET', KEYS[6], 't', tokens, 'ts', now)
-  return {'rate_limited', tostring(math.ceil((1 - tokens) / rate * 1000))}
-end
-redis.call('HSET', KEYS[6], 't', tokens - 1, 'ts', now)
-redis.call('PEXPIRE', KEYS[6], math.ceil(cap / rate * 1000) + 1000)
+local allowed, wait = take_buckets(KEYS, 6, 1, ARGV, 4, now, 1)
+if allowed == 0 then return {'rate_limited', tostring(wait)} end
 if slow > 0 then redis.call('SET', KEYS[5], ARGV[2], 'PX', math.ceil(slow * 1000) + 1000) end
 redis.call('RPUSH', KEYS[7], ARGV[7])
 redis.call('LTRIM', KEYS[7], -tonumber(ARGV[6]), -1)
 redis.call('PEXPIRE', KEYS[7], ARGV[8])
 return {'ok', '0'}
 """
+)
 
 # What a joining client needs. KEYS: warm, bans, timeouts, room, recent. ARGV: user, history.
 # Returns {'cold'} or {'ok', banned, timeout until, slow, pinned json, message json...}.
@@ -131,41 +130,94 @@ class ChatCache:
         self._join = redis.register_script(_JOIN_STATE)
         self._load = redis.register_script(_LOAD)
         self._take = redis.register_script(_TAKE_RECENT)
+        # Joins arriving together (the storm at show start) read their state in one pipeline.
+        self._join_batch: Batcher[tuple[uuid.UUID, uuid.UUID, int], JoinState] = Batcher(
+            self._join_states
+        )
 
-    async def admit(self, event_id: uuid.UUID, user_id: uuid.UUID, now: float, exempt: bool,
-                    burst: int, rate: float, message_json: str) -> tuple[str, float]:
-        """Check ban, timeout, slow mode and the user's bucket; on success keep the message."""
+    async def admit(
+        self,
+        event_id: uuid.UUID,
+        user_id: uuid.UUID,
+        now: float,
+        exempt: bool,
+        limit: RateLimit,
+        message_json: str,
+    ) -> tuple[str, float]:
+        """Check ban, timeout, slow mode and the user's `limit`; on success keep the message."""
         outcome, detail = await self._admit(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, f"slow:{user_id}"),
-                  f"chat:rate:{user_id}", _key(event_id, "recent")],
-            args=[str(user_id), repr(now), "1" if exempt else "0", burst, repr(rate), RECENT_MAX,
-                  message_json, MIRROR_TTL_MS],
+            keys=[
+                _key(event_id, "warm"),
+                _key(event_id, "bans"),
+                _key(event_id, "timeouts"),
+                _key(event_id, "room"),
+                _key(event_id, f"slow:{user_id}"),
+                limit.key(str(user_id)),
+                _key(event_id, "recent"),
+            ],
+            args=[
+                str(user_id),
+                repr(now),
+                "1" if exempt else "0",
+                *limit.args(),
+                RECENT_MAX,
+                message_json,
+                MIRROR_TTL_MS,
+            ],
         )
         return str(outcome), float(detail)
 
-    async def join_state(self, event_id: uuid.UUID, user_id: uuid.UUID,
-                         history: int) -> JoinState | None:
+    async def join_state(
+        self, event_id: uuid.UUID, user_id: uuid.UUID, history: int
+    ) -> JoinState | None:
         """The user's standing and the room's state, or None when the event is cold."""
-        out = await self._join(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, "recent")],
-            args=[str(user_id), history],
-        )
-        if out[0] != "ok":
-            return None
-        return JoinState(banned=out[1] == "1", timed_out_until=float(out[2]),
-                         slow_mode=int(float(out[3])), pinned_json=out[4] or None,
-                         recent_json=list(out[5:]))
+        return await self._join_batch.get((event_id, user_id, history))
+
+    async def _join_states(
+        self, wanted: list[tuple[uuid.UUID, uuid.UUID, int]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID, int], JoinState]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event_id, user_id, history in wanted:
+                await self._join(
+                    keys=[
+                        _key(event_id, "warm"),
+                        _key(event_id, "bans"),
+                        _key(event_id, "timeouts"),
+                        _key(event_id, "room"),
+                        _key(event_id, "recent"),
+                    ],
+                    args=[str(user_id), history],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        states = {}
+        for key, out in zip(wanted, results, strict=True):
+            if out[0] == "ok":
+                states[key] = JoinState(
+                    banned=out[1] == "1",
+                    timed_out_until=float(out[2]),
+                    slow_mode=int(float(out[3])),
+                    pinned_json=out[4] or None,
+                    recent_json=list(out[5:]),
+                )
+        return states
 
     async def version(self, event_id: uuid.UUID) -> str:
         """The event's moderation version, read before a snapshot is taken."""
         value = await self._redis.get(_key(event_id, "ver"))
         return str(value) if value is not None else "0"
 
-    async def load(self, event_id: uuid.UUID, version: str, *, bans: Sequence[uuid.UUID],
-                   timeouts: Sequence[tuple[uuid.UUID, float]], slow_mode: int,
-                   pinned_json: str | None, recent_json: Sequence[str]) -> bool:
+    async def load(
+        self,
+        event_id: uuid.UUID,
+        version: str,
+        *,
+        bans: Sequence[uuid.UUID],
+        timeouts: Sequence[tuple[uuid.UUID, float]],
+        slow_mode: int,
+        pinned_json: str | None,
+        recent_json: Sequence[str],
+    ) -> bool:
         """Install a snapshot; False when the version moved (the caller re-reads and retries)."""
         args: list[str | int] = [version, MIRROR_TTL_MS, slow_mode, pinned_json or "", len(bans)]
         args += [str(b) for b in bans]
@@ -174,8 +226,14 @@ class ChatCache:
             args += [str(user), repr(until)]
         args += list(recent_json)
         done = await self._load(
-            keys=[_key(event_id, "warm"), _key(event_id, "bans"), _key(event_id, "timeouts"),
-                  _key(event_id, "room"), _key(event_id, "recent"), _key(event_id, "ver")],
+            keys=[
+                _key(event_id, "warm"),
+                _key(event_id, "bans"),
+                _key(event_id, "timeouts"),
+                _key(event_id, "room"),
+                _key(event_id, "recent"),
+                _key(event_id, "ver"),
+            ],
             args=args,
         )
         return bool(done)
@@ -199,8 +257,7 @@ class ChatCache:
 
     async def timeout(self, event_id: uuid.UUID, user_id: uuid.UUID, until: float) -> None:
         """Mirror a timeout (epoch seconds)."""
-        await self._apply(event_id, ("HSET", _key(event_id, "timeouts"), str(user_id),
-                                     repr(until)))
+        await self._apply(event_id, ("HSET", _key(event_id, "timeouts"), str(user_id), repr(until)))
 
     async def slow_mode(self, event_id: uuid.UUID, seconds: int) -> None:
         """Mirror the room's slow mode."""
@@ -210,9 +267,11 @@ class ChatCache:
         """Mirror the pinned message (None unpins)."""
         await self._apply(event_id, ("HSET", _key(event_id, "room"), "pinned", message_json or ""))
 
-    async def take_recent(self, event_id: uuid.UUID, message_id: uuid.UUID,
-                          remove: bool) -> str | None:
+    async def take_recent(
+        self, event_id: uuid.UUID, message_id: uuid.UUID, remove: bool
+    ) -> str | None:
         """The recent message with this id (removed from history when `remove`), or None."""
-        found = await self._take(keys=[_key(event_id, "recent")],
-                                 args=[str(message_id), "1" if remove else "0"])
+        found = await self._take(
+            keys=[_key(event_id, "recent")], args=[str(message_id), "1" if remove else "0"]
+        )
         return None if found is None else str(found)

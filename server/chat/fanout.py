@@ -22,8 +22,9 @@ PUBLISH_CONNECTIONS = 32
 PUBLISH_WAIT_SECONDS = 10.0
 
 
-def _fanout(manager: Any, event: str, args: list[Any], namespace: str, room: Any,
-            skip_sid: Any) -> bool:
+def _fanout(
+    manager: Any, event: str, args: list[Any], namespace: str, room: Any, skip_sid: Any
+) -> bool:
     """Enqueue the event for every local participant of `room`; False to use the stock path."""
     sockets = getattr(getattr(manager.server, "eio", None), "sockets", None)
     if not isinstance(sockets, dict):
@@ -58,27 +59,55 @@ class ChatRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     def _redis_connect(self) -> None:
         super()._redis_connect()
         if self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            pool = BlockingConnectionPool.from_url(self.redis_url,
-                                                   max_connections=PUBLISH_CONNECTIONS,
-                                                   timeout=PUBLISH_WAIT_SECONDS)
+            pool = BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=PUBLISH_CONNECTIONS, timeout=PUBLISH_WAIT_SECONDS
+            )
             self.redis = Redis(connection_pool=pool)
             self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
-    async def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None,
-                   skip_sid: Any = None, callback: Any = None, to: Any = None,
-                   **kwargs: Any) -> None:
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
         """Local-only broadcasts (`ignore_queue`) take the direct path too."""
-        if kwargs.get("ignore_queue") and callback is None and _fanout(
-                self, event, _args(data), namespace or "/", to or room, skip_sid):
+        if (
+            kwargs.get("ignore_queue")
+            and callback is None
+            and _fanout(self, event, _args(data), namespace or "/", to or room, skip_sid)
+        ):
             return
-        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
-                           callback=callback, to=to, **kwargs)
+        await super().emit(
+            event,
+            data,
+            namespace=namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            to=to,
+            **kwargs,
+        )
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         # Both local emits and those arriving from other processes come through here.
-        if message.get("callback") is None and not message.get("binary") and _fanout(
-                self, message["event"], list(message["data"]), message.get("namespace") or "/",
-                message.get("room"), message.get("skip_sid")):
+        if (
+            message.get("callback") is None
+            and not message.get("binary")
+            and _fanout(
+                self,
+                message["event"],
+                list(message["data"]),
+                message.get("namespace") or "/",
+                message.get("room"),
+                message.get("skip_sid"),
+            )
+        ):
             return
         await super()._handle_emit(message)
 
@@ -86,12 +115,20 @@ class ChatRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 class ChatLocalManager(socketio.AsyncManager):  # type: ignore[misc]
     """The single-process manager (no REDIS_URL) with the direct broadcast."""
 
-    async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
-                   skip_sid: Any = None, callback: Any = None, to: Any = None,
-                   **kwargs: Any) -> None:
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
         """Broadcast directly when no callback is involved."""
-        if callback is None and _fanout(self, event, _args(data), namespace, to or room,
-                                        skip_sid):
+        if callback is None and _fanout(self, event, _args(data), namespace, to or room, skip_sid):
             return
-        await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
-                           callback=callback, to=to, **kwargs)
+        await super().emit(
+            event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+        )

@@ -1,11 +1,12 @@
-"""Per-process chat runtime: the Socket.IO server, live connections and the parts they use."""
+"""Per-process chat state: the Socket.IO server, live connections, and the started runtime."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from aiohttp import web
@@ -16,8 +17,10 @@ from server.chat.settings import ChatSettings
 if TYPE_CHECKING:
     from server.chat.bus import ControlBus
     from server.chat.cache import ChatCache
+    from server.chat.lookups import Lookups
     from server.chat.presence import Presence
     from server.chat.writer import MessageWriter
+    from server.ratelimit import RateLimit
 
 # Each connection may send this many events per second (any event), with this burst; the
 # per-user message bucket in Redis is the real limit, this only keeps one socket from
@@ -61,35 +64,56 @@ class Connection:
         return True
 
 
-class Parts(NamedTuple):
-    """The chat's Redis- and PostgreSQL-backed parts, which exist while the app runs."""
-
-    cache: ChatCache
-    writer: MessageWriter
-    presence: Presence
-    bus: ControlBus
-
-
 @dataclass
 class ChatHub:
-    """Everything chat keeps per process; the Redis-backed parts are set when the app starts."""
+    """What exists from `setup`: the Socket.IO server (mounted on the app) and its connections."""
 
     settings: ChatSettings
     sio: socketio.AsyncServer
     connections: dict[str, Connection] = field(default_factory=dict)
-    cache: ChatCache | None = None
-    writer: MessageWriter | None = None
-    presence: Presence | None = None
-    bus: ControlBus | None = None
-
-    def parts(self) -> Parts:
-        """The started parts; only called while the app runs."""
-        assert self.cache and self.writer and self.presence and self.bus, "chat not started"
-        return Parts(self.cache, self.writer, self.presence, self.bus)
 
     async def emit_room(self, event_id: uuid.UUID, event: str, data: Any) -> None:
         """Send to everyone in an event's room, on every process."""
         await self.sio.emit(event, data, room=room_of(event_id))
 
+    def room_sids(self, event_id: uuid.UUID, user_id: uuid.UUID | None = None) -> list[str]:
+        """This process's sockets in an event's room, by Socket.IO's own membership.
 
-CHAT = web.AppKey("chat", ChatHub)
+        Kicks go by this, never by presence: a socket is in the room until the server itself
+        takes it out, whatever the client claims.
+        """
+        sids = [sid for sid, _ in self.sio.manager.get_participants("/", room_of(event_id))]
+        if user_id is None:
+            return sids
+        return [
+            sid
+            for sid in sids
+            if (conn := self.connections.get(sid)) is not None and conn.principal.user_id == user_id
+        ]
+
+
+@dataclass(frozen=True)
+class ChatRuntime:
+    """The chat's Redis- and PostgreSQL-backed parts, built when the app starts."""
+
+    hub: ChatHub
+    cache: ChatCache
+    writer: MessageWriter
+    presence: Presence
+    bus: ControlBus
+    lookups: Lookups
+    message_limit: RateLimit
+    # Loads of the Redis mirror under way, per event (concurrent joiners share one).
+    warming: dict[uuid.UUID, asyncio.Future[None]] = field(default_factory=dict)
+    # Completed loads per event: a joiner who found the mirror cold before the last load
+    # finished reads again instead of loading it once more.
+    mirror_loads: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> ChatSettings:
+        """The chat's settings."""
+        return self.hub.settings
+
+
+HUB = web.AppKey("chat_hub", ChatHub)
+CHAT = web.AppKey("chat", ChatRuntime)

@@ -15,12 +15,18 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from server.chat.lookups import Cached
 from server.chat.metrics import VIEWER_BROADCASTS
 from server.chat.settings import ChatSettings
 
 log = logging.getLogger(__name__)
 
 Broadcast = Callable[[uuid.UUID, int], Awaitable[None]]
+
+# How stale the count in a join reply may be. Counting reads the whole viewer set, so a
+# count per join would make a storm of N joins cost N^2; this makes it a few reads a second.
+# The heartbeat broadcasts the exact count every `presence_interval` anyway.
+JOIN_COUNT_TTL = 1.0
 
 
 def _key(event_id: uuid.UUID) -> str:
@@ -40,16 +46,10 @@ class Presence:
         self._ops: list[tuple[str, str, str, float]] = []
         self._batch: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._recent_counts: Cached[uuid.UUID, int] = Cached(self.count, JOIN_COUNT_TTL)
 
     def _member(self, user_id: uuid.UUID) -> str:
         return f"{self.process_id}:{user_id}"
-
-    def local_sids(self, event_id: uuid.UUID, user_id: uuid.UUID | None = None) -> list[str]:
-        """This process's connections in a room (of one user, when given)."""
-        users = self._members.get(event_id, {})
-        if user_id is not None:
-            return list(users.get(user_id, ()))
-        return [sid for sids in users.values() for sid in sids]
 
     async def add(self, event_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
         """Count a connection in; the user's first one here adds them to the shared set."""
@@ -109,6 +109,10 @@ class Presence:
         """Distinct users in the room across all live processes."""
         members = await self._redis.zrangebyscore(_key(event_id), time.time(), "+inf")
         return len({str(m).partition(":")[2] for m in members})
+
+    async def recent_count(self, event_id: uuid.UUID) -> int:
+        """`count`, at most JOIN_COUNT_TTL seconds old (concurrent callers share one read)."""
+        return await self._recent_counts.get(event_id)
 
     async def heartbeat(self) -> dict[uuid.UUID, int]:
         """Refresh this process's members and return the count of each room it hosts."""

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server import api, validate
 from server.accounts.auth import require_user
-from server.chat import service
+from server.chat import moderation, rooms
 from server.chat.models import (
     History,
     ModeratorAssigned,
@@ -26,9 +26,10 @@ async def assign(request: web.Request) -> web.Response:
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
     user_id = (await api.body(request, ModeratorIn)).user_id
-    created = await service.assign_moderator(request.app, principal, event_id, user_id)
-    return api.reply(ModeratorAssigned(event_id=event_id, user_id=user_id),
-                     status=201 if created else 200)
+    created = await moderation.assign_moderator(request.app, principal, event_id, user_id)
+    return api.reply(
+        ModeratorAssigned(event_id=event_id, user_id=user_id), status=201 if created else 200
+    )
 
 
 @routes.delete("/api/live/{id}/moderators/{user_id}", name="chat_moderator_remove")
@@ -36,8 +37,9 @@ async def assign(request: web.Request) -> web.Response:
 async def unassign(request: web.Request) -> web.Response:
     """The artist (or an admin) removes a chat moderator."""
     principal = await require_user(request)
-    await service.unassign_moderator(request.app, principal, validate.path_uuid(request),
-                                     validate.path_uuid(request, "user_id"))
+    await moderation.unassign_moderator(
+        request.app, principal, validate.path_uuid(request), validate.path_uuid(request, "user_id")
+    )
     return web.Response(status=204)
 
 
@@ -47,7 +49,7 @@ async def moderators(request: web.Request) -> web.Response:
     """The event's assigned moderators (for its moderators)."""
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
-    found = await service.list_moderators(request.app, principal, event_id)
+    found = await moderation.list_moderators(request.app, principal, event_id)
     return api.reply({"event_id": str(event_id), "moderators": found}, Moderators)
 
 
@@ -56,7 +58,7 @@ async def moderators(request: web.Request) -> web.Response:
 async def viewers(request: web.Request) -> web.Response:
     """Live viewer count: distinct users in the event's chat across all processes."""
     event_id = validate.path_uuid(request)
-    count = await service.viewers(request.app, event_id)
+    count = await rooms.viewers(request.app, event_id)
     return api.reply(Viewers(event_id=event_id, viewers=count))
 
 
@@ -66,7 +68,7 @@ async def history(request: web.Request) -> web.Response:
     """The last 50 visible messages (for anyone who may watch the event)."""
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
-    messages = await service.history(request.app, principal, event_id)
+    messages = await rooms.history(request.app, principal, event_id)
     return api.reply({"event_id": str(event_id), "messages": messages}, History)
 
 
@@ -76,5 +78,5 @@ async def sanctions(request: web.Request) -> web.Response:
     """Bans and running timeouts (for the event's moderators)."""
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
-    found = await service.list_sanctions(request.app, principal, event_id)
+    found = await moderation.list_sanctions(request.app, principal, event_id)
     return api.reply({"event_id": str(event_id), "sanctions": found}, Sanctions)

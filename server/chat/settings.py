@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server.config import Config, ConfigError, env_number
+from server.ratelimit import RateLimit
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class ChatSettings:
     cors_origins: tuple[str, ...] | str = ()
 
     @property
-    def rate_per_second(self) -> float:
-        """Token refill rate of the per-user bucket."""
-        return self.rate_burst / self.rate_window
+    def message_limit(self) -> RateLimit:
+        """The per-user message bucket: `rate_burst` messages per `rate_window` seconds."""
+        return RateLimit("chat_message", self.rate_burst, self.rate_burst / self.rate_window)
 
     @property
     def presence_ttl(self) -> float:

@@ -73,13 +73,17 @@ class MessageWriter:
                     # batch that did land is harmless to insert again.
                     self._pending[:0] = rows
                     raise
-                except Exception as exc:  # noqa: BLE001 - PostgreSQL down or restarting
+                except Exception as exc:  # noqa: BLE001 - logged below; the batch is retried
                     # Put the batch back in front so order is kept, and retry after a pause.
                     self._pending[:0] = rows
                     delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
                     attempt += 1
-                    log.warning("chat batch of %d failed (%s); retrying in %.1fs",
-                                len(rows), type(exc).__name__, delay)
+                    log.warning(
+                        "chat batch of %d failed (%s); retrying in %.1fs",
+                        len(rows),
+                        type(exc).__name__,
+                        delay,
+                    )
                     await asyncio.sleep(delay)
                     continue
                 BATCH_SIZE.observe(len(rows))

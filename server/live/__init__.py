@@ -1,1 +1,7 @@
-"""Live events, stream keys and the nginx-rtmp publish hooks."""
+"""Live events, stream keys and the nginx-rtmp publish hooks.
+
+Public face: `service.get_event` / `find_event` / `listing` return the typed
+`event.Event`, whose methods are the event's rules (`is_open`, `is_free`, `is_cancelled`,
+`is_run_by`, `is_managed_by`) and its JSON (`to_json`); `service.ensure_owner`;
+`STATUS_LISTENERS` and `STATUS_OUTBOX` for work that follows a status change.
+"""

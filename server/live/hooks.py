@@ -48,8 +48,11 @@ async def on_publish(request: web.Request) -> web.Response:
         raise bad_request("call must be publish", "invalid_form")
     event_id = await service.publish_started(request.app, fields["name"], fields["clientid"])
     if event_id is None:
-        raise ApiError(403, "publish_refused",
-                       "unknown key, event not open for streaming, or already publishing")
+        raise ApiError(
+            403,
+            "publish_refused",
+            "unknown key, event not open for streaming, or already publishing",
+        )
     # nginx-rtmp treats a 3xx whose Location has no rtmp:// as "rename the stream".
     return web.Response(status=302, headers={"Location": str(event_id)})
 
@@ -95,7 +98,9 @@ async def on_update(request: web.Request) -> web.Response:
     try:
         holds = await service.publisher_alive(request.app, fields["name"], fields["clientid"])
     except Exception:
-        log.warning("publisher heartbeat not recorded; the publisher keeps streaming", exc_info=True)
+        log.warning(
+            "publisher heartbeat not recorded; the publisher keeps streaming", exc_info=True
+        )
         return web.Response(status=204)
     if holds is False:
         raise ApiError(403, "publisher_replaced", "this publisher no longer holds the event")

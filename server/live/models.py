@@ -75,7 +75,7 @@ def _not_null(schema: dict[str, Any]) -> None:
 class EventEdit(Body):
     """Changes to a scheduled event; only the fields sent change (`capacity: null` lifts it)."""
 
-    model_config = ConfigDict(json_schema_extra=lambda schema: _not_null(schema))
+    model_config = ConfigDict(json_schema_extra=_not_null)
 
     title: Title | None = None
     description: Description | None = None

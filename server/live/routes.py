@@ -6,8 +6,7 @@ from aiohttp import web
 
 from server import api, validate
 from server.accounts.auth import require_user
-from server.keys import DB
-from server.live import service, store
+from server.live import service
 from server.live.models import CreatedEvent, Event, EventEdit, EventIn, Events, ListQuery, StreamKey
 
 routes = web.RouteTableDef()
@@ -27,9 +26,8 @@ async def create(request: web.Request) -> web.Response:
 async def listing(request: web.Request) -> web.Response:
     """Upcoming and live events, for anyone."""
     limit = api.query(request, ListQuery).limit
-    async with request.app[DB].acquire() as conn:
-        rows = await store.listing(conn, ("scheduled", "live"), limit)
-    return api.reply({"events": [service.event_json(r) for r in rows]}, Events)
+    events = await service.listing(request.app, ("scheduled", "live"), limit)
+    return api.reply({"events": [event.to_json() for event in events]}, Events)
 
 
 @routes.get("/api/live/mine", name="live_mine")
@@ -37,10 +35,10 @@ async def listing(request: web.Request) -> web.Response:
 async def mine(request: web.Request) -> web.Response:
     """The calling artist's events in every state."""
     artist = await require_user(request, "artist")
-    async with request.app[DB].acquire() as conn:
-        rows = await store.listing(conn, ("scheduled", "live", "ended", "cancelled"), 500,
-                                   artist.user_id)
-    return api.reply({"events": [service.event_json(r) for r in rows]}, Events)
+    events = await service.listing(
+        request.app, ("scheduled", "live", "ended", "cancelled"), 500, artist.user_id
+    )
+    return api.reply({"events": [event.to_json() for event in events]}, Events)
 
 
 @routes.get("/api/live/{id}", name="live_get")
@@ -48,7 +46,7 @@ async def mine(request: web.Request) -> web.Response:
 async def get(request: web.Request) -> web.Response:
     """One event."""
     event = await service.get_event(request.app, validate.path_uuid(request))
-    return api.reply(service.event_json(event), Event)
+    return api.reply(event.to_json(), Event)
 
 
 @routes.patch("/api/live/{id}", name="live_edit")
@@ -67,7 +65,8 @@ async def cancel(request: web.Request) -> web.Response:
     """The artist cancels a scheduled event."""
     principal = await require_user(request)
     return api.reply(
-        await service.cancel(request.app, principal, validate.path_uuid(request)), Event)
+        await service.cancel(request.app, principal, validate.path_uuid(request)), Event
+    )
 
 
 @routes.post("/api/live/{id}/stream-key", name="live_rotate_key")
@@ -76,4 +75,5 @@ async def rotate_key(request: web.Request) -> web.Response:
     """The artist replaces the stream key; the new one is shown this once."""
     principal = await require_user(request)
     return api.reply(
-        await service.rotate_key(request.app, principal, validate.path_uuid(request)), StreamKey)
+        await service.rotate_key(request.app, principal, validate.path_uuid(request)), StreamKey
+    )

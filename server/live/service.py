@@ -1,4 +1,9 @@
-"""Live event rules: creation, edits, stream keys and the publish lifecycle."""
+"""Live event rules: creation, edits, stream keys and the publish lifecycle.
+
+Other packages read events through `get_event`, `find_event` and `listing`, which return the
+typed `server.live.event.Event` (its rules are methods: `is_open`, `is_run_by`,
+`is_managed_by`); none of them reads the live_events table or its rows.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from server.accounts.tokens import Principal
 from server.errors import conflict, forbidden, not_found
 from server.keys import CLOCK, DB
 from server.live import store
+from server.live.event import Event
 from server.metrics import PUBLISHES
 
 # An OBS reconnect within this window resumes the show instead of leaving it ended.
@@ -43,34 +49,31 @@ def key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def event_json(row: Any) -> dict[str, Any]:
-    """An event as the API shows it (never its key)."""
-    def iso(value: Any) -> str | None:
-        return None if value is None else str(value.isoformat())
-
-    return {
-        "id": str(row["id"]), "artist_id": str(row["artist_id"]), "title": row["title"],
-        "description": row["description"], "starts_at": iso(row["starts_at"]),
-        "price": row["price_minor"], "currency": row["currency"].strip(),
-        "capacity": row["capacity"], "replay_access": row["replay_access"],
-        "status": row["status"], "publishing": row["publishing"],
-        "started_at": iso(row["started_at"]), "ended_at": iso(row["ended_at"]),
-        "created_at": iso(row["created_at"]),
-    }
-
-
-async def get_event(app: web.Application, event_id: uuid.UUID) -> asyncpg.Record:
+async def get_event(app: web.Application, event_id: uuid.UUID) -> Event:
     """An event or a 404."""
     async with app[DB].acquire() as conn:
-        row = await store.get(conn, event_id)
-    if row is None:
+        event = await store.get(conn, event_id)
+    if event is None:
         raise not_found("event")
-    return row
+    return event
 
 
-def ensure_owner(principal: Principal, event: Any) -> None:
+async def find_event(conn: asyncpg.Connection, event_id: uuid.UUID) -> Event | None:
+    """An event read on the caller's connection, or None."""
+    return await store.get(conn, event_id)
+
+
+async def listing(
+    app: web.Application, statuses: tuple[str, ...], limit: int, artist_id: uuid.UUID | None = None
+) -> list[Event]:
+    """Events in the given states, soonest first (one artist's when `artist_id` is given)."""
+    async with app[DB].acquire() as conn:
+        return await store.listing(conn, statuses, limit, artist_id)
+
+
+def ensure_owner(principal: Principal, event: Event) -> None:
     """Only the event's artist (or an admin) manages it."""
-    if event["artist_id"] != principal.user_id and not principal.is_admin:
+    if not event.is_managed_by(principal):
         raise forbidden("only the event's artist can do this")
 
 
@@ -78,21 +81,28 @@ async def create(app: web.Application, artist: Principal, fields: dict[str, Any]
     """Create an event; the stream key is in this reply and nowhere else."""
     key, digest = new_stream_key()
     async with app[DB].acquire() as conn:
-        row = await store.insert(conn, uuid.uuid4(), artist.user_id, fields, digest)
-    await audit.log(app, "EVENT_CREATED", actor=artist.user_id, subject=row["id"],
-                    price=row["price_minor"], currency=row["currency"])
-    return {**event_json(row), "stream_key": key}
+        event = await store.insert(conn, uuid.uuid4(), artist.user_id, fields, digest)
+    await audit.log(
+        app,
+        "EVENT_CREATED",
+        actor=artist.user_id,
+        subject=event.id,
+        price=event.price_minor,
+        currency=event.currency,
+    )
+    return {**event.to_json(), "stream_key": key}
 
 
-async def edit(app: web.Application, principal: Principal, event_id: uuid.UUID,
-               changes: dict[str, Any]) -> dict[str, Any]:
+async def edit(
+    app: web.Application, principal: Principal, event_id: uuid.UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Edit an event that has not started."""
     ensure_owner(principal, await get_event(app, event_id))
     async with app[DB].acquire() as conn:
         row = await store.update(conn, event_id, changes, app[CLOCK].now())
     if row is None:
         raise conflict("only scheduled events can be edited", "not_editable")
-    return event_json(row)
+    return row.to_json()
 
 
 async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
@@ -101,16 +111,19 @@ async def cancel(app: web.Application, principal: Principal, event_id: uuid.UUID
     async with app[DB].acquire() as conn, conn.transaction():
         row = await store.cancel(conn, event_id, app[CLOCK].now())
         if row is not None:
-            await audit.record(app, conn, "EVENT_CANCELLED", actor=principal.user_id,
-                               subject=event_id)
+            await audit.record(
+                app, conn, "EVENT_CANCELLED", actor=principal.user_id, subject=event_id
+            )
             await _outbox(app, conn, event_id, "cancelled")
     if row is None:
         raise conflict("only scheduled events can be cancelled", "not_cancellable")
     await _notify(app, event_id, "cancelled")
-    return event_json(row)
+    return row.to_json()
 
 
-async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.UUID) -> dict[str, Any]:
+async def rotate_key(
+    app: web.Application, principal: Principal, event_id: uuid.UUID
+) -> dict[str, Any]:
     """Issue a new stream key; the old one stops working at once."""
     ensure_owner(principal, await get_event(app, event_id))
     key, digest = new_stream_key()
@@ -122,8 +135,9 @@ async def rotate_key(app: web.Application, principal: Principal, event_id: uuid.
     return {"id": str(event_id), "stream_key": key}
 
 
-async def _outbox(app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID,
-                  status: str) -> None:
+async def _outbox(
+    app: web.Application, conn: asyncpg.Connection, event_id: uuid.UUID, status: str
+) -> None:
     for hook in app.get(STATUS_OUTBOX, []):
         await hook(app, conn, event_id, status)
 
@@ -138,16 +152,16 @@ async def publish_started(app: web.Application, key: str, client: str) -> uuid.U
     clock = app[CLOCK]
     now = clock.now()
     async with app[DB].acquire() as conn:
-        row = await store.start_publish(conn, key_digest(key), client, now, now - RESUME_GRACE,
-                                        now - PUBLISHER_STALE)
+        row = await store.start_publish(
+            conn, key_digest(key), client, now, now - RESUME_GRACE, now - PUBLISHER_STALE
+        )
     if row is None:
         PUBLISHES.labels("refused").inc()
         return None
     PUBLISHES.labels("accepted").inc()
-    await audit.log(app, "STREAM_STARTED", actor=row["artist_id"], subject=row["id"],
-                    client=client)
-    await _notify(app, row["id"], "live")
-    return row["id"]  # type: ignore[no-any-return]
+    await audit.log(app, "STREAM_STARTED", actor=row.artist_id, subject=row.id, client=client)
+    await _notify(app, row.id, "live")
+    return row.id
 
 
 async def is_on_air(app: web.Application, name: str) -> bool:
@@ -158,16 +172,16 @@ async def is_on_air(app: web.Application, name: str) -> bool:
         return False
     async with app[DB].acquire() as conn:
         row = await store.get(conn, event_id)
-    return row is not None and bool(row["publishing"])
+    return row is not None and row.publishing
 
 
-async def _event_id_for(conn: Any, name: str) -> uuid.UUID | None:
+async def _event_id_for(conn: asyncpg.Connection, name: str) -> uuid.UUID | None:
     """nginx names a stream by its event id after the rename, or by the key it arrived with."""
     try:
         return uuid.UUID(name)
     except ValueError:
         event = await store.event_for_key(conn, key_digest(name))
-        return None if event is None else event["id"]
+        return None if event is None else event.id
 
 
 async def publisher_alive(app: web.Application, name: str, client: str) -> bool | None:
@@ -187,10 +201,11 @@ async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
     async with app[DB].acquire() as conn, conn.transaction():
         event_id = await _event_id_for(conn, name)
-        row = await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+        row = (
+            await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
+        )
         if row is not None:
-            await _outbox(app, conn, row["id"], "ended")
+            await _outbox(app, conn, row.id, "ended")
     if row is not None:
-        await audit.log(app, "STREAM_ENDED", actor=row["artist_id"], subject=row["id"],
-                        client=client)
-        await _notify(app, row["id"], "ended")
+        await audit.log(app, "STREAM_ENDED", actor=row.artist_id, subject=row.id, client=client)
+        await _notify(app, row.id, "ended")

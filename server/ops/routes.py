@@ -35,11 +35,13 @@ async def readyz(request: web.Request) -> web.Response:
         try:
             await asyncio.wait_for(probe(), timeout=1.0)
             checks[name] = "ok"
-        except Exception as exc:  # any failure means not ready; say which
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
             checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return api.reply(Readiness(status="ready" if ready else "not ready", checks=checks),
-                     status=200 if ready else 503)
+    return api.reply(
+        Readiness(status="ready" if ready else "not ready", checks=checks),
+        status=200 if ready else 503,
+    )
 
 
 @routes.get("/metrics", name="metrics")

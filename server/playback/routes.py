@@ -21,9 +21,10 @@ async def grant(request: web.Request) -> web.Response:
     principal = await require_user(request)
     event_id = validate.path_uuid(request)
     session_id = (await api.body(request, PlaybackIn)).session_id
-    return api.reply(await service.grant(request.app, principal, event_id, session_id,
-                                         client_ip(request)),
-                     PlaybackGrant)
+    return api.reply(
+        await service.grant(request.app, principal, event_id, session_id, client_ip(request)),
+        PlaybackGrant,
+    )
 
 
 @routes.delete("/api/playback/{id}", name="playback_revoke")

@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from server import audit
-from server.access import STAFF_ROLES, can_watch
+from server.access import can_watch
 from server.accounts.tokens import Principal
 from server.errors import forbidden, not_found
 from server.keys import CLOCK, CONFIG, DB, REDIS
+from server.live.event import Event
 from server.live.service import get_event
 from server.metrics import GATE_DECISIONS
 from server.playback import store, tokens
@@ -25,6 +26,11 @@ REVOKED_PREFIX = PLAYBACK_PREFIX
 # signed into its tokens, so each opens only its own path.
 PATH_OF_KIND = {"live": "play", "replay": "replay"}
 KIND_OF_PATH = {path: kind for kind, path in PATH_OF_KIND.items()}
+
+# Told after a viewer's access to an event is taken back (refund, chargeback): (app, viewer,
+# event). Playback stops by its own revocation; the chat re-checks the viewer's sockets.
+ViewerListener = Callable[[web.Application, uuid.UUID, uuid.UUID], Awaitable[None]]
+VIEWER_REVOKED_LISTENERS = web.AppKey("viewer_revoked_listeners", list[ViewerListener])
 
 
 # Checks other packages add for a session renewing its token from an address (ticketing's
@@ -38,25 +44,41 @@ def playback_url(app: web.Application, token: str, event_id: uuid.UUID, kind: st
     return f"{app[CONFIG].public_url}/{PATH_OF_KIND[kind]}/{token}/{event_id}/index.m3u8"
 
 
-def issue(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
-          session_id: uuid.UUID, kind: str = "live", not_after: int | None = None
-          ) -> dict[str, Any]:
+def issue(
+    app: web.Application,
+    viewer: uuid.UUID,
+    event_id: uuid.UUID,
+    session_id: uuid.UUID,
+    kind: str = "live",
+    not_after: int | None = None,
+) -> dict[str, Any]:
     """Sign a token of `kind` for an existing session (callers have checked access); it
     expires after the playback TTL, or at `not_after` (epoch seconds) when that is sooner."""
     cfg = app[CONFIG]
     exp = int(app[CLOCK].time()) + cfg.playback_ttl
     if not_after is not None:
         exp = max(min(exp, not_after), int(app[CLOCK].time()) + 1)
-    token = tokens.sign(cfg.playback_secret.encode(),
-                        tokens.PlaybackClaims(viewer, event_id, session_id, exp, kind))
-    return {"token": token, "url": playback_url(app, token, event_id, kind),
-            "session_id": str(session_id), "event_id": str(event_id), "expires_at": exp,
-            "expires_in": exp - int(app[CLOCK].time())}
+    token = tokens.sign(
+        cfg.playback_secret.encode(), tokens.PlaybackClaims(viewer, event_id, session_id, exp, kind)
+    )
+    return {
+        "token": token,
+        "url": playback_url(app, token, event_id, kind),
+        "session_id": str(session_id),
+        "event_id": str(event_id),
+        "expires_at": exp,
+        "expires_in": exp - int(app[CLOCK].time()),
+    }
 
 
-async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID,
-                       kind: str = "live", not_after: int | None = None,
-                       session_id: uuid.UUID | None = None) -> dict[str, Any]:
+async def open_session(
+    app: web.Application,
+    viewer: uuid.UUID,
+    event_id: uuid.UUID,
+    kind: str = "live",
+    not_after: int | None = None,
+    session_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
     """Start a new viewing session (with a new id, or `session_id` chosen by the caller) and
     sign its first token (callers have checked access)."""
     session_id = session_id or uuid.uuid4()
@@ -65,14 +87,18 @@ async def open_session(app: web.Application, viewer: uuid.UUID, event_id: uuid.U
     return issue(app, viewer, event_id, session_id, kind, not_after)
 
 
-def opens_sessions_directly(principal: Principal, event: Any) -> bool:
+def opens_sessions_directly(principal: Principal, event: Event) -> bool:
     """Free events, the artist and staff start sessions here; everyone else via their ticket."""
-    return (event["price_minor"] == 0 or event["artist_id"] == principal.user_id
-            or principal.role in STAFF_ROLES)
+    return event.is_free or event.is_run_by(principal)
 
 
-async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
-                session_id: uuid.UUID | None, ip: str | None = None) -> dict[str, Any]:
+async def grant(
+    app: web.Application,
+    principal: Principal,
+    event_id: uuid.UUID,
+    session_id: uuid.UUID | None,
+    ip: str | None = None,
+) -> dict[str, Any]:
     """A new session, or a renewed token for `session_id`, while access lasts."""
     event = await get_event(app, event_id)
     if not await can_watch(app, principal, event):
@@ -84,22 +110,29 @@ async def grant(app: web.Application, principal: Principal, event_id: uuid.UUID,
         return await open_session(app, principal.user_id, event_id)
     async with app[DB].acquire() as conn:
         session = await store.get(conn, session_id)
-    if session is None or session["user_id"] != principal.user_id or session["event_id"] != event_id:
+    if (
+        session is None
+        or session["user_id"] != principal.user_id
+        or session["event_id"] != event_id
+    ):
         raise not_found("playback session")
     if session["revoked_at"] is not None:
         raise forbidden("this playback session was ended", "session_revoked")
     if session["kind"] != "live":
         # A replay grant is checked by the replay route; it never becomes a live session.
-        raise forbidden("a replay session cannot be renewed as live playback; ask for the "
-                        "replay again", "replay_session")
+        raise forbidden(
+            "a replay session cannot be renewed as live playback; ask for the replay again",
+            "replay_session",
+        )
     if ip is not None:
         for check in app.get(RENEWAL_CHECKS, []):
             await check(app, principal, session_id, ip)
     return issue(app, principal.user_id, event_id, session_id)
 
 
-async def revoke(app: web.Application, session_ids: list[uuid.UUID], reason: str,
-                 actor: object = None) -> list[uuid.UUID]:
+async def revoke(
+    app: web.Application, session_ids: list[uuid.UUID], reason: str, actor: object = None
+) -> list[uuid.UUID]:
     """Stop sessions: the gate refuses their tokens once nginx's short allow-cache lapses."""
     if not session_ids:
         return []
@@ -118,12 +151,16 @@ async def revoke(app: web.Application, session_ids: list[uuid.UUID], reason: str
     return revoked
 
 
-async def revoke_viewer(app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID, reason: str,
-                        actor: object = None) -> list[uuid.UUID]:
+async def revoke_viewer(
+    app: web.Application, viewer: uuid.UUID, event_id: uuid.UUID, reason: str, actor: object = None
+) -> list[uuid.UUID]:
     """Stop every session of one viewer for one event."""
     async with app[DB].acquire() as conn:
         active = await store.active_for(conn, viewer, event_id)
-    return await revoke(app, active, reason, actor)
+    revoked = await revoke(app, active, reason, actor)
+    for listener in app.get(VIEWER_REVOKED_LISTENERS, []):
+        await listener(app, viewer, event_id)
+    return revoked
 
 
 async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUID | None:

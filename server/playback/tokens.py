@@ -38,8 +38,14 @@ class TokenRejected(Exception):
 
 def sign(key: bytes, claims: PlaybackClaims) -> str:
     """Encode and sign claims into a URL-safe token."""
-    body = _BODY.pack(_VERSION, KINDS.index(claims.kind), claims.exp, claims.viewer.bytes,
-                      claims.event.bytes, claims.session.bytes)
+    body = _BODY.pack(
+        _VERSION,
+        KINDS.index(claims.kind),
+        claims.exp,
+        claims.viewer.bytes,
+        claims.event.bytes,
+        claims.session.bytes,
+    )
     mac = hmac.new(key, body, hashlib.sha256).digest()[:_MAC_LEN]
     return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
 
@@ -52,7 +58,7 @@ def verify(key: bytes, token: str, now: float) -> PlaybackClaims:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except ValueError:
         raise TokenRejected("malformed") from None
-    body, mac = raw[:_BODY.size], raw[_BODY.size:]
+    body, mac = raw[: _BODY.size], raw[_BODY.size :]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:_MAC_LEN]):
         raise TokenRejected("bad_signature")
     version, kind, exp, viewer, event, session = _BODY.unpack(body)
@@ -62,5 +68,6 @@ def verify(key: bytes, token: str, now: float) -> PlaybackClaims:
         raise TokenRejected("malformed")
     if exp <= now:
         raise TokenRejected("expired")
-    return PlaybackClaims(uuid.UUID(bytes=viewer), uuid.UUID(bytes=event),
-                          uuid.UUID(bytes=session), exp, KINDS[kind])
+    return PlaybackClaims(
+        uuid.UUID(bytes=viewer), uuid.UUID(bytes=event), uuid.UUID(bytes=session), exp, KINDS[kind]
+    )

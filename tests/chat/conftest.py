@@ -38,8 +38,9 @@ class Client:
     async def connect(self, url: str, token: str | None, **kwargs: Any) -> None:
         """Connect over websocket with the token in the auth payload."""
         auth = {"token": token} if token is not None else None
-        await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT,
-                               **kwargs)
+        await self.sio.connect(
+            url, auth=auth, transports=["websocket"], wait_timeout=WAIT, **kwargs
+        )
 
     async def call(self, event: str, *data: Any) -> Any:
         """Emit and wait for the ack."""
@@ -53,12 +54,14 @@ class Client:
         """Payloads received so far for `event` that match `pred`."""
         return [d for e, d in self.events if e == event and pred(d)]
 
-    async def wait_for(self, event: str, pred: Callable[[Any], bool] = lambda d: True,
-                       timeout: float = WAIT) -> Any:
+    async def wait_for(
+        self, event: str, pred: Callable[[Any], bool] = lambda d: True, timeout: float = WAIT
+    ) -> Any:
         """The first payload of `event` matching `pred`, waiting for it if needed."""
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.seen(event, pred))),
-                                   timeout)
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: bool(self.seen(event, pred))), timeout
+            )
         return self.seen(event, pred)[0]
 
     async def barrier(self) -> None:

@@ -30,8 +30,9 @@ async def refused(client: Client, url: str, token: str | None) -> str:
     return codes[0] if codes else ""
 
 
-async def test_connect_needs_a_valid_token(api: Api, url: str,
-                                           clients: Callable[[], Client]) -> None:
+async def test_connect_needs_a_valid_token(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     assert await refused(clients(), url, None) == "unauthorized"
     assert await refused(clients(), url, "not-a-jwt") == "invalid_token"
     fan = await api.register("fan")
@@ -53,8 +54,9 @@ async def test_connect_refuses_odd_auth_payloads(url: str, clients: Callable[[],
             await client.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=5)
 
 
-async def test_join_returns_state_history_and_viewers(api: Api, url: str,
-                                                      clients: Callable[[], Client]) -> None:
+async def test_join_returns_state_history_and_viewers(
+    api: Api, url: str, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     client = clients()
@@ -71,8 +73,7 @@ async def test_join_returns_state_history_and_viewers(api: Api, url: str,
     assert again["ok"] and again["viewers"] == 1
 
 
-async def test_who_may_join_a_paid_event(api: Api, url: str,
-                                         clients: Callable[[], Client]) -> None:
+async def test_who_may_join_a_paid_event(api: Api, url: str, clients: Callable[[], Client]) -> None:
     show = await new_show(api, price=1500)
     fan = await api.register("fan")
     client = clients()
@@ -84,8 +85,12 @@ async def test_who_may_join_a_paid_event(api: Api, url: str,
     mod = await joined(clients, url, await moderator_token(api), show.id)
     assert mod.events == []
     # An assigned chat moderator may join (and watch) without a ticket.
-    status, _ = await api.call("POST", f"/api/live/{show.id}/moderators", token=show.artist_token,
-                               json={"user_id": fan["user"]["id"]})
+    status, _ = await api.call(
+        "POST",
+        f"/api/live/{show.id}/moderators",
+        token=show.artist_token,
+        json={"user_id": fan["user"]["id"]},
+    )
     assert status == 201
     reply = await client.call("join", {"event_id": show.id})
     assert reply["ok"] and reply["moderator"] is True
@@ -95,7 +100,9 @@ async def test_join_errors(api: Api, url: str, clients: Callable[[], Client]) ->
     fan = await api.register("fan")
     client = clients()
     await client.connect(url, fan["access"])
-    assert (await client.call("join", {"event_id": str(uuid.uuid4())}))["error"]["code"] == "not_found"
+    assert (await client.call("join", {"event_id": str(uuid.uuid4())}))["error"][
+        "code"
+    ] == "not_found"
     for bad in ({}, {"event_id": "nope"}, {"event_id": 7}, {"event_id": None}):
         reply = await client.call("join", bad)
         assert reply["error"]["code"] == "invalid_payload", (bad, reply)
@@ -105,21 +112,23 @@ async def test_join_errors(api: Api, url: str, clients: Callable[[], Client]) ->
     assert (await client.call("join", {"event_id": show.id}))["error"]["code"] == "event_cancelled"
 
 
-async def test_room_limit_per_connection(api: Api, url: str,
-                                         clients: Callable[[], Client]) -> None:
+async def test_room_limit_per_connection(api: Api, url: str, clients: Callable[[], Client]) -> None:
     fan = await api.register("fan")
     client = clients()
     await client.connect(url, fan["access"])
     shows = [await new_show(api) for _ in range(6)]
     for show in shows[:5]:
         assert (await client.call("join", {"event_id": show.id}))["ok"]
-    assert (await client.call("join", {"event_id": shows[5].id}))["error"]["code"] == "too_many_rooms"
+    assert (await client.call("join", {"event_id": shows[5].id}))["error"][
+        "code"
+    ] == "too_many_rooms"
     assert (await client.call("leave", {"event_id": shows[0].id}))["ok"]
     assert (await client.call("join", {"event_id": shows[5].id}))["ok"]
 
 
-async def test_expired_token_on_a_live_connection(api: Api, url: str, clock: Clock,
-                                                  clients: Callable[[], Client]) -> None:
+async def test_expired_token_on_a_live_connection(
+    api: Api, url: str, clock: Clock, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     client = await joined(clients, url, fan["access"], show.id)

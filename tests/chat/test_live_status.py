@@ -13,13 +13,13 @@ from tests.conftest import Api
 async def hook(api: Api, name: str, fields: dict[str, str]) -> int:
     """Call an nginx-rtmp callback as nginx would."""
     secret = api.app[CONFIG].hook_secret
-    async with api.session.post(f"{api.base_url}/hooks/rtmp/{secret}/{name}", data=fields,
-                                allow_redirects=False) as resp:
+    async with api.session.post(
+        f"{api.base_url}/hooks/rtmp/{secret}/{name}", data=fields, allow_redirects=False
+    ) as resp:
         return resp.status
 
 
-async def test_stream_started_and_ended(api: Api, url: str,
-                                        clients: Callable[[], Client]) -> None:
+async def test_stream_started_and_ended(api: Api, url: str, clients: Callable[[], Client]) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     client = await joined(clients, url, fan["access"], show.id)

@@ -25,24 +25,38 @@ def node_client() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     assert node and npm, "node and npm are required (Debian: apt-get install nodejs npm)"
     if not (NODE_DIR / "node_modules" / "socket.io-client" / "package.json").is_file():
-        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=NODE_DIR, capture_output=True, text=True, timeout=300,
-                                check=False)
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
     return NODE_DIR / "client.mjs"
 
 
-async def test_socket_io_client_from_npm(api: Api, url: str, node_client: Path,
-                                         clients: Callable[[], Client]) -> None:
+async def test_socket_io_client_from_npm(
+    api: Api, url: str, node_client: Path, clients: Callable[[], Client]
+) -> None:
     show = await new_show(api)
     fan = await api.register("fan")
     python_side = await joined(clients, url, show.artist_token, show.id)
     await python_side.call("send", {"event_id": show.id, "text": "before node"})
-    env = {"PATH": os.environ.get("PATH", ""), "CHAT_URL": url,
-           "CHAT_TOKEN": fan["access"], "CHAT_EVENT_ID": show.id}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CHAT_URL": url,
+        "CHAT_TOKEN": fan["access"],
+        "CHAT_EVENT_ID": show.id,
+    }
     proc = await asyncio.create_subprocess_exec(
-        "node", str(node_client), env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        "node",
+        str(node_client),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     steps: dict[str, dict[str, Any]] = {}
 
@@ -63,8 +77,11 @@ async def test_socket_io_client_from_npm(api: Api, url: str, node_client: Path,
         assert joined_step["history"] == ["before node"]
         await python_side.call("send", {"event_id": show.id, "text": "from python"})
         received = await step("received")
-        assert received == {"step": "received", "text": "from python",
-                            "author": show.artist["user"]["id"]}
+        assert received == {
+            "step": "received",
+            "text": "from python",
+            "author": show.artist["user"]["id"],
+        }
         assert (await step("sent")) == {"step": "sent", "ok": True, "text": "from node ✓"}
         message = await python_side.wait_for("message", lambda m: m["text"] == "from node ✓")
         assert message["author"]["id"] == fan["user"]["id"]

@@ -17,16 +17,19 @@ async def test_ticket_holder_joins_paid_chat(dapi: Api, clients: Callable[[], Cl
     client = clients()
     await client.connect(dapi.base_url, fan["access"])
     assert (await client.call("join", {"event_id": event["id"]}))["error"]["code"] == "no_access"
-    status, body = await dapi.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                   json={"streamId": event["id"]})
+    status, body = await dapi.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"streamId": event["id"]}
+    )
     assert status == 201, body
     status, done = await dapi.call("POST", body["payment"]["confirm_url"], token=fan["access"])
     assert status == 200 and done["ticket"]["status"] == "valid"
-    status, code = await dapi.call("GET", f"/api/tickets/{done['ticket']['id']}/qr?format=json",
-                                   token=fan["access"])
+    status, code = await dapi.call(
+        "GET", f"/api/tickets/{done['ticket']['id']}/qr?format=json", token=fan["access"]
+    )
     assert status == 200
-    status, admitted = await dapi.call("POST", "/api/tickets/validate", token=fan["access"],
-                                       json={"code": code["code"]})
+    status, admitted = await dapi.call(
+        "POST", "/api/tickets/validate", token=fan["access"], json={"code": code["code"]}
+    )
     assert status == 200, admitted
     reply = await client.call("join", {"event_id": event["id"]})
     assert reply["ok"] is True and reply["moderator"] is False

@@ -60,11 +60,17 @@ async def front(services: Services) -> AsyncIterator[Front]:
     cfg = make_config(services, MHC_PORT=str(free_port()))
     http_port, rtmp_port = free_port(), free_port()
     # The deployment's own layout (gate cache included); only the heartbeat is quicker.
-    layout = NginxLayout(state_dir=services.work_dir / "nginx-front",
-                         rtmp_listen=f"127.0.0.1:{rtmp_port}", http_listen=f"127.0.0.1:{http_port}",
-                         app_host="127.0.0.1", app_port=cfg.port, hook_port=free_port(),
-                         record_dir=None, heartbeat_seconds=HEARTBEAT,
-                         worker_user=default_worker_user())
+    layout = NginxLayout(
+        state_dir=services.work_dir / "nginx-front",
+        rtmp_listen=f"127.0.0.1:{rtmp_port}",
+        http_listen=f"127.0.0.1:{http_port}",
+        app_host="127.0.0.1",
+        app_port=cfg.port,
+        hook_port=free_port(),
+        record_dir=None,
+        heartbeat_seconds=HEARTBEAT,
+        worker_user=default_worker_user(),
+    )
     prepare_dirs(cfg, layout)
     conf = layout.state_dir / "nginx.conf"
     conf.write_text(render(cfg, layout))
@@ -101,13 +107,15 @@ async def test_an_app_restart_does_not_end_the_show(front: Front, client: Api) -
     artist = await client.register("artist")
     event = await client.create_event(artist["access"])
     fan = await client.register("fan")
-    status, grant = await client.call("POST", f"/api/live/{event['id']}/playback",
-                                      token=fan["access"])
+    status, grant = await client.call(
+        "POST", f"/api/live/{event['id']}/playback", token=fan["access"]
+    )
     assert status == 200, grant
     url = front.http_url + urlsplit(grant["url"]).path
     session = client.session
 
     async with obs(front.rtmp_url, event["stream_key"], seconds=120) as ffmpeg:
+
         async def playing() -> int:
             status, _, text = await get(session, url)
             return newest_segment(text) + 1 if status == 200 and ".ts" in text else 0
@@ -137,14 +145,19 @@ async def test_an_app_restart_does_not_end_the_show(front: Front, client: Api) -
             async with app[DB].acquire() as conn:
                 seen_at = await conn.fetchval(
                     "SELECT extract(epoch FROM now() - publisher_seen_at) FROM live_events"
-                    " WHERE id = $1", uuid.UUID(event["id"]))
+                    " WHERE id = $1",
+                    uuid.UUID(event["id"]),
+                )
             return seen_at is not None and float(seen_at) < time.monotonic() - restarted
 
         await until(heartbeat_after_restart, 3 * HEARTBEAT, "a heartbeat to reach the new app")
         # Viewers keep renewing and playing through the restarted app's gate.
         status, renewed = await client.call(
-            "POST", f"/api/live/{event['id']}/playback", token=fan["access"],
-            json={"session_id": grant["session_id"]})
+            "POST",
+            f"/api/live/{event['id']}/playback",
+            token=fan["access"],
+            json={"session_id": grant["session_id"]},
+        )
         assert status == 200, renewed
         before = (await playing()) - 1
         renewed_url = front.http_url + urlsplit(renewed["url"]).path
@@ -163,19 +176,22 @@ async def test_an_app_restart_does_not_end_the_show(front: Front, client: Api) -
     await until(ended, 15, "on_publish_done to end the event once OBS stops")
 
 
-async def test_nginx_errors_are_json_and_bodies_limit_like_the_app(front: Front,
-                                                                   client: Api) -> None:
+async def test_nginx_errors_are_json_and_bodies_limit_like_the_app(
+    front: Front, client: Api
+) -> None:
     limit = front.cfg.max_body_bytes
     for size, expected in ((limit + 1, 413), (limit * 4, 413)):
         body = b'{"email": "a@b.cc", "password": "' + b"x" * (size - 35) + b'"}'
-        status, reply = await client.call("POST", "/api/auth/login", data=body,
-                                          headers={"Content-Type": "application/json"})
+        status, reply = await client.call(
+            "POST", "/api/auth/login", data=body, headers={"Content-Type": "application/json"}
+        )
         assert status == expected and reply["error"]["code"] == "too_large", (size, reply)
     # At the limit the body reaches the app, which answers for itself.
     body = b'{"email": "a@b.cc", "password": "' + b"x" * (limit - 35) + b'"}'
     assert len(body) == limit
-    status, reply = await client.call("POST", "/api/auth/login", data=body,
-                                      headers={"Content-Type": "application/json"})
+    status, reply = await client.call(
+        "POST", "/api/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
     assert status not in (413, 500) and isinstance(reply, dict), (status, reply)
     # Operator endpoints stay on the app port.
     for path in ("/metrics", "/readyz", "/hooks/", "/internal/play-auth"):
@@ -199,14 +215,16 @@ async def test_a_revoked_token_is_refused_within_5_seconds(front: Front, client:
     fan = await client.register("fan")
     delays: list[float] = []
     for _ in range(3):
-        status, grant = await client.call("POST", f"/api/live/{event['id']}/playback",
-                                          token=fan["access"])
+        status, grant = await client.call(
+            "POST", f"/api/live/{event['id']}/playback", token=fan["access"]
+        )
         assert status == 200, grant
         url = front.http_url + urlsplit(grant["url"]).path
         # The worst case: nginx cached this token's allow just before the revocation.
         assert (await get(client.session, url))[0] == 200
-        status, _ = await client.call("DELETE", f"/api/playback/{grant['session_id']}",
-                                      token=fan["access"])
+        status, _ = await client.call(
+            "DELETE", f"/api/playback/{grant['session_id']}", token=fan["access"]
+        )
         assert status == 200
         revoked = time.monotonic()
         while (await get(client.session, url))[0] == 200:

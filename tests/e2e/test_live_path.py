@@ -41,7 +41,9 @@ async def test_stream_is_published_gated_and_ended(api: Api, nginx: Nginx, clock
         status, live = await api.call("GET", f"/api/live/{event['id']}")
         assert live["status"] == "live" and live["publishing"]
 
-        status, grant = await api.call("POST", f"/api/live/{event['id']}/playback", token=fan["access"])
+        status, grant = await api.call(
+            "POST", f"/api/live/{event['id']}/playback", token=fan["access"]
+        )
         assert status == 200
         url = gated(nginx, grant)
         status, body = await fetch(api, url)
@@ -55,15 +57,18 @@ async def test_stream_is_published_gated_and_ended(api: Api, nginx: Nginx, clock
         base = nginx.http_url + "/play/{}/{}/index.m3u8"
         status, _ = await fetch(api, base.format(forged, event["id"]))
         assert status == 403
-        status, other_grant = await api.call("POST", f"/api/live/{other['id']}/playback",
-                                             token=fan["access"])
+        status, other_grant = await api.call(
+            "POST", f"/api/live/{other['id']}/playback", token=fan["access"]
+        )
         status, _ = await fetch(api, base.format(other_grant["token"], event["id"]))
         assert status == 403, "a token for event B must not open event A"
         status, _ = await fetch(api, nginx.http_url + f"/play/x/{event['id']}/../../nginx.conf")
         assert status in (400, 403, 404)
 
         # Expired: a token never fetched before, so no cached allow can mask it.
-        status, fresh = await api.call("POST", f"/api/live/{event['id']}/playback", token=fan["access"])
+        status, fresh = await api.call(
+            "POST", f"/api/live/{event['id']}/playback", token=fan["access"]
+        )
         clock.advance(3600)
         status, _ = await fetch(api, gated(nginx, fresh))
         assert status == 403
@@ -72,7 +77,9 @@ async def test_stream_is_published_gated_and_ended(api: Api, nginx: Nginx, clock
         # Revoked: allowed (and cached) before; refused once the short allow-cache lapses.
         status, _ = await fetch(api, url)
         assert status == 200
-        status, _ = await api.call("DELETE", f"/api/playback/{grant['session_id']}", token=fan["access"])
+        status, _ = await api.call(
+            "DELETE", f"/api/playback/{grant['session_id']}", token=fan["access"]
+        )
         assert status == 200
         started = time.monotonic()
 
@@ -89,7 +96,7 @@ async def test_stream_is_published_gated_and_ended(api: Api, nginx: Nginx, clock
         assert ffmpeg.returncode is None, "the first publisher keeps streaming"
 
     async def ended() -> bool:
-        status, body = await api.call("GET", f"/api/live/{event['id']}")
+        _status, body = await api.call("GET", f"/api/live/{event['id']}")
         return bool(body["status"] == "ended")
 
     await until(ended, 15, "on_publish_done to end the event")
@@ -102,7 +109,7 @@ async def test_wrong_key_publish_is_refused(api: Api, nginx: Nginx) -> None:
         code = await asyncio.wait_for(ffmpeg.wait(), 30)
     assert code != 0
     assert not (nginx.hls_dir / "live_not-a-real-key").exists()
-    status, body = await api.call("GET", f"/api/live/{event['id']}")
+    _status, body = await api.call("GET", f"/api/live/{event['id']}")
     assert body["status"] == "scheduled"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -407,7 +408,7 @@ def test_write_bundle_refuses_inconsistent_input(log: Log, tmp_path: Path) -> No
         write_bundle(tmp_path / "b", log.records[:9], *args[1:])
     with pytest.raises(BundleError, match="both"):
         write_bundle(tmp_path / "c", *args[:4], log.checkpoint(5), None, ORIGIN)
-    with pytest.raises(BundleError, match="checkpoint is for 'mhc.test/audit'"):
+    with pytest.raises(BundleError, match=re.escape("checkpoint is for 'mhc.test/audit'")):
         write_bundle(tmp_path / "d", *args[:6], "other/log")
     with pytest.raises(BundleError, match="at least"):
         write_bundle(tmp_path / "e", log.records[10:12], hashes[:10], log.checkpoint(5), *args[3:])

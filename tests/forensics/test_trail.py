@@ -37,9 +37,16 @@ class Trail:
         self.app, self.url, self.dsn = app, url, dsn
 
     async def append(self, n: int, prefix: str = "t") -> list[int]:
-        return list(await asyncio.gather(*(
-            service.log_event(self.app, "PLAYBACK_REVOKED", None, f"{prefix}-{i}", {"reason": "x"})
-            for i in range(n))))
+        return list(
+            await asyncio.gather(
+                *(
+                    service.log_event(
+                        self.app, "PLAYBACK_REVOKED", None, f"{prefix}-{i}", {"reason": "x"}
+                    )
+                    for i in range(n)
+                )
+            )
+        )
 
     async def sql(self, *statements: str) -> None:
         """Run statements as a superuser with triggers off (an attacker with DB access)."""
@@ -56,8 +63,12 @@ class Trail:
 async def trail(services: Services) -> AsyncIterator[Trail]:
     dsn = await fresh_database(services.database_url, "mhc_trail")
     port = free_port()
-    cfg = make_config(services, DATABASE_URL=dsn, MHC_PORT=str(port),
-                      MHC_STATE_DIR=str(services.work_dir / dsn.rpartition("/")[2]))
+    cfg = make_config(
+        services,
+        DATABASE_URL=dsn,
+        MHC_PORT=str(port),
+        MHC_STATE_DIR=str(services.work_dir / dsn.rpartition("/")[2]),
+    )
     app = create_app(cfg)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -73,7 +84,9 @@ async def auditor_token(trail: Trail) -> str:
         return await promote(api, user, "auditor")
 
 
-async def call(trail: Trail, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+async def call(
+    trail: Trail, token: str, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as session:
         api = Api(session, trail.url, trail.app)
         return await api.call(method, path, token=token, json=body)
@@ -99,7 +112,8 @@ async def test_two_processes_share_one_chain(trail: Trail) -> None:
         "    await asyncio.gather(*(service.log_event(runner.app, 'PLAYBACK_REVOKED', None,\n"
         "        f'other-{i}', {'reason': 'x'}) for i in range(300)))\n"
         "    await runner.cleanup()\n"
-        "asyncio.run(main())\n")
+        "asyncio.run(main())\n"
+    )
     cfg = trail.app[CONFIG]
     env = {**os.environ, **cfg.env, "MHC_FORENSIC_SCHEDULER": "off"}
     other = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env)
@@ -107,7 +121,9 @@ async def test_two_processes_share_one_chain(trail: Trail) -> None:
     assert await other.wait() == 0
     async with trail.app[DB].acquire() as conn:
         seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM forensic_log ORDER BY seq")]
-        subjects = await conn.fetchval("SELECT count(*) FROM forensic_log WHERE subject LIKE 'other-%'")
+        subjects = await conn.fetchval(
+            "SELECT count(*) FROM forensic_log WHERE subject LIKE 'other-%'"
+        )
     assert seqs == list(range(1, 601)) and subjects == 300 and len(mine) == 300
     assert (await service.verify(trail.app)).ok
 
@@ -124,9 +140,11 @@ async def test_writer_killed_mid_append_leaves_no_gap(trail: Trail) -> None:
         "'{}'::jsonb, decode(repeat('00', 32), 'hex'), decode(repeat('11', 32), 'hex'))\")\n"
         "    print('holding', flush=True)\n"
         "    await asyncio.sleep(60)\n"
-        "asyncio.run(main())\n")
-    victim = await asyncio.create_subprocess_exec(sys.executable, "-c", script, trail.dsn,
-                                                  stdout=asyncio.subprocess.PIPE)
+        "asyncio.run(main())\n"
+    )
+    victim = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, trail.dsn, stdout=asyncio.subprocess.PIPE
+    )
     assert victim.stdout is not None
     assert (await asyncio.wait_for(victim.stdout.readline(), 30)).strip() == b"holding"
     waiting = asyncio.ensure_future(trail.append(3))
@@ -143,9 +161,11 @@ async def test_database_refuses_update_delete_truncate(trail: Trail) -> None:
     await trail.append(2)
     conn = await asyncpg.connect(trail.dsn)
     try:
-        for statement in ("UPDATE forensic_log SET type = 'X' WHERE seq = 1",
-                          "DELETE FROM forensic_log WHERE seq = 2",
-                          "TRUNCATE forensic_log"):
+        for statement in (
+            "UPDATE forensic_log SET type = 'X' WHERE seq = 1",
+            "DELETE FROM forensic_log WHERE seq = 2",
+            "TRUNCATE forensic_log",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                 await conn.execute(statement)
     finally:
@@ -153,14 +173,23 @@ async def test_database_refuses_update_delete_truncate(trail: Trail) -> None:
     assert (await service.verify(trail.app)).checked == 2
 
 
-@pytest.mark.parametrize("tamper,first_bad", [
-    (["UPDATE forensic_log SET data = '{\"reason\": \"y\"}' WHERE seq = 7"], 7),
-    (["DELETE FROM forensic_log WHERE seq = 5"], 5),
-    (["UPDATE forensic_log SET seq = 1000 WHERE seq = 4", "UPDATE forensic_log SET seq = 4 WHERE seq = 9",
-      "UPDATE forensic_log SET seq = 9 WHERE seq = 1000"], 4),
-    (["UPDATE forensic_log SET hash = decode(repeat('ab', 32), 'hex') WHERE seq = 8"], 8),
-    (["UPDATE forensic_log SET subject = 'someone-else' WHERE seq = 3"], 3),
-])
+@pytest.mark.parametrize(
+    "tamper,first_bad",
+    [
+        (['UPDATE forensic_log SET data = \'{"reason": "y"}\' WHERE seq = 7'], 7),
+        (["DELETE FROM forensic_log WHERE seq = 5"], 5),
+        (
+            [
+                "UPDATE forensic_log SET seq = 1000 WHERE seq = 4",
+                "UPDATE forensic_log SET seq = 4 WHERE seq = 9",
+                "UPDATE forensic_log SET seq = 9 WHERE seq = 1000",
+            ],
+            4,
+        ),
+        (["UPDATE forensic_log SET hash = decode(repeat('ab', 32), 'hex') WHERE seq = 8"], 8),
+        (["UPDATE forensic_log SET subject = 'someone-else' WHERE seq = 3"], 3),
+    ],
+)
 async def test_tampering_is_pinpointed(trail: Trail, tamper: list[str], first_bad: int) -> None:
     await trail.append(12)
     token = await auditor_token(trail)
@@ -191,12 +220,18 @@ async def test_registry_refuses_unknown_types_and_missing_fields(trail: Trail) -
         await service.log_event(trail.app, "PLAYBACK_REVOKED", None, "s", {"reason": 1.5})
 
 
-async def test_logins_are_logged_without_personal_data_and_erasure_keeps_chain(trail: Trail) -> None:
+async def test_logins_are_logged_without_personal_data_and_erasure_keeps_chain(
+    trail: Trail,
+) -> None:
     async with aiohttp.ClientSession() as session:
         api = Api(session, trail.url, trail.app)
         user = await api.register("fan")
-        await api.call("POST", "/api/auth/login", json={"email": user["email"], "password": user["password"]},
-                       headers={"X-Real-IP": "203.0.113.7"})
+        await api.call(
+            "POST",
+            "/api/auth/login",
+            json={"email": user["email"], "password": user["password"]},
+            headers={"X-Real-IP": "203.0.113.7"},
+        )
         admin = await admin_token(api)
     async with trail.app[DB].acquire() as conn:
         rows = await conn.fetch("SELECT * FROM forensic_log WHERE subject = $1", user["user"]["id"])
@@ -205,12 +240,16 @@ async def test_logins_are_logged_without_personal_data_and_erasure_keeps_chain(t
         ref = uuid.UUID(login["data"]["personal_ref"])
         assert await privacy.unseal(conn, ref) == {"ip": "203.0.113.7"}
     assert user["email"] not in dump and "203.0.113.7" not in dump
-    status, body = await call(trail, admin, "POST", "/api/forensics/erase", {"subject": user["user"]["id"]})
+    status, body = await call(
+        trail, admin, "POST", "/api/forensics/erase", {"subject": user["user"]["id"]}
+    )
     assert status == 200 and body["erased_blobs"] >= 1
     async with trail.app[DB].acquire() as conn:
         assert await privacy.unseal(conn, ref) is None
-        erased = await conn.fetchval("SELECT count(*) FROM forensic_log WHERE type = 'DATA_ERASED' "
-                                     "AND subject = $1", user["user"]["id"])
+        erased = await conn.fetchval(
+            "SELECT count(*) FROM forensic_log WHERE type = 'DATA_ERASED' AND subject = $1",
+            user["user"]["id"],
+        )
     assert erased == 1 and (await service.verify(trail.app)).ok
 
 
@@ -221,14 +260,17 @@ async def test_erasure_before_any_personal_data_is_sticky(trail: Trail) -> None:
         user = await api.register("fan")
         admin = await admin_token(api)
         subject = user["user"]["id"]
-        status, body = await api.call("POST", "/api/forensics/erase", token=admin,
-                                      json={"subject": subject})
+        status, body = await api.call(
+            "POST", "/api/forensics/erase", token=admin, json={"subject": subject}
+        )
         assert status == 200 and body["erased_blobs"] == 0, body
-        status, _ = await api.call("POST", "/api/auth/login",
-                                   json={"email": user["email"], "password": user["password"]})
+        status, _ = await api.call(
+            "POST", "/api/auth/login", json={"email": user["email"], "password": user["password"]}
+        )
         assert status == 200
-        status, body = await api.call("GET", f"/api/forensics/logs?subject={subject}&type=USER_LOGIN",
-                                      token=admin)
+        status, body = await api.call(
+            "GET", f"/api/forensics/logs?subject={subject}&type=USER_LOGIN", token=admin
+        )
     assert status == 200 and len(body["records"]) == 1
     assert "personal_ref" not in body["records"][0]["data"], "nothing new is sealed after erasure"
 
@@ -237,12 +279,17 @@ async def test_routes_need_auditor_or_admin(trail: Trail) -> None:
     async with aiohttp.ClientSession() as session:
         api = Api(session, trail.url, trail.app)
         fan = await api.register("fan")
-        for method, path in (("GET", "/api/forensics/logs"), ("POST", "/api/forensics/verify"),
-                             ("POST", "/api/forensics/snapshot"), ("POST", "/api/forensics/export")):
+        for method, path in (
+            ("GET", "/api/forensics/logs"),
+            ("POST", "/api/forensics/verify"),
+            ("POST", "/api/forensics/snapshot"),
+            ("POST", "/api/forensics/export"),
+        ):
             status, _ = await api.call(method, path, token=fan["access"])
             assert status == 403, path
-        status, _ = await api.call("POST", "/api/forensics/erase", token=await auditor_token(trail),
-                                   json={"subject": "x"})
+        status, _ = await api.call(
+            "POST", "/api/forensics/erase", token=await auditor_token(trail), json={"subject": "x"}
+        )
         assert status == 403
 
 
@@ -252,8 +299,9 @@ async def test_logs_filter_and_paginate(trail: Trail) -> None:
     seen: list[int] = []
     after = 0
     while True:
-        status, body = await call(trail, token, "GET",
-                                  f"/api/forensics/logs?type=PLAYBACK_REVOKED&limit=7&after={after}")
+        status, body = await call(
+            trail, token, "GET", f"/api/forensics/logs?type=PLAYBACK_REVOKED&limit=7&after={after}"
+        )
         assert status == 200
         seen += [r["seq"] for r in body["records"]]
         if body["next_after"] is None:
@@ -274,14 +322,30 @@ async def test_proofs_verify_against_signed_checkpoints(trail: Trail) -> None:
     assert status == 201 and cp1["note"].count("\n") >= 4
     await trail.append(13)
     status, cp2 = await call(trail, token, "POST", "/api/forensics/snapshot")
-    status, inc = await call(trail, token, "GET", f"/api/forensics/proofs/inclusion?seq=5&size={cp2['tree_size']}")
+    status, inc = await call(
+        trail, token, "GET", f"/api/forensics/proofs/inclusion?seq=5&size={cp2['tree_size']}"
+    )
     assert status == 200
-    verify_inclusion(4, cp2["tree_size"], leaf_hash(bytes.fromhex(inc["record_hash"])),
-                     [bytes.fromhex(h) for h in inc["proof"]], bytes.fromhex(cp2["root"]))
-    status, con = await call(trail, token, "GET", "/api/forensics/proofs/consistency"
-                             f"?size1={cp1['tree_size']}&size2={cp2['tree_size']}")
-    verify_consistency(cp1["tree_size"], cp2["tree_size"], [bytes.fromhex(h) for h in con["proof"]],
-                       bytes.fromhex(cp1["root"]), bytes.fromhex(cp2["root"]))
+    verify_inclusion(
+        4,
+        cp2["tree_size"],
+        leaf_hash(bytes.fromhex(inc["record_hash"])),
+        [bytes.fromhex(h) for h in inc["proof"]],
+        bytes.fromhex(cp2["root"]),
+    )
+    status, con = await call(
+        trail,
+        token,
+        "GET",
+        f"/api/forensics/proofs/consistency?size1={cp1['tree_size']}&size2={cp2['tree_size']}",
+    )
+    verify_consistency(
+        cp1["tree_size"],
+        cp2["tree_size"],
+        [bytes.fromhex(h) for h in con["proof"]],
+        bytes.fromhex(cp1["root"]),
+        bytes.fromhex(cp2["root"]),
+    )
     for bad in ("inclusion?seq=0", "inclusion?seq=99999", "inclusion", "consistency?size1=99999"):
         status, _ = await call(trail, token, "GET", f"/api/forensics/proofs/{bad}")
         assert status == 400, bad
@@ -293,11 +357,17 @@ async def test_proofs_refuse_a_tree_size_beyond_the_log(trail: Trail) -> None:
     token = await auditor_token(trail)
     status, body = await call(trail, token, "GET", "/api/forensics/logs?limit=1000")
     n = body["records"][-1]["seq"]
-    for bad in (f"inclusion?seq=2&size={n + 1}", "inclusion?seq=2&size=99999",
-                f"consistency?size1=2&size2={n + 1}", f"consistency?size1={n + 1}"):
+    for bad in (
+        f"inclusion?seq=2&size={n + 1}",
+        "inclusion?seq=2&size=99999",
+        f"consistency?size1=2&size2={n + 1}",
+        f"consistency?size1={n + 1}",
+    ):
         status, body = await call(trail, token, "GET", f"/api/forensics/proofs/{bad}")
         assert status == 400 and body["error"]["code"] == "invalid_range", (bad, body)
-    status, body = await call(trail, token, "GET", f"/api/forensics/proofs/inclusion?seq=2&size={n}")
+    status, body = await call(
+        trail, token, "GET", f"/api/forensics/proofs/inclusion?seq=2&size={n}"
+    )
     assert status == 200 and body["tree_size"] == n
 
 
@@ -335,14 +405,26 @@ async def test_exports_verify_offline_and_chain_to_each_other(trail: Trail, tmp_
     stored = trail.app[CONFIG].state_dir / "forensic-exports" / second["bundle"]
     assert stored.stat().st_mode & 0o222 == 0, "bundles are read-only"
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{trail.url}/api/forensics/export/{second['id']}/bundle",
-                               headers={"Authorization": f"Bearer {token}"}) as resp:
+        async with session.get(
+            f"{trail.url}/api/forensics/export/{second['id']}/bundle",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
             assert resp.status == 200
             (tmp_path / "b.tar.gz").write_bytes(await resp.read())
         async with session.get(f"{trail.url}/api/forensics/public-key") as resp:
             (tmp_path / "key.vkey").write_text(await resp.text())
-    ok = subprocess.run([sys.executable, "-m", "forensics.verify", str(tmp_path / "b.tar.gz"),
-                         "--key", str(tmp_path / "key.vkey")], capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forensics.verify",
+            str(tmp_path / "b.tar.gz"),
+            "--key",
+            str(tmp_path / "key.vkey"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     # One altered byte in a record inside the bundle: the verifier names the record.
     with tarfile.open(tmp_path / "b.tar.gz") as tar:
@@ -350,8 +432,11 @@ async def test_exports_verify_offline_and_chain_to_each_other(trail: Trail, tmp_
     records = next((tmp_path / "x").glob("*/records.jsonl"))
     text = records.read_text().replace('"reason":"x"', '"reason":"z"', 1)
     records.write_text(text)
-    bad = subprocess.run([sys.executable, "-m", "forensics.verify", str(records.parent)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "forensics.verify", str(records.parent)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "FAIL" in bad.stdout
 
 
@@ -359,14 +444,23 @@ async def test_daily_job_cli_runs_once_and_writes_worm_bundle(trail: Trail) -> N
     await trail.append(8)
     cfg = trail.app[CONFIG]
     env = {**os.environ, **cfg.env}
-    done = subprocess.run([sys.executable, "-m", "server.cli", "forensics", "daily"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "forensics", "daily"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     exports = list((cfg.state_dir / "forensic-exports").glob("audit-*.tar.gz"))
     assert len(exports) == 1
     assert exports[0].stat().st_mode & 0o222 == 0, "bundles are written read-only"
-    verify = subprocess.run([sys.executable, "-m", "server.cli", "forensics", "verify-bundle",
-                             str(exports[0])], capture_output=True, text=True, env=env)
+    verify = subprocess.run(
+        [sys.executable, "-m", "server.cli", "forensics", "verify-bundle", str(exports[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert verify.returncode == 0, verify.stdout
     from forensics.worm import AlreadyExists, LocalWormStore
 

@@ -6,7 +6,7 @@ import stripe
 
 from server.keys import DB
 from tests.conftest import Api
-from tests.ledger.conftest import balance, until
+from tests.ledger.helpers import balance, until
 from tests.ticketing.conftest import (  # noqa: F401  (fixtures used here)
     buy,
     charge_id,

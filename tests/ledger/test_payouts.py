@@ -13,7 +13,7 @@ import pytest
 
 from tests.apps import app_with
 from tests.conftest import Api
-from tests.ledger.conftest import balance, fund
+from tests.ledger.helpers import balance, fund
 from tests.ticketing.conftest import make_user
 
 SEPA_ENV = {"MHC_SEPA_DEBTOR_NAME": "MHC Live Platform", "MHC_SEPA_DEBTOR_IBAN":

@@ -14,7 +14,7 @@ from aiohttp import web
 import ledger
 from ledger.accounts import CLEARING, PLATFORM_REVENUE, artist
 from server.keys import DB
-from tests.ledger.conftest import balance, fund
+from tests.ledger.helpers import balance, fund
 
 
 def _withdraw(artist_id: uuid.UUID, amount: Any, *, leg: uuid.UUID | None = None,

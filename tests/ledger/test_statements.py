@@ -12,7 +12,7 @@ import ledger
 from ledger.accounts import CLEARING, artist
 from server.keys import CLOCK
 from tests.conftest import Api
-from tests.ledger.conftest import balance, until
+from tests.ledger.helpers import balance, until
 from tests.ledger.test_tickets import buy
 from tests.ticketing.conftest import make_user, paid_event
 

@@ -15,7 +15,7 @@ from ledger.tickets import release_due
 from server.clock import Clock
 from server.keys import CONFIG
 from tests.conftest import Api
-from tests.ledger.conftest import balance, until
+from tests.ledger.helpers import balance, until
 from tests.ticketing.conftest import access_token, make_user, paid_event
 
 

@@ -44,8 +44,12 @@ STRIPE_KEY = "sk_test_" + secrets.token_hex(12)
 def localstripe() -> Iterator[str]:
     """localstripe on a loopback port, once per session."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ticketing.localstripe_server", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.ticketing.localstripe_server", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_port(port, proc, "localstripe")
         yield f"http://127.0.0.1:{port}"
@@ -58,8 +62,9 @@ def localstripe() -> Iterator[str]:
             proc.wait()
 
 
-async def _start(app_server: tuple[web.Application, str], env: dict[str, str]
-                 ) -> tuple[web.AppRunner, web.Application, str]:
+async def _start(
+    app_server: tuple[web.Application, str], env: dict[str, str]
+) -> tuple[web.AppRunner, web.Application, str]:
     port = free_port()
     base = app_server[0][CONFIG]
     cfg = dataclasses.replace(base, port=port, env={**base.env, **env})
@@ -70,28 +75,42 @@ async def _start(app_server: tuple[web.Application, str], env: dict[str, str]
     return runner, app, f"http://127.0.0.1:{port}"
 
 
-TEST_LIMITS = {"MHC_VALIDATE_TICKET_BURST": "100", "MHC_VALIDATE_IP_BURST": "400",
-               "MHC_PURCHASE_BURST": "5", "MHC_TICKET_SWEEP_SECONDS": "3600",
-               # Every test buys from loopback; the hold limits have their own tests.
-               "MHC_HOLDS_PER_ADDRESS": "100000"}
+TEST_LIMITS = {
+    "MHC_VALIDATE_TICKET_BURST": "100",
+    "MHC_VALIDATE_IP_BURST": "400",
+    "MHC_PURCHASE_BURST": "5",
+    "MHC_TICKET_SWEEP_SECONDS": "3600",
+    # Every test buys from loopback; the hold limits have their own tests.
+    "MHC_HOLDS_PER_ADDRESS": "100000",
+}
 
 
 @pytest.fixture(scope="session")
-async def tapp(app_server: tuple[web.Application, str], localstripe: str,
-               services: Services) -> AsyncIterator[tuple[web.Application, str]]:
+async def tapp(
+    app_server: tuple[web.Application, str], localstripe: str, services: Services
+) -> AsyncIterator[tuple[web.Application, str]]:
     """An app process whose ticketing uses Stripe (localstripe)."""
     record_dir = services.work_dir / "tapp-recordings"
     record_dir.mkdir(exist_ok=True)
-    runner, app, url = await _start(app_server, {
-        "STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": localstripe, "MHC_RECORD_DIR": str(record_dir),
-        "MHC_JOBS_QUEUE": "tapp", **TEST_LIMITS})
+    runner, app, url = await _start(
+        app_server,
+        {
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": localstripe,
+            "MHC_RECORD_DIR": str(record_dir),
+            "MHC_JOBS_QUEUE": "tapp",
+            **TEST_LIMITS,
+        },
+    )
     yield app, url
     await runner.cleanup()
 
 
 @pytest.fixture(scope="session")
-async def dev_app(app_server: tuple[web.Application, str]) -> AsyncIterator[tuple[web.Application, str]]:
+async def dev_app(
+    app_server: tuple[web.Application, str],
+) -> AsyncIterator[tuple[web.Application, str]]:
     """An app process with no Stripe key: the development provider."""
     runner, app, url = await _start(app_server, {"MHC_JOBS_QUEUE": "dev_app", **TEST_LIMITS})
     yield app, url
@@ -104,10 +123,38 @@ def flv(services: Services) -> Iterator[Path]:
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is installed by ./dev"
     path = services.work_dir / "sample.flv"
-    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                    "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
-                    "-f", "flv", str(path)], check=True, timeout=60)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     yield path
 
 
@@ -160,8 +207,9 @@ async def make_fans(api: Api, n: int, role: str = "fan") -> list[dict[str, Any]]
     async with api.app[DB].acquire() as conn:
         for _ in range(n):
             uid = uuid.uuid4()
-            await accounts.insert_user(conn, uid, f"{role}-{uid.hex[:12]}@example.test", "x",
-                                       role, role)
+            await accounts.insert_user(
+                conn, uid, f"{role}-{uid.hex[:12]}@example.test", "x", role, role
+            )
             users.append({"id": uid, "role": role, "access": access_token(api, uid, role)})
     return users
 
@@ -183,27 +231,50 @@ def sign(payload: str, timestamp: int | None = None, secret: str = WEBHOOK_SECRE
 
 def stripe_event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> str:
     """A webhook body shaped like Stripe's."""
-    return json.dumps({"id": event_id or "evt_" + secrets.token_hex(12), "object": "event",
-                       "type": kind, "api_version": "2024-06-20", "created": int(time.time()),
-                       "livemode": False, "pending_webhooks": 1,
-                       "data": {"object": obj}})
+    return json.dumps(
+        {
+            "id": event_id or "evt_" + secrets.token_hex(12),
+            "object": "event",
+            "type": kind,
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "data": {"object": obj},
+        }
+    )
 
 
-async def deliver(api: Api, kind: str, obj: dict[str, Any], *, event_id: str | None = None,
-                  timestamp: int | None = None, secret: str = WEBHOOK_SECRET,
-                  body: str | None = None) -> tuple[int, Any]:
+async def deliver(
+    api: Api,
+    kind: str,
+    obj: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+    secret: str = WEBHOOK_SECRET,
+    body: str | None = None,
+) -> tuple[int, Any]:
     """POST a signed webhook to the app."""
     payload = body if body is not None else stripe_event(kind, obj, event_id)
-    return await api.call("POST", "/api/payments/stripe/webhook", data=payload.encode(),
-                          headers={"Stripe-Signature": sign(payload, timestamp, secret),
-                                   "Content-Type": "application/json"})
+    return await api.call(
+        "POST",
+        "/api/payments/stripe/webhook",
+        data=payload.encode(),
+        headers={
+            "Stripe-Signature": sign(payload, timestamp, secret),
+            "Content-Type": "application/json",
+        },
+    )
 
 
-async def pay(stripe_client: stripe.StripeClient, payment_id: str,
-              method: str = "pm_card_visa") -> str:
+async def pay(
+    stripe_client: stripe.StripeClient, payment_id: str, method: str = "pm_card_visa"
+) -> str:
     """Confirm a PaymentIntent as the buyer's SDK would; returns its status."""
-    await stripe_client.v1.payment_intents.update_async(payment_id,
-                                                        params={"payment_method": method})
+    await stripe_client.v1.payment_intents.update_async(
+        payment_id, params={"payment_method": method}
+    )
     try:
         pi = await stripe_client.v1.payment_intents.confirm_async(payment_id)
     except stripe.CardError:
@@ -217,25 +288,30 @@ def charge_id(pi: Any) -> str:
     return str(latest if isinstance(latest, str) else latest["id"])
 
 
-async def buy(api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any],
-              event_id: str) -> dict[str, Any]:
+async def buy(
+    api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any], event_id: str
+) -> dict[str, Any]:
     """Purchase, pay and deliver payment_intent.succeeded: the issued ticket."""
-    status, body = await api.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                  json={"streamId": event_id})
+    status, body = await api.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"streamId": event_id}
+    )
     assert status == 201, body
     assert await pay(stripe_client, body["payment"]["id"]) == "succeeded"
-    status, hook = await deliver(api, "payment_intent.succeeded",
-                                 {"id": body["payment"]["id"], "object": "payment_intent"})
+    status, hook = await deliver(
+        api, "payment_intent.succeeded", {"id": body["payment"]["id"], "object": "payment_intent"}
+    )
     assert status == 200 and hook["outcome"] == "issued", hook
-    status, ticket = await api.call("GET", f"/api/tickets/{body['ticket']['id']}",
-                                    token=fan["access"])
+    status, ticket = await api.call(
+        "GET", f"/api/tickets/{body['ticket']['id']}", token=fan["access"]
+    )
     assert status == 200 and ticket["status"] == "valid", ticket
     return ticket  # type: ignore[no-any-return]
 
 
 async def code_for(api: Api, fan: dict[str, Any], ticket_id: str) -> str:
     """A fresh code for a ticket, as JSON."""
-    status, body = await api.call("GET", f"/api/tickets/{ticket_id}/qr?format=json",
-                                  token=fan["access"])
+    status, body = await api.call(
+        "GET", f"/api/tickets/{ticket_id}/qr?format=json", token=fan["access"]
+    )
     assert status == 200, body
     return str(body["code"])

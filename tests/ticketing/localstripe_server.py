@@ -25,10 +25,18 @@ _disputes: dict[str, dict[str, Any]] = {}
 async def create_dispute(request: web.Request) -> web.Response:
     body = await request.json()
     charge = resources.Charge._api_retrieve(body["charge"])
-    dispute = {"id": "dp_" + secrets.token_hex(7), "object": "dispute", "amount": charge.amount,
-               "currency": charge.currency, "charge": charge.id,
-               "payment_intent": charge.payment_intent, "status": "needs_response",
-               "reason": "fraudulent", "created": int(time.time()), "livemode": False}
+    dispute = {
+        "id": "dp_" + secrets.token_hex(7),
+        "object": "dispute",
+        "amount": charge.amount,
+        "currency": charge.currency,
+        "charge": charge.id,
+        "payment_intent": charge.payment_intent,
+        "status": "needs_response",
+        "reason": "fraudulent",
+        "created": int(time.time()),
+        "livemode": False,
+    }
     _disputes[dispute["id"]] = dispute
     return web.json_response(dispute)
 
@@ -42,8 +50,9 @@ async def close_dispute(request: web.Request) -> web.Response:
 async def get_dispute(request: web.Request) -> web.Response:
     dispute = _disputes.get(request.match_info["id"])
     if dispute is None:
-        return web.json_response({"error": {"type": "invalid_request_error",
-                                            "message": "No such dispute"}}, status=404)
+        return web.json_response(
+            {"error": {"type": "invalid_request_error", "message": "No such dispute"}}, status=404
+        )
     return web.json_response(dispute)
 
 

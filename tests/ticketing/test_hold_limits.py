@@ -14,12 +14,18 @@ from tests.ticketing.conftest import TEST_LIMITS, make_fans, make_user, paid_eve
 
 
 async def hold(api: Api, fan: dict[str, Any], event_id: str, address: str) -> tuple[int, Any]:
-    return await api.call("POST", "/api/tickets/purchase", token=fan["access"],
-                          json={"event_id": event_id}, headers={"X-Forwarded-For": address})
+    return await api.call(
+        "POST",
+        "/api/tickets/purchase",
+        token=fan["access"],
+        json={"event_id": event_id},
+        headers={"X-Forwarded-For": address},
+    )
 
 
 async def test_a_throwaway_account_cannot_hold_more_than_n_seats(
-        app_server: tuple[web.Application, str]) -> None:
+    app_server: tuple[web.Application, str],
+) -> None:
     env = {**TEST_LIMITS, "MHC_HOLDS_PER_ACCOUNT": "3", "MHC_HOLDS_PER_ADDRESS": "1000"}
     async with app_with(app_server[0], env=env) as api:
         artist = await make_user(api, "artist")
@@ -38,7 +44,8 @@ async def test_a_throwaway_account_cannot_hold_more_than_n_seats(
 
 
 async def test_one_address_cannot_hold_more_than_n_seats(
-        app_server: tuple[web.Application, str]) -> None:
+    app_server: tuple[web.Application, str],
+) -> None:
     env = {**TEST_LIMITS, "MHC_HOLDS_PER_ACCOUNT": "3", "MHC_HOLDS_PER_ADDRESS": "4"}
     async with app_with(app_server[0], env=env) as api:
         artist = await make_user(api, "artist")

@@ -36,17 +36,23 @@ def through(nginx: Nginx, url: str) -> str:
     return nginx.http_url + urlsplit(url).path
 
 
-async def admitted_grant(api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any],
-                         event_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def admitted_grant(
+    api: Api, stripe_client: stripe.StripeClient, fan: dict[str, Any], event_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     ticket = await buy(api, stripe_client, fan, event_id)
-    status, ok = await api.call("POST", "/api/tickets/validate", token=fan["access"],
-                                json={"code": await code_for(api, fan, ticket["id"])})
+    status, ok = await api.call(
+        "POST",
+        "/api/tickets/validate",
+        token=fan["access"],
+        json={"code": await code_for(api, fan, ticket["id"])},
+    )
     assert status == 200, ok
     return ticket, ok["playback"]
 
 
 async def test_refund_stops_the_viewers_hls_token_at_nginx(
-        tapi: Api, nginx: Nginx, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, nginx: Nginx, stripe_client: stripe.StripeClient
+) -> None:
     artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
     event = await paid_event(tapi, artist)
     ticket, grant = await admitted_grant(tapi, stripe_client, fan, event["id"])
@@ -57,8 +63,9 @@ async def test_refund_stops_the_viewers_hls_token_at_nginx(
     url = through(nginx, grant["url"])
     status, body = await fetch(tapi, url)
     assert status == 200 and body.startswith(b"#EXTM3U")
-    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/refund",
-                                token=artist["access"])
+    status, _ = await tapi.call(
+        "POST", f"/api/tickets/{ticket['id']}/refund", token=artist["access"]
+    )
     assert status == 200
     started = time.monotonic()
 
@@ -71,7 +78,8 @@ async def test_refund_stops_the_viewers_hls_token_at_nginx(
 
 
 async def test_replay_is_served_and_gated_by_nginx(
-        tapi: Api, nginx: Nginx, stripe_client: stripe.StripeClient, flv: Path) -> None:
+    tapi: Api, nginx: Nginx, stripe_client: stripe.StripeClient, flv: Path
+) -> None:
     artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
     event = await paid_event(tapi, artist, replay_access=True)
     ticket, live = await admitted_grant(tapi, stripe_client, fan, event["id"])
@@ -89,12 +97,15 @@ async def test_replay_is_served_and_gated_by_nginx(
     status, data = await fetch(tapi, url.rsplit("/", 1)[0] + "/" + segment)
     assert status == 200 and data[:1] == b"\x47"
     # The admission's live token does not open /replay/, even for the same event.
-    status, _ = await fetch(tapi, f"{nginx.http_url}/replay/{live['token']}/{event['id']}/index.m3u8")
+    status, _ = await fetch(
+        tapi, f"{nginx.http_url}/replay/{live['token']}/{event['id']}/index.m3u8"
+    )
     assert status == 403
     status, _ = await fetch(tapi, f"{nginx.http_url}/replay/x/{event['id']}/../../nginx.conf")
     assert status in (400, 403, 404)
-    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/refund",
-                                token=artist["access"])
+    status, _ = await tapi.call(
+        "POST", f"/api/tickets/{ticket['id']}/refund", token=artist["access"]
+    )
 
     async def refused() -> bool:
         return (await fetch(tapi, url))[0] == 403
@@ -103,8 +114,11 @@ async def test_replay_is_served_and_gated_by_nginx(
 
 
 async def test_recorded_show_becomes_a_replay(
-        tapi: Api, nginx: Nginx, app_server: tuple[web.Application, str],
-        stripe_client: stripe.StripeClient) -> None:
+    tapi: Api,
+    nginx: Nginx,
+    app_server: tuple[web.Application, str],
+    stripe_client: stripe.StripeClient,
+) -> None:
     """OBS -> nginx-rtmp records -> stream ends -> the app remuxes -> nginx serves the replay."""
     assert app_server[0][TICKETING_CONFIG].record_dir == nginx.record_dir
     artist, fan = await make_user(tapi, "artist"), await make_user(tapi)

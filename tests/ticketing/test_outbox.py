@@ -34,8 +34,7 @@ async def start(app_server: tuple[web.Application, str]) -> AsyncIterator[Start]
     mine: list[int] = []
 
     async def run(queue: str, **env: str) -> Api:
-        runner, app, url = await _start(app_server, {**TEST_LIMITS, "MHC_JOBS_QUEUE": queue,
-                                                     **env})
+        runner, app, url = await _start(app_server, {**TEST_LIMITS, "MHC_JOBS_QUEUE": queue, **env})
         RUNNERS[id(app)] = runner
         mine.append(id(app))
         session = aiohttp.ClientSession()
@@ -57,14 +56,22 @@ async def stop(runner: web.AppRunner | None) -> None:
 def mhc(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the `mhc` CLI with the app's settings, as an operator on its host would."""
     env = {**os.environ, **api.app[CONFIG].env}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 async def buy(api: Api, fan: dict[str, Any], event_id: str) -> str:
     """Buy and "pay" with the development provider; the valid ticket's id."""
-    status, body = await api.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                  json={"streamId": event_id})
+    status, body = await api.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"streamId": event_id}
+    )
     assert status == 201, body
     status, done = await api.call("POST", body["payment"]["confirm_url"], token=fan["access"])
     assert status == 200 and done["ticket"]["status"] == "valid", done
@@ -79,8 +86,9 @@ async def ticket(api: Api, fan: dict[str, Any], ticket_id: str) -> dict[str, Any
 
 async def records(api: Api, admin: dict[str, Any], subject: str) -> list[str]:
     """The forensic record types about `subject`, oldest first."""
-    status, body = await api.call("GET", f"/api/forensics/logs?subject={subject}&limit=1000",
-                                  token=admin["access"])
+    status, body = await api.call(
+        "GET", f"/api/forensics/logs?subject={subject}&limit=1000", token=admin["access"]
+    )
     assert status == 200, body
     return [r["type"] for r in body["records"]]
 
@@ -93,23 +101,28 @@ async def job_lines(api: Api, queue: str) -> list[str]:
 
 
 async def test_a_cancellation_is_refunded_after_the_process_that_cancelled_is_gone(
-        start: Start) -> None:
+    start: Start,
+) -> None:
     queue = "outbox_" + uuid.uuid4().hex[:8]
     # The process that sells and cancels runs no worker: whatever follows its commits is
     # left undone when it stops, as if it died right after each commit.
     first = await start(queue, MHC_JOBS_WORKER="off")
-    artist, fan, admin = (await make_user(first, "artist"), await make_user(first),
-                          await make_user(first, "admin"))
+    artist, fan, admin = (
+        await make_user(first, "artist"),
+        await make_user(first),
+        await make_user(first, "admin"),
+    )
     event = await paid_event(first, artist, price=1999)
     ticket_id = await buy(first, fan, event["id"])
-    status, _ = await first.call("POST", f"/api/live/{event['id']}/cancel",
-                                 token=artist["access"])
+    status, _ = await first.call("POST", f"/api/live/{event['id']}/cancel", token=artist["access"])
     assert status == 200
     assert (await ticket(first, fan, ticket_id))["status"] == "valid"
     assert await records(first, admin, ticket_id) == []
     pending = await job_lines(first, queue)
-    assert any("\tqueued\t" in line and f"{queue}.ticketing.refund_event" in line
-               and event["id"] in line for line in pending), pending
+    assert any(
+        "\tqueued\t" in line and f"{queue}.ticketing.refund_event" in line and event["id"] in line
+        for line in pending
+    ), pending
     await stop(RUNNERS.pop(id(first.app)))  # the first process goes away
 
     second = await start(queue)
@@ -117,22 +130,26 @@ async def test_a_cancellation_is_refunded_after_the_process_that_cancelled_is_go
     async def refunded() -> bool:
         body = await ticket(second, fan, ticket_id)
         return bool(body["status"] == "refunded" and body["close_reason"] == "event_cancelled")
+
     await until(refunded, 20, "a fresh process to refund the cancelled event's ticket")
 
     async def recorded() -> list[str]:
         kinds = await records(second, admin, ticket_id)
         return kinds if len(kinds) >= 3 else []
+
     kinds = await until(recorded, 20, "the sale's and the refund's forensic records")
     assert sorted(kinds) == ["PAYMENT_COMPLETED", "TICKET_ISSUED", "TICKET_REFUNDED"], kinds
     assert "EVENT_CANCELLED" in await records(second, admin, event["id"])
 
     async def drained() -> bool:
         return not await job_lines(second, queue)
+
     await until(drained, 20, "the queue to be empty")
 
 
 async def test_a_refund_that_keeps_failing_is_held_and_retried_by_the_operator(
-        start: Start) -> None:
+    start: Start,
+) -> None:
     queue = "held_" + uuid.uuid4().hex[:8]
     api = await start(queue, MHC_JOBS_MAX_ATTEMPTS="2", MHC_JOBS_RETRY_SECONDS="0.2")
     artist, fan = await make_user(api, "artist"), await make_user(api)
@@ -143,15 +160,17 @@ async def test_a_refund_that_keeps_failing_is_held_and_retried_by_the_operator(
 
     async def unavailable(*args: Any, **kwargs: Any) -> str:
         raise PaymentError("the payment service is unavailable")
+
     provider.refund = unavailable  # type: ignore[method-assign]
     try:
-        status, _ = await api.call("POST", f"/api/live/{event['id']}/cancel",
-                                   token=artist["access"])
+        status, _ = await api.call(
+            "POST", f"/api/live/{event['id']}/cancel", token=artist["access"]
+        )
         assert status == 200
 
         async def held() -> list[str]:
-            return [line for line in await job_lines(api, queue)
-                    if "\tfailed\t" in line]
+            return [line for line in await job_lines(api, queue) if "\tfailed\t" in line]
+
         (line,) = await until(held, 30, "the refund job to be held as failed")
         assert "attempts=" in line and "RefundsIncomplete" in line, line
         assert (await ticket(api, fan, ticket_id))["status"] == "valid"
@@ -163,6 +182,7 @@ async def test_a_refund_that_keeps_failing_is_held_and_retried_by_the_operator(
 
     async def refunded() -> bool:
         return bool((await ticket(api, fan, ticket_id))["status"] == "refunded")
+
     await until(refunded, 20, "the retried job to refund the ticket")
     again = await asyncio.to_thread(mhc, api, "jobs", "retry", job_id)
     assert again.returncode == 1 and "only a failed job" in again.stderr, again
@@ -178,11 +198,20 @@ async def test_mhc_worker_does_the_work_of_servers_that_run_no_worker(start: Sta
     assert status == 200
     env = {**os.environ, **api.app[CONFIG].env}
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", "worker", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "server.cli",
+        "worker",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
+
         async def refunded() -> bool:
             return bool((await ticket(api, fan, ticket_id))["status"] == "refunded")
+
         await until(refunded, 30, "the worker process to refund the cancelled event")
     finally:
         worker.terminate()

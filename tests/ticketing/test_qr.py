@@ -25,8 +25,12 @@ def test_codes_verify_and_refuse_tampering() -> None:
     code = qr.sign(KEY, ticket, event, 1_000, 1_300)
     assert len(code) == qr.CODE_LEN == 92 and code.isalnum() and code.upper() == code
     claims = qr.verify_signature(KEY, code)
-    assert (claims.ticket_id, claims.event_id, claims.not_before, claims.not_after) == \
-        (ticket, event, 1_000, 1_300)
+    assert (claims.ticket_id, claims.event_id, claims.not_before, claims.not_after) == (
+        ticket,
+        event,
+        1_000,
+        1_300,
+    )
     qr.check_window(claims, 1_299)
     with pytest.raises(qr.CodeRejected) as late:
         qr.check_window(claims, 1_300)
@@ -51,8 +55,9 @@ def test_a_code_holds_only_ids_and_its_window() -> None:
     assert raw[33:41] == (7).to_bytes(4, "big") + (8).to_bytes(4, "big") and len(raw) == 57
 
 
-async def test_qr_png_svg_and_json_for_the_owner(tapi: Api, tclock: Clock,  
-                                                 stripe_client: stripe.StripeClient) -> None:
+async def test_qr_png_svg_and_json_for_the_owner(
+    tapi: Api, tclock: Clock, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist)
     fan, stranger = await make_fans(tapi, 2)
@@ -74,17 +79,20 @@ async def test_qr_png_svg_and_json_for_the_owner(tapi: Api, tclock: Clock,
     async with tapi.session.get(url + "?format=svg", headers=headers) as resp:
         assert resp.status == 200 and resp.content_type == "image/svg+xml"
         assert (await resp.text()).lstrip().startswith("<svg")
-    status, body = await tapi.call("GET", f"/api/tickets/{ticket['id']}/qr?format=json",
-                                   token=fan["access"])
+    status, body = await tapi.call(
+        "GET", f"/api/tickets/{ticket['id']}/qr?format=json", token=fan["access"]
+    )
     assert status == 200 and body["expires_at"] - body["not_before"] <= 600
     tclock.advance(2)
-    status, later = await tapi.call("GET", f"/api/tickets/{ticket['id']}/qr?format=json",
-                                    token=fan["access"])
+    status, later = await tapi.call(
+        "GET", f"/api/tickets/{ticket['id']}/qr?format=json", token=fan["access"]
+    )
     assert later["code"] != body["code"], "codes rotate"
     status, _ = await tapi.call("GET", f"/api/tickets/{ticket['id']}/qr", token=stranger["access"])
     assert status == 404
-    status, _ = await tapi.call("GET", f"/api/tickets/{ticket['id']}/qr?format=gif",
-                                token=fan["access"])
+    status, _ = await tapi.call(
+        "GET", f"/api/tickets/{ticket['id']}/qr?format=gif", token=fan["access"]
+    )
     assert status == 400
 
 
@@ -92,8 +100,10 @@ async def test_no_code_for_an_unpaid_ticket(tapi: Api) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist)
     fan = await make_user(tapi)
-    status, body = await tapi.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                   json={"streamId": event["id"]})
-    status, err = await tapi.call("GET", f"/api/tickets/{body['ticket']['id']}/qr",
-                                  token=fan["access"])
+    status, body = await tapi.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"streamId": event["id"]}
+    )
+    status, err = await tapi.call(
+        "GET", f"/api/tickets/{body['ticket']['id']}/qr", token=fan["access"]
+    )
     assert status == 409 and err["error"]["code"] == "unpaid"

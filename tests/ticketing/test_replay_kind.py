@@ -15,7 +15,8 @@ from ticketing.keys import TICKETING_CONFIG
 
 
 async def test_a_replay_token_plays_no_live_path_and_does_not_renew_as_live(
-        tapi: Api, flv: Path, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, flv: Path, stripe_client: stripe.StripeClient
+) -> None:
     artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
     event = await paid_event(tapi, artist, replay_access=True, capacity=5)
     await buy(tapi, stripe_client, fan, event["id"])
@@ -34,10 +35,17 @@ async def test_a_replay_token_plays_no_live_path_and_does_not_renew_as_live(
         status, body = await replay_of(tapi, who, event["id"])
         assert status == 200, body
         session = body["playback"]["session_id"]
-        status, err = await tapi.call("POST", f"/api/live/{event['id']}/playback",
-                                      token=who["access"], json={"session_id": session})
+        status, err = await tapi.call(
+            "POST",
+            f"/api/live/{event['id']}/playback",
+            token=who["access"],
+            json={"session_id": session},
+        )
         assert status == 403 and err["error"]["code"] in ("replay_session", "no_access"), err
-    status, err = await tapi.call("POST", f"/api/live/{event['id']}/playback",
-                                  token=artist["access"],
-                                  json={"session_id": body["playback"]["session_id"]})
+    status, err = await tapi.call(
+        "POST",
+        f"/api/live/{event['id']}/playback",
+        token=artist["access"],
+        json={"session_id": body["playback"]["session_id"]},
+    )
     assert err["error"]["code"] == "replay_session"

@@ -21,22 +21,30 @@ from ticketing.keys import TICKETING_CONFIG
 
 
 async def gate(api: Api, url: str) -> int:
-    async with api.session.get(api.base_url + "/internal/play-auth",
-                               headers={"X-Original-URI": urlsplit(url).path}) as resp:
+    async with api.session.get(
+        api.base_url + "/internal/play-auth", headers={"X-Original-URI": urlsplit(url).path}
+    ) as resp:
         return resp.status
 
 
-async def check(api: Api, fan: dict[str, Any], code: str, ip: str = "192.0.2.1",
-                stream: str | None = None) -> tuple[int, dict[str, Any]]:
+async def check(
+    api: Api, fan: dict[str, Any], code: str, ip: str = "192.0.2.1", stream: str | None = None
+) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {"code": code}
     if stream is not None:
         body["streamId"] = stream
-    return await api.call("POST", "/api/tickets/validate", token=str(fan["access"]), json=body,
-                          headers={"X-Real-IP": ip})
+    return await api.call(
+        "POST",
+        "/api/tickets/validate",
+        token=str(fan["access"]),
+        json=body,
+        headers={"X-Real-IP": ip},
+    )
 
 
 async def test_validation_admits_once_and_opens_stream_and_chat(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist)
     fan = await make_user(tapi)
@@ -52,8 +60,12 @@ async def test_validation_admits_once_and_opens_stream_and_chat(
     assert urlsplit(grant["url"]).path == f"/play/{grant['token']}/{event['id']}/index.m3u8"
     assert await gate(tapi, grant["url"]) == 200
     # Admitted: the core's grant (renewal, chat) now says yes through the watch rule.
-    status, renewed = await tapi.call("POST", f"/api/live/{event['id']}/playback",
-                                      token=fan["access"], json={"session_id": grant["session_id"]})
+    status, renewed = await tapi.call(
+        "POST",
+        f"/api/live/{event['id']}/playback",
+        token=fan["access"],
+        json={"session_id": grant["session_id"]},
+    )
     assert status == 200 and renewed["session_id"] == grant["session_id"]
 
     for again in (code, await code_for(tapi, fan, ticket["id"])):
@@ -65,7 +77,8 @@ async def test_validation_admits_once_and_opens_stream_and_chat(
 
 
 async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist)
     fan = await make_user(tapi)
@@ -79,7 +92,8 @@ async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
 
 
 async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
-        tapi: Api, tclock: Clock, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, tclock: Clock, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=10)
     other_event = await paid_event(tapi, artist)
@@ -89,14 +103,16 @@ async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
     key = tapi.app[TICKETING_CONFIG].qr_key
     now = int(tclock.time())
     # An unpaid (held) ticket and a refunded one.
-    status, held = await tapi.call("POST", "/api/tickets/purchase", token=stranger["access"],
-                                   json={"streamId": event["id"]})
+    status, held = await tapi.call(
+        "POST", "/api/tickets/purchase", token=stranger["access"], json={"streamId": event["id"]}
+    )
     unpaid = qr.sign(key, uuid.UUID(held["ticket"]["id"]), uuid.UUID(event["id"]), now, now + 300)
     refunded_fan = await make_user(tapi)
     refunded = await buy(tapi, stripe_client, refunded_fan, event["id"])
     refunded_code = await code_for(tapi, refunded_fan, refunded["id"])
-    status, _ = await tapi.call("POST", f"/api/tickets/{refunded['id']}/refund",
-                                token=artist["access"])
+    status, _ = await tapi.call(
+        "POST", f"/api/tickets/{refunded['id']}/refund", token=artist["access"]
+    )
     assert status == 200
     forged = code[:30] + ("A" if code[30] != "A" else "B") + code[31:]
     wrong_key = qr.sign(b"x" * 32, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now, now + 300)
@@ -108,7 +124,7 @@ async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
         (fan, "", None, 400, "invalid"),
         (fan, stale, None, 403, "invalid_time"),
         (stranger, unpaid, None, 403, "unpaid"),
-        (refunded_fan, refunded_code, None, 403, "canceled"),
+        (refunded_fan, refunded_code, None, 403, "cancelled"),
         (fan, code, other_event["id"], 403, "wrong_event"),
         (stranger, code, None, 403, "not_owner"),
     ]
@@ -127,8 +143,9 @@ async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
     assert status == 200, ok
 
 
-async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
-                                                 stripe_client: stripe.StripeClient) -> None:
+async def test_rate_limits_per_ticket_and_per_ip(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     cfg = tapi.app[TICKETING_CONFIG]
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist)
@@ -138,21 +155,27 @@ async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
     forged = qr.sign(b"z" * 32, uuid.UUID(ticket["id"]), uuid.UUID(event["id"]), now, now + 300)
     # Forged codes naming the ticket spend only their sender's address budget, never the
     # ticket's: whoever saw a ticket's code cannot lock its owner out.
-    statuses = [(await check(tapi, fan, forged, ip=f"198.19.{i // 250}.{i % 250}"))[0]
-                for i in range(cfg.validate_ticket_burst + 5)]
+    statuses = [
+        (await check(tapi, fan, forged, ip=f"198.19.{i // 250}.{i % 250}"))[0]
+        for i in range(cfg.validate_ticket_burst + 5)
+    ]
     assert set(statuses) == {400}
     # Genuine codes spend the ticket's bucket: admitted once, then refused, then limited.
     genuine = await code_for(tapi, fan, ticket["id"])
-    statuses = [(await check(tapi, fan, genuine, ip=f"198.18.{i // 250}.{i % 250}"))[0]
-                for i in range(cfg.validate_ticket_burst)]
+    statuses = [
+        (await check(tapi, fan, genuine, ip=f"198.18.{i // 250}.{i % 250}"))[0]
+        for i in range(cfg.validate_ticket_burst)
+    ]
     assert statuses[0] == 200 and set(statuses[1:]) == {409}, statuses
     status, err = await check(tapi, fan, genuine, ip="198.19.9.8")
     assert status == 429 and err["error"]["code"] == "rate_limited"
 
     other = await paid_event(tapi, artist)
     junk = "A" * qr.CODE_LEN
-    statuses = [(await check(tapi, fan, junk, ip="203.0.113.77", stream=other["id"]))[0]
-                for _ in range(cfg.validate_ip_burst)]
+    statuses = [
+        (await check(tapi, fan, junk, ip="203.0.113.77", stream=other["id"]))[0]
+        for _ in range(cfg.validate_ip_burst)
+    ]
     assert set(statuses) == {400}
     status, err = await check(tapi, fan, junk, ip="203.0.113.77", stream=other["id"])
     assert status == 429 and err["error"]["code"] == "rate_limited"
@@ -164,7 +187,8 @@ async def test_rate_limits_per_ticket_and_per_ip(tapi: Api,
 
 
 async def test_forged_codes_cannot_lock_the_owner_out(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=5)
     fan, attacker = await make_fans(tapi, 2)
@@ -178,41 +202,57 @@ async def test_forged_codes_cannot_lock_the_owner_out(
         code = base64.b32encode(forged).rstrip(b"=").decode()
         status, err = await check(tapi, attacker, code, ip=f"198.51.{i // 250}.{i % 250}")
         assert (status, err["error"]["code"]) == (400, "invalid")
-    status, ok = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]),
-                             stream=event["id"], ip="192.0.2.200")
+    status, ok = await check(
+        tapi, fan, await code_for(tapi, fan, ticket["id"]), stream=event["id"], ip="192.0.2.200"
+    )
     assert status == 200, ok
 
 
 async def test_reentry_moves_the_session_and_one_session_per_ip(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=10)
     fan, stranger = await make_fans(tapi, 2)
     ticket = await buy(tapi, stripe_client, fan, event["id"])
-    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter", token=fan["access"],
-                                headers={"X-Real-IP": "192.0.2.10"})
+    status, _ = await tapi.call(
+        "POST",
+        f"/api/tickets/{ticket['id']}/reenter",
+        token=fan["access"],
+        headers={"X-Real-IP": "192.0.2.10"},
+    )
     assert status == 409, "re-entry needs an admission first"
     status, phone = await check(tapi, fan, await code_for(tapi, fan, ticket["id"]), ip="192.0.2.10")
     assert status == 200
-    status, tv = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
-                                 token=fan["access"], headers={"X-Real-IP": "192.0.2.11"})
+    status, tv = await tapi.call(
+        "POST",
+        f"/api/tickets/{ticket['id']}/reenter",
+        token=fan["access"],
+        headers={"X-Real-IP": "192.0.2.11"},
+    )
     assert status == 200 and tv["reentry"] is True
     assert await gate(tapi, tv["playback"]["url"]) == 200
     assert await gate(tapi, phone["playback"]["url"]) == 403, "last login wins"
-    status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
-                                token=stranger["access"])
+    status, _ = await tapi.call(
+        "POST", f"/api/tickets/{ticket['id']}/reenter", token=stranger["access"]
+    )
     assert status == 404
 
     # The same account coming back from that address replaces its own session there.
-    status, again = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
-                                    token=fan["access"], headers={"X-Real-IP": "192.0.2.11"})
+    status, again = await tapi.call(
+        "POST",
+        f"/api/tickets/{ticket['id']}/reenter",
+        token=fan["access"],
+        headers={"X-Real-IP": "192.0.2.11"},
+    )
     assert status == 200
     assert await gate(tapi, again["playback"]["url"]) == 200
     assert await gate(tapi, tv["playback"]["url"]) == 403
 
 
 async def test_two_fans_behind_one_proxy_address_keep_their_streams(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=10)
     fan, neighbour = await make_fans(tapi, 2)
@@ -221,17 +261,22 @@ async def test_two_fans_behind_one_proxy_address_keep_their_streams(
         ticket = await buy(tapi, stripe_client, who, event["id"])
         # One household (or carrier NAT) address, named by the trusted proxy in front.
         status, body = await tapi.call(
-            "POST", "/api/tickets/validate", token=who["access"],
+            "POST",
+            "/api/tickets/validate",
+            token=who["access"],
             json={"code": await code_for(tapi, who, ticket["id"])},
-            headers={"X-Forwarded-For": "203.0.113.40"})
+            headers={"X-Forwarded-For": "203.0.113.40"},
+        )
         assert status == 200, body
         streams.append(body["playback"]["url"])
-    assert [await gate(tapi, url) for url in streams] == [200, 200], \
+    assert [await gate(tapi, url) for url in streams] == [200, 200], (
         "one fan's admission must not end another account's stream"
+    )
 
 
 async def test_a_stranger_with_the_ticket_id_cannot_lock_the_owner_out_of_reentry(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=5)
     fan, stranger = await make_fans(tapi, 2)
@@ -240,17 +285,25 @@ async def test_a_stranger_with_the_ticket_id_cannot_lock_the_owner_out_of_reentr
     assert status == 200
     burst = tapi.app[TICKETING_CONFIG].validate_ticket_burst
     for i in range(burst + 5):  # e.g. the id read off the QR code or the artist's sales list
-        status, _ = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
-                                    token=stranger["access"],
-                                    headers={"X-Real-IP": f"198.51.{i // 250}.{i % 250}"})
+        status, _ = await tapi.call(
+            "POST",
+            f"/api/tickets/{ticket['id']}/reenter",
+            token=stranger["access"],
+            headers={"X-Real-IP": f"198.51.{i // 250}.{i % 250}"},
+        )
         assert status == 404
-    status, body = await tapi.call("POST", f"/api/tickets/{ticket['id']}/reenter",
-                                   token=fan["access"], headers={"X-Real-IP": "192.0.2.61"})
+    status, body = await tapi.call(
+        "POST",
+        f"/api/tickets/{ticket['id']}/reenter",
+        token=fan["access"],
+        headers={"X-Real-IP": "192.0.2.61"},
+    )
     assert status == 200, body
 
 
 async def test_expired_genuine_codes_do_not_spend_the_ticket_budget(
-        tapi: Api, stripe_client: stripe.StripeClient, tclock: Clock) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient, tclock: Clock
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=5)
     fan, stranger = await make_fans(tapi, 2)
@@ -266,7 +319,8 @@ async def test_expired_genuine_codes_do_not_spend_the_ticket_budget(
 
 
 async def test_codes_of_an_event_that_is_over_do_not_admit(
-        tapi: Api, stripe_client: stripe.StripeClient) -> None:
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
     artist = await make_user(tapi, "artist")
     event = await paid_event(tapi, artist, capacity=5)
     fan = await make_user(tapi)

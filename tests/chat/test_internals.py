@@ -1,0 +1,120 @@
+"""The private python-socketio / python-engineio internals the chat relies on, checked loudly.
+
+server/chat/fanout.py and server/chat/handlers.py override or read parts of both libraries
+that are not their public API (pinned below their next major version in pyproject.toml).
+If an upgrade changes any of them, these tests say which, instead of the chat silently
+falling back to slow paths or, worse, letting reserved event names through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import engineio
+import pytest
+import socketio
+from aiohttp import web
+from redis.asyncio import BlockingConnectionPool
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+from server.chat import HUB
+from server.chat.fanout import ChatRedisManager
+from server.chat.handlers import ChatServer
+from tests.chat.conftest import Client, joined, new_show
+from tests.conftest import Api
+
+
+def params(func: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(func).parameters)
+
+
+def test_majors_are_the_pinned_ones() -> None:
+    assert version("python-socketio").split(".")[0] == "5", "re-check server/chat/fanout.py"
+    assert version("python-engineio").split(".")[0] == "4", "re-check server/chat/fanout.py"
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "expected"),
+    [
+        (socketio.AsyncRedisManager, "_redis_connect", ["self"]),
+        (AsyncPubSubManager, "_handle_emit", ["self", "message"]),
+        (socketio.AsyncServer, "_handle_event", ["self", "eio_sid", "namespace", "id", "data"]),
+        (socketio.AsyncServer, "_send_packet", ["self", "eio_sid", "pkt"]),
+        (socketio.AsyncManager, "get_participants", ["self", "namespace", "room"]),
+        (socketio.AsyncManager, "is_connected", ["self", "sid", "namespace"]),
+        (socketio.AsyncManager, "initialize", ["self"]),
+    ],
+)
+def test_overridden_and_called_internals_keep_their_signatures(
+    owner: type, name: str, expected: list[str]
+) -> None:
+    func = getattr(owner, name, None)
+    assert func is not None, f"{owner.__name__}.{name} is gone"
+    assert params(func) == expected, f"{owner.__name__}.{name} changed: {params(func)}"
+
+
+def test_our_overrides_match_what_they_override() -> None:
+    assert params(ChatRedisManager._redis_connect) == params(
+        socketio.AsyncRedisManager._redis_connect
+    )
+    assert params(ChatRedisManager._handle_emit) == params(AsyncPubSubManager._handle_emit)
+    assert params(ChatServer._handle_event) == params(socketio.AsyncServer._handle_event)
+
+
+def test_the_reserved_names_are_still_dispatched_to_handlers() -> None:
+    # Why ChatServer refuses them: the library itself treats these as its own.
+    assert {"connect", "disconnect"} <= set(socketio.AsyncServer.reserved_events)
+
+
+async def test_the_running_server_has_the_internals_the_fanout_uses(
+    app_server: tuple[web.Application, str], api: Api, url: str, clients: Callable[[], Client]
+) -> None:
+    app = app_server[0]
+    sio = app[HUB].sio
+    manager = sio.manager
+    assert isinstance(sio, ChatServer) and isinstance(manager, ChatRedisManager)
+    # _redis_connect ran and left the attributes the stock manager reads.
+    assert isinstance(manager.redis.connection_pool, BlockingConnectionPool)
+    assert manager.pubsub is not None
+    assert sio.manager_initialized is True
+    assert isinstance(getattr(manager, "thread", None), asyncio.Task)
+    assert callable(sio.packet_class) and manager.server is sio
+
+    show = await new_show(api)
+    client = await joined(clients, url, show.artist_token, show.id)
+    sockets = sio.eio.sockets
+    assert isinstance(sockets, dict)
+    participants = list(manager.get_participants("/", f"ev:{show.id}"))
+    assert len(participants) == 1
+    _, eio_sid = participants[0]
+    sock = sockets[eio_sid]
+    assert isinstance(sock, engineio.async_socket.AsyncSocket)
+    assert sock.closed is False and callable(sock.queue.put_nowait)
+
+    # Room broadcasts come back through _handle_emit, which our direct fan-out replaces.
+    seen: list[dict[str, Any]] = []
+    original = manager._handle_emit
+
+    async def spy(message: dict[str, Any]) -> None:
+        seen.append(message)
+        await original(message)
+
+    manager._handle_emit = spy
+    try:
+        assert (await client.call("send", {"event_id": show.id, "text": "through"}))["ok"]
+        await client.wait_for("message", lambda m: m["text"] == "through")
+    finally:
+        del manager._handle_emit
+    assert any(
+        m.get("event") == "message"
+        and m.get("room") == f"ev:{show.id}"
+        and "data" in m
+        and "namespace" in m
+        and "skip_sid" in m
+        and "callback" in m
+        for m in seen
+    ), seen
