@@ -63,8 +63,10 @@ class Account:
         if kind is None:
             raise LedgerError("invalid_posting", f"no account kind {self.code!r}")
         if kind.artist != (self.owner is not None):
-            raise LedgerError("invalid_posting",
-                              f"{self.code} accounts {'need' if kind.artist else 'have no'} owner")
+            raise LedgerError(
+                "invalid_posting",
+                f"{self.code} accounts {'need' if kind.artist else 'have no'} owner",
+            )
         return kind
 
 
@@ -87,9 +89,17 @@ async def ensure(conn: asyncpg.Connection, accounts: list[tuple[Account, str]]) 
     for account, currency in accounts:
         kind = account.check()
         shards = 1 if kind.artist else PLATFORM_SHARDS
-        rows.append((account.id(currency), account.code, account.owner, currency,
-                     kind.debits_must_not_exceed_credits, kind.credits_must_not_exceed_debits,
-                     shards))
+        rows.append(
+            (
+                account.id(currency),
+                account.code,
+                account.owner,
+                currency,
+                kind.debits_must_not_exceed_credits,
+                kind.credits_must_not_exceed_debits,
+                shards,
+            )
+        )
     await conn.execute(
         """WITH new AS (
                INSERT INTO ledger_accounts (id, code, owner_id, currency,

@@ -13,10 +13,10 @@ class Balance:
     """An artist's position in one currency, in minor units."""
 
     currency: str
-    pending: int      # sold, not yet released (event not over plus the hold period)
-    available: int    # may be withdrawn
-    in_transit: int   # withdrawn, not yet confirmed paid
-    receivable: int   # owed by the artist (refunds after payout), netted from later earnings
+    pending: int  # sold, not yet released (event not over plus the hold period)
+    available: int  # may be withdrawn
+    in_transit: int  # withdrawn, not yet confirmed paid
+    receivable: int  # owed by the artist (refunds after payout), netted from later earnings
 
 
 async def artist_balances(conn: asyncpg.Connection, artist_id: uuid.UUID) -> list[Balance]:
@@ -25,7 +25,9 @@ async def artist_balances(conn: asyncpg.Connection, artist_id: uuid.UUID) -> lis
         """SELECT a.code, a.currency, sum(b.debits_pending) AS dpe, sum(b.debits_posted) AS dpo,
                   sum(b.credits_pending) AS cpe, sum(b.credits_posted) AS cpo
            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
-           WHERE a.owner_id = $1 GROUP BY a.code, a.currency""", artist_id)
+           WHERE a.owner_id = $1 GROUP BY a.code, a.currency""",
+        artist_id,
+    )
     by: dict[str, dict[str, int]] = {}
     for r in rows:
         cur = r["currency"].strip()
@@ -47,5 +49,7 @@ async def available(conn: asyncpg.Connection, artist_id: uuid.UUID, currency: st
         """SELECT b.credits_posted - b.debits_posted - b.debits_pending
            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
            WHERE a.owner_id = $1 AND a.code = 'artist_available' AND a.currency = $2""",
-        artist_id, currency)
+        artist_id,
+        currency,
+    )
     return None if value is None else int(value)

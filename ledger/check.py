@@ -69,10 +69,19 @@ async def check(conn: asyncpg.Connection) -> list[Mismatch]:
     out: list[Mismatch] = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         for r in await conn.fetch(_RECOMPUTE):
-            out.append(Mismatch(f"balance {r['what']}",
-                                (r["s_dpe"], r["s_dpo"], r["s_cpe"], r["s_cpo"]),
-                                (r["e_dpe"], r["e_dpo"], r["e_cpe"], r["e_cpo"])))
+            out.append(
+                Mismatch(
+                    f"balance {r['what']}",
+                    (r["s_dpe"], r["s_dpo"], r["s_cpe"], r["s_cpo"]),
+                    (r["e_dpe"], r["e_dpo"], r["e_cpe"], r["e_cpo"]),
+                )
+            )
         for r in await conn.fetch(_TOTALS):
-            out.append(Mismatch(f"currency {r['currency'].strip()}",
-                                (r["dpe"], r["dpo"], 0, 0), (r["cpe"], r["cpo"], 0, 0)))
+            out.append(
+                Mismatch(
+                    f"currency {r['currency'].strip()}",
+                    (r["dpe"], r["dpo"], 0, 0),
+                    (r["cpe"], r["cpo"], 0, 0),
+                )
+            )
     return out

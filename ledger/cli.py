@@ -31,10 +31,14 @@ async def _check(dsn: str) -> int:
     finally:
         await conn.close()
     for m in found:
-        print(f"MISMATCH {m.what}: stored (debits pending, posted, credits pending, posted) "
-              f"{m.stored}, from transfers {m.expected}")
-    print(f"{transfers} transfers checked in {took:.2f} s: "
-          f"{'OK' if not found else f'{len(found)} mismatches'}")
+        print(
+            f"MISMATCH {m.what}: stored (debits pending, posted, credits pending, posted) "
+            f"{m.stored}, from transfers {m.expected}"
+        )
+    print(
+        f"{transfers} transfers checked in {took:.2f} s: "
+        f"{'OK' if not found else f'{len(found)} mismatches'}"
+    )
     return 1 if found else 0
 
 

@@ -11,8 +11,11 @@ from ledger.postings import MAX_AMOUNT
 from server.api import Body, Query, Reply
 from server.validate import IsoTime, JsonInt
 
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}$"),
-                  Field(description="a calendar month, YYYY-MM (UTC)")]
+Month = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}$"),
+    Field(description="a calendar month, YYYY-MM (UTC)"),
+]
 
 
 class CurrencyBalance(Reply):
@@ -69,11 +72,17 @@ class Statement(Reply):
 
 
 Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, description="integer minor units"), JsonInt]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"),
-                     Field(description="ISO 4217 code like EUR")]
-IDEMPOTENCY_HEADER = {"Idempotency-Key": {
-    "type": "string", "minLength": 1, "maxLength": 200,
-    "description": "the same key returns the first request's payout"}}
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code like EUR")
+]
+IDEMPOTENCY_HEADER = {
+    "Idempotency-Key": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "description": "the same key returns the first request's payout",
+    }
+}
 
 
 class WithdrawIn(Body):
@@ -81,8 +90,9 @@ class WithdrawIn(Body):
 
     amount: Amount
     currency: Currency
-    method: Annotated[str, StringConstraints(pattern=r"^[a-z]{1,20}$"),
-                      Field(description="a payout method: sepa")]
+    method: Annotated[
+        str, StringConstraints(pattern=r"^[a-z]{1,20}$"), Field(description="a payout method: sepa")
+    ]
 
 
 class PayoutOut(Reply):
@@ -108,8 +118,9 @@ class SepaAccountIn(Body):
     """The IBAN SEPA payouts go to, and its holder's name."""
 
     iban: Annotated[str, StringConstraints(min_length=5, max_length=50)]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=70,
-                                           pattern=r"^[^\x00-\x1f\x7f]+$")]
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=70, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
 
 
 class PayoutAccount(Reply):

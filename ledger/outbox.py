@@ -31,12 +31,23 @@ def to_json(posting: Posting) -> dict[str, Any]:
         if isinstance(leg, Resolve):
             legs.append({"id": str(leg.id), "pending_id": str(leg.pending_id), "post": leg.post})
         else:
-            legs.append({"id": str(leg.id), "debit": _account_json(leg.debit),
-                         "credit": _account_json(leg.credit), "amount": leg.amount,
-                         "pending": leg.pending})
-    return {"currency": posting.currency, "code": posting.code, "source": posting.source,
-            "ref": posting.ref, "actor": None if posting.actor is None else str(posting.actor),
-            "legs": legs}
+            legs.append(
+                {
+                    "id": str(leg.id),
+                    "debit": _account_json(leg.debit),
+                    "credit": _account_json(leg.credit),
+                    "amount": leg.amount,
+                    "pending": leg.pending,
+                }
+            )
+    return {
+        "currency": posting.currency,
+        "code": posting.code,
+        "source": posting.source,
+        "ref": posting.ref,
+        "actor": None if posting.actor is None else str(posting.actor),
+        "legs": legs,
+    }
 
 
 def from_json(data: dict[str, Any]) -> Posting:
@@ -46,17 +57,31 @@ def from_json(data: dict[str, Any]) -> Posting:
         if "pending_id" in leg:
             legs.append(Resolve(uuid.UUID(leg["id"]), uuid.UUID(leg["pending_id"]), leg["post"]))
         else:
-            legs.append(Leg(uuid.UUID(leg["id"]), _account(leg["debit"]), _account(leg["credit"]),
-                            int(leg["amount"]), bool(leg["pending"])))
-    return Posting(data["currency"], data["code"], data["source"], tuple(legs), data["ref"],
-                   None if data["actor"] is None else uuid.UUID(data["actor"]))
+            legs.append(
+                Leg(
+                    uuid.UUID(leg["id"]),
+                    _account(leg["debit"]),
+                    _account(leg["credit"]),
+                    int(leg["amount"]),
+                    bool(leg["pending"]),
+                )
+            )
+    return Posting(
+        data["currency"],
+        data["code"],
+        data["source"],
+        tuple(legs),
+        data["ref"],
+        None if data["actor"] is None else uuid.UUID(data["actor"]),
+    )
 
 
 async def post_later(app: web.Application, conn: asyncpg.Connection, posting: Posting) -> None:
     """Post `posting` once the caller's transaction on `conn` commits (retried until done)."""
     validate(posting)
-    await jobs.enqueue(app, conn, POST_JOB, to_json(posting),
-                       dedupe_key=f"{POST_JOB}:{posting.legs[0].id}")
+    await jobs.enqueue(
+        app, conn, POST_JOB, to_json(posting), dedupe_key=f"{POST_JOB}:{posting.legs[0].id}"
+    )
 
 
 async def post_job(app: web.Application, payload: dict[str, Any]) -> None:
@@ -64,21 +89,48 @@ async def post_job(app: web.Application, payload: dict[str, Any]) -> None:
     await post(app, from_json(payload))
 
 
-def tip(tip_id: uuid.UUID, artist_id: uuid.UUID, currency: str, amount: int,
-        fan_id: uuid.UUID | None = None) -> Posting:
+def tip(
+    tip_id: uuid.UUID,
+    artist_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    fan_id: uuid.UUID | None = None,
+) -> Posting:
     """A fan's tip: received into tips clearing, then owed to the artist at once."""
-    return Posting(currency, "tip", "tip",
-                   (Leg(leg_id(tip_id, "tip"), acc.CLEARING, acc.TIPS_CLEARING, amount),
-                    Leg(leg_id(tip_id, "tip", "artist"), acc.TIPS_CLEARING,
-                        acc.artist("artist_available", artist_id), amount)),
-                   ref=str(tip_id), actor=fan_id)
+    return Posting(
+        currency,
+        "tip",
+        "tip",
+        (
+            Leg(leg_id(tip_id, "tip"), acc.CLEARING, acc.TIPS_CLEARING, amount),
+            Leg(
+                leg_id(tip_id, "tip", "artist"),
+                acc.TIPS_CLEARING,
+                acc.artist("artist_available", artist_id),
+                amount,
+            ),
+        ),
+        ref=str(tip_id),
+        actor=fan_id,
+    )
 
 
-def royalty(line_id: uuid.UUID, artist_id: uuid.UUID, dsp: str, currency: str,
-            amount: int) -> Posting:
+def royalty(
+    line_id: uuid.UUID, artist_id: uuid.UUID, dsp: str, currency: str, amount: int
+) -> Posting:
     """One DSP royalty line received for an artist (the label's share already deducted)."""
-    return Posting(currency, "royalty", f"dsp:{dsp}",
-                   (Leg(leg_id(line_id, "royalty"), acc.CLEARING, acc.DSP_CLEARING, amount),
-                    Leg(leg_id(line_id, "royalty", "artist"), acc.DSP_CLEARING,
-                        acc.artist("artist_available", artist_id), amount)),
-                   ref=str(line_id))
+    return Posting(
+        currency,
+        "royalty",
+        f"dsp:{dsp}",
+        (
+            Leg(leg_id(line_id, "royalty"), acc.CLEARING, acc.DSP_CLEARING, amount),
+            Leg(
+                leg_id(line_id, "royalty", "artist"),
+                acc.DSP_CLEARING,
+                acc.artist("artist_available", artist_id),
+                amount,
+            ),
+        ),
+        ref=str(line_id),
+    )

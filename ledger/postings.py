@@ -33,7 +33,9 @@ _SOURCE = re.compile(r"^[a-z_]+(:[A-Za-z0-9_.:-]{1,100})?$")
 _SHARDS = 64
 BATCHER: web.AppKey[Batcher] = web.AppKey("ledger_batcher")
 # Accounts known to exist in this app's database (accounts are never deleted).
-KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey("ledger_known_accounts")  # the transfer's shard picks one of a platform account's balance rows
+KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey(
+    "ledger_known_accounts"
+)  # the transfer's shard picks one of a platform account's balance rows
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,25 @@ _COLUMNS = """id, debit_account_id, credit_account_id, amount, currency, kind, p
 
 
 def _transfer(row: Any) -> Transfer:
-    return Transfer(row["id"], row["debit_account_id"], row["credit_account_id"],
-                    int(row["amount"]), row["currency"].strip(), row["kind"], row["pending_id"],
-                    row["code"], row["source"], row["ref"], row["created_at"])
+    return Transfer(
+        row["id"],
+        row["debit_account_id"],
+        row["credit_account_id"],
+        int(row["amount"]),
+        row["currency"].strip(),
+        row["kind"],
+        row["pending_id"],
+        row["code"],
+        row["source"],
+        row["ref"],
+        row["created_at"],
+    )
 
 
 @asynccontextmanager
-async def _connection(app: web.Application,
-                      conn: asyncpg.Connection | None) -> AsyncIterator[asyncpg.Connection]:
+async def _connection(
+    app: web.Application, conn: asyncpg.Connection | None
+) -> AsyncIterator[asyncpg.Connection]:
     if conn is not None:
         yield conn
     else:
@@ -155,8 +168,9 @@ async def _connection(app: web.Application,
             yield own
 
 
-async def post(app: web.Application, posting: Posting, *,
-               conn: asyncpg.Connection | None = None) -> Posted:
+async def post(
+    app: web.Application, posting: Posting, *, conn: asyncpg.Connection | None = None
+) -> Posted:
     """Apply all legs of `posting` or none; idempotent by leg ids.
 
     With `conn`, the posting joins the caller's transaction (a savepoint); without, it shares
@@ -210,27 +224,45 @@ async def _replayed(conn: asyncpg.Connection, posting: Posting) -> Posted | None
         raise LedgerError("conflict", "some of these transfer ids are already used")
     for leg in posting.legs:
         t = by_id[leg.id]
-        same = (t.currency, t.code, t.source, t.ref) == (posting.currency, posting.code,
-                                                        posting.source, posting.ref)
+        same = (t.currency, t.code, t.source, t.ref) == (
+            posting.currency,
+            posting.code,
+            posting.source,
+            posting.ref,
+        )
         if isinstance(leg, Resolve):
-            same = same and t.pending_id == leg.pending_id and t.kind == (
-                "post_pending" if leg.post else "void_pending")
+            same = (
+                same
+                and t.pending_id == leg.pending_id
+                and t.kind == ("post_pending" if leg.post else "void_pending")
+            )
         else:
             same = same and (t.debit_account_id, t.credit_account_id, t.amount, t.kind) == (
-                leg.debit.id(posting.currency), leg.credit.id(posting.currency), leg.amount,
-                "pending" if leg.pending else "posted")
+                leg.debit.id(posting.currency),
+                leg.credit.id(posting.currency),
+                leg.amount,
+                "pending" if leg.pending else "posted",
+            )
         if not same:
             raise LedgerError("conflict", f"transfer {leg.id} was posted with other fields")
     return Posted(posting.legs[0].id, tuple(by_id[i] for i in ids), created=False)
 
 
-async def _ensure_accounts(app: web.Application, conn: asyncpg.Connection | None,
-                           posting: Posting) -> None:
+async def _ensure_accounts(
+    app: web.Application, conn: asyncpg.Connection | None, posting: Posting
+) -> None:
     """Create the posting's accounts that may not exist yet; remembered once committed."""
     cur, known = posting.currency, app[KNOWN_ACCOUNTS]
-    wanted = sorted({(a, cur) for leg in posting.legs if isinstance(leg, Leg)
-                     for a in (leg.debit, leg.credit) if a.id(cur) not in known},
-                    key=lambda w: str(w[0].id(cur)))
+    wanted = sorted(
+        {
+            (a, cur)
+            for leg in posting.legs
+            if isinstance(leg, Leg)
+            for a in (leg.debit, leg.credit)
+            if a.id(cur) not in known
+        },
+        key=lambda w: str(w[0].id(cur)),
+    )
     if not wanted:
         return
     if conn is not None:  # inside the caller's transaction: it may still roll back
@@ -241,8 +273,20 @@ async def _ensure_accounts(app: web.Application, conn: asyncpg.Connection | None
     known.update(a.id(cur) for a, _ in wanted)
 
 
-Row = tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, str, "uuid.UUID | None", int, str,
-            uuid.UUID, str, str, str]
+Row = tuple[
+    uuid.UUID,
+    uuid.UUID,
+    uuid.UUID,
+    int,
+    str,
+    "uuid.UUID | None",
+    int,
+    str,
+    uuid.UUID,
+    str,
+    str,
+    str,
+]
 
 
 async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting) -> Posted:
@@ -253,7 +297,9 @@ async def _post(app: web.Application, conn: asyncpg.Connection, posting: Posting
             """SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.currency,
                       p.kind, p.shard, r.id AS resolved_by
                FROM ledger_transfers p LEFT JOIN ledger_transfers r ON r.pending_id = p.id
-               WHERE p.id = ANY($1)""", [r.pending_id for r in resolves])
+               WHERE p.id = ANY($1)""",
+            [r.pending_id for r in resolves],
+        )
         pendings = {r["id"]: r for r in found}
     rows = _rows(posting, pendings, None)
     await _record(app, conn, posting, rows)
@@ -272,26 +318,62 @@ def _rows(posting: Posting, pendings: dict[uuid.UUID, Any], shard: int | None) -
             if p is None or p["kind"] != "pending" or p["currency"].strip() != cur:
                 raise LedgerError("not_found", f"no pending transfer {leg.pending_id} in {cur}")
             if p["resolved_by"] is not None and p["resolved_by"] != leg.id:
-                raise LedgerError("already_resolved",
-                                  f"pending transfer {leg.pending_id} is already resolved")
-            out.append((leg.id, p["debit_account_id"], p["credit_account_id"], int(p["amount"]),
-                        "post_pending" if leg.post else "void_pending", leg.pending_id,
-                        int(p["shard"]), cur,
-                        posting_id, posting.code, posting.source, posting.ref))
+                raise LedgerError(
+                    "already_resolved", f"pending transfer {leg.pending_id} is already resolved"
+                )
+            out.append(
+                (
+                    leg.id,
+                    p["debit_account_id"],
+                    p["credit_account_id"],
+                    int(p["amount"]),
+                    "post_pending" if leg.post else "void_pending",
+                    leg.pending_id,
+                    int(p["shard"]),
+                    cur,
+                    posting_id,
+                    posting.code,
+                    posting.source,
+                    posting.ref,
+                )
+            )
         else:
-            out.append((leg.id, leg.debit.id(cur), leg.credit.id(cur), leg.amount,
-                        "pending" if leg.pending else "posted", None, s, cur, posting_id,
-                        posting.code, posting.source, posting.ref))
+            out.append(
+                (
+                    leg.id,
+                    leg.debit.id(cur),
+                    leg.credit.id(cur),
+                    leg.amount,
+                    "pending" if leg.pending else "posted",
+                    None,
+                    s,
+                    cur,
+                    posting_id,
+                    posting.code,
+                    posting.source,
+                    posting.ref,
+                )
+            )
     return out
 
 
-async def _record(app: web.Application, conn: asyncpg.Connection, posting: Posting,
-                  rows: list[Row]) -> None:
+async def _record(
+    app: web.Application, conn: asyncpg.Connection, posting: Posting, rows: list[Row]
+) -> None:
     """The posting's forensic record, queued in its transaction."""
-    await audit.record(app, conn, "LEDGER_POSTED", actor=posting.actor,
-                       subject=posting.legs[0].id, code=posting.code, source=posting.source,
-                       ref=posting.ref, currency=posting.currency,
-                       amount=sum(r[3] for r in rows), legs=[str(r[0]) for r in rows])
+    await audit.record(
+        app,
+        conn,
+        "LEDGER_POSTED",
+        actor=posting.actor,
+        subject=posting.legs[0].id,
+        code=posting.code,
+        source=posting.source,
+        ref=posting.ref,
+        currency=posting.currency,
+        amount=sum(r[3] for r in rows),
+        legs=[str(r[0]) for r in rows],
+    )
 
 
 async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, Transfer]:
@@ -311,15 +393,19 @@ async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, 
                         AS u(id, d, c, a, k, p, s, cur, pid, code, src, ref, n)
                    ORDER BY n
                    RETURNING created_at)
-               SELECT max(created_at) FROM ins""", *cols)
+               SELECT max(created_at) FROM ins""",
+            *cols,
+        )
     except asyncpg.CheckViolationError as exc:
-        if exc.constraint_name in ("ledger_debits_exceed_credits",
-                                   "ledger_credits_exceed_debits"):
-            raise LedgerError("insufficient_funds",
-                              "the posting would overdraw an account") from None
+        if exc.constraint_name in ("ledger_debits_exceed_credits", "ledger_credits_exceed_debits"):
+            raise LedgerError(
+                "insufficient_funds", "the posting would overdraw an account"
+            ) from None
         raise
-    return {r[0]: Transfer(r[0], r[1], r[2], r[3], r[7], r[4], r[5], r[9], r[10], r[11], created)
-            for r in rows}
+    return {
+        r[0]: Transfer(r[0], r[1], r[2], r[3], r[7], r[4], r[5], r[9], r[10], r[11], created)
+        for r in rows
+    }
 
 
 class Batcher:
@@ -358,14 +444,14 @@ class Batcher:
     async def _flush(self, shard: int) -> None:
         try:
             while self._queue:
-                batch, self._queue = (self._queue[:self.MAX_BATCH],
-                                      self._queue[self.MAX_BATCH:])
+                batch, self._queue = (self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :])
                 await self._apply(batch, shard)
         finally:
             self._flushers -= 1
 
-    async def _apply(self, batch: list[tuple[Posting, asyncio.Future[Posted | None]]],
-                     shard: int) -> None:
+    async def _apply(
+        self, batch: list[tuple[Posting, asyncio.Future[Posted | None]]], shard: int
+    ) -> None:
         batch.sort(key=lambda item: _lock_order(item[0]))
         results: list[Posted | None] = [None] * len(batch)
         try:
@@ -376,8 +462,9 @@ class Batcher:
                     await _record(self._app, conn, posting, mine)
                     rows.extend(mine)
                 by_id = await _insert(conn, rows)
-            results = [Posted(p.legs[0].id, tuple(by_id[leg.id] for leg in p.legs))
-                       for p, _ in batch]
+            results = [
+                Posted(p.legs[0].id, tuple(by_id[leg.id] for leg in p.legs)) for p, _ in batch
+            ]
         except (asyncpg.PostgresError, LedgerError):
             pass  # each posting is retried alone, for its own answer
         except BaseException as exc:
@@ -392,5 +479,10 @@ class Batcher:
 
 def _lock_order(posting: Posting) -> list[str]:
     cur = posting.currency
-    return sorted(str(a.id(cur)) for leg in posting.legs if isinstance(leg, Leg)
-                  for a in (leg.debit, leg.credit) if a.owner is not None)
+    return sorted(
+        str(a.id(cur))
+        for leg in posting.legs
+        if isinstance(leg, Leg)
+        for a in (leg.debit, leg.credit)
+        if a.owner is not None
+    )

@@ -45,8 +45,9 @@ async def balance(request: web.Request) -> web.Response:
     principal = await require_user(request, "artist")
     async with request.app[DB].acquire() as conn:
         found = await artist_balances(conn, principal.user_id)
-    return api.reply({"artist_id": str(principal.user_id),
-                      "balances": [asdict(b) for b in found]}, Balances)
+    return api.reply(
+        {"artist_id": str(principal.user_id), "balances": [asdict(b) for b in found]}, Balances
+    )
 
 
 @routes.get("/api/royalties/statement", name="royalties_statement")
@@ -65,32 +66,45 @@ async def statement(request: web.Request) -> web.Response:
         raise ledger_error(exc) from None
     if q.format == "csv":
         return web.Response(
-            text=statements.to_csv(st), content_type="text/csv",
-            headers={"Content-Disposition":
-                     f'attachment; filename="statement-{artist_id}-{q.month}.csv"'})
+            text=statements.to_csv(st),
+            content_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="statement-{artist_id}-{q.month}.csv"'
+            },
+        )
     return api.reply(Statement.model_validate(asdict(st)))
 
 
 def _payout(p: payouts.Payout) -> dict[str, Any]:
-    return {"id": str(p.id), "method": p.method, "currency": p.currency, "amount": p.amount,
-            "status": p.status, "batch_id": None if p.batch_id is None else str(p.batch_id),
-            "created_at": timestamp(p.created_at), "settled_at": timestamp_or_none(p.settled_at)}
+    return {
+        "id": str(p.id),
+        "method": p.method,
+        "currency": p.currency,
+        "amount": p.amount,
+        "status": p.status,
+        "batch_id": None if p.batch_id is None else str(p.batch_id),
+        "created_at": timestamp(p.created_at),
+        "settled_at": timestamp_or_none(p.settled_at),
+    }
 
 
 @routes.post("/api/distribution/withdraw", name="distribution_withdraw")
-@api.spec({200: PayoutOut, 201: PayoutOut}, body=WithdrawIn, headers=IDEMPOTENCY_HEADER,
-          tag="ledger")
+@api.spec(
+    {200: PayoutOut, 201: PayoutOut}, body=WithdrawIn, headers=IDEMPOTENCY_HEADER, tag="ledger"
+)
 async def withdraw(request: web.Request) -> web.Response:
     """Reserve available money for a payout; one per method in flight, idempotent by key."""
     principal = await require_user(request, "artist")
     key = request.headers.get("Idempotency-Key", "")
     if not 0 < len(key) <= 200 or not key.isprintable():
-        raise bad_request("an Idempotency-Key header (1 to 200 characters) is required",
-                          "invalid_idempotency_key")
+        raise bad_request(
+            "an Idempotency-Key header (1 to 200 characters) is required", "invalid_idempotency_key"
+        )
     body = await api.body(request, WithdrawIn)
     try:
-        done = await payouts.withdraw(request.app, principal.user_id, body.amount,
-                                      body.currency, body.method, key)
+        done = await payouts.withdraw(
+            request.app, principal.user_id, body.amount, body.currency, body.method, key
+        )
     except LedgerError as exc:
         raise ledger_error(exc) from None
     return api.reply(_payout(done.payout), PayoutOut, status=201 if done.created else 200)
@@ -120,9 +134,14 @@ async def sepa_account(request: web.Request) -> web.Response:
 
 
 def _batch(batch: sepa.Batch) -> dict[str, Any]:
-    return {"id": str(batch.id), "status": batch.status, "currency": batch.currency,
-            "total": batch.total, "payouts": [str(p) for p in batch.payouts],
-            "document": f"/api/ledger/payouts/batches/{batch.id}/pain.001"}
+    return {
+        "id": str(batch.id),
+        "status": batch.status,
+        "currency": batch.currency,
+        "total": batch.total,
+        "payouts": [str(p) for p in batch.payouts],
+        "document": f"/api/ledger/payouts/batches/{batch.id}/pain.001",
+    }
 
 
 @routes.post("/api/ledger/payouts/batches", name="ledger_batch_export")
@@ -149,8 +168,11 @@ async def batch_document(request: web.Request) -> web.Response:
         xml = await sepa.document(request.app, batch_id)
     except LedgerError as exc:
         raise ledger_error(exc) from None
-    return web.Response(text=xml, content_type="application/xml", headers={
-        "Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'})
+    return web.Response(
+        text=xml,
+        content_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'},
+    )
 
 
 @routes.post("/api/ledger/payouts/batches/{id}/settle", name="ledger_batch_settle")
@@ -161,8 +183,9 @@ async def batch_settle(request: web.Request) -> web.Response:
     batch_id = validate.path_uuid(request)
     body = await api.body(request, SettleIn)
     try:
-        done = await sepa.settle_batch(request.app, batch_id, body.outcome == "paid",
-                                       principal.user_id)
+        done = await sepa.settle_batch(
+            request.app, batch_id, body.outcome == "paid", principal.user_id
+        )
     except LedgerError as exc:
         raise ledger_error(exc) from None
     return api.reply({"payouts": [_payout(p) for p in done]}, Settled)

@@ -84,7 +84,9 @@ t AS (
 )
 """
 
-_BALANCES = _EFFECTS + """
+_BALANCES = (
+    _EFFECTS
+    + """
 SELECT currency,
        coalesce(sum(CASE WHEN to_artist THEN signed ELSE 0 END
                     - CASE WHEN from_artist THEN signed ELSE 0 END)
@@ -97,8 +99,11 @@ SELECT currency,
        bool_or(created_at >= $2) AS active
 FROM t GROUP BY currency ORDER BY currency
 """
+)
 
-_LINES = _EFFECTS + """
+_LINES = (
+    _EFFECTS
+    + """
 SELECT t.currency, t.source,
        coalesce(sum(CASE WHEN to_artist THEN signed ELSE 0 END
                     - CASE WHEN from_artist THEN signed ELSE 0 END), 0) AS artist,
@@ -112,6 +117,7 @@ FROM t JOIN ledger_accounts c ON c.id = t.credit_account_id
 WHERE t.created_at >= $2 AND t.code = ANY($4::text[])
 GROUP BY t.currency, t.source ORDER BY t.currency, t.source
 """
+)
 
 
 async def statement(conn: asyncpg.Connection, artist_id: uuid.UUID, month: str) -> Statement:
@@ -125,11 +131,25 @@ async def statement(conn: asyncpg.Connection, artist_id: uuid.UUID, month: str) 
         cur = b["currency"].strip()
         if not b["active"] and b["opening"] == 0:
             continue
-        out.append(CurrencyStatement(
-            cur, int(b["opening"]), int(b["closing"]), int(b["payouts"]),
-            [Line(r["source"], int(r["artist"] + r["platform"] + r["processing"]),
-                  int(r["platform"]), int(r["processing"]), int(r["artist"]))
-             for r in lines if r["currency"].strip() == cur]))
+        out.append(
+            CurrencyStatement(
+                cur,
+                int(b["opening"]),
+                int(b["closing"]),
+                int(b["payouts"]),
+                [
+                    Line(
+                        r["source"],
+                        int(r["artist"] + r["platform"] + r["processing"]),
+                        int(r["platform"]),
+                        int(r["processing"]),
+                        int(r["artist"]),
+                    )
+                    for r in lines
+                    if r["currency"].strip() == cur
+                ],
+            )
+        )
     return Statement(artist_id, month, out)
 
 
@@ -137,14 +157,34 @@ def to_csv(st: Statement) -> str:
     """The statement as CSV: amounts in minor units, one row per line plus the balances."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["artist_id", "month", "currency", "row", "gross", "platform_fee", "processing",
-                "artist_payout", "balance"])
+    w.writerow(
+        [
+            "artist_id",
+            "month",
+            "currency",
+            "row",
+            "gross",
+            "platform_fee",
+            "processing",
+            "artist_payout",
+            "balance",
+        ]
+    )
     for c in st.currencies:
         base = [str(st.artist_id), st.month, c.currency]
         w.writerow([*base, "opening", "", "", "", "", c.opening])
         for line in c.lines:
-            w.writerow([*base, line.source, line.gross, line.platform_fee, line.processing,
-                        line.artist_payout, ""])
+            w.writerow(
+                [
+                    *base,
+                    line.source,
+                    line.gross,
+                    line.platform_fee,
+                    line.processing,
+                    line.artist_payout,
+                    "",
+                ]
+            )
         w.writerow([*base, "payouts", "", "", "", -c.payouts, ""])
         w.writerow([*base, "closing", "", "", "", "", c.closing])
     return buf.getvalue()

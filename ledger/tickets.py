@@ -66,13 +66,22 @@ def sale_posting(sale: TicketSale) -> Posting:
     if sale.artist + sale.platform + sale.processing != sale.price:
         raise LedgerError("invalid_posting", "the parts of a sale must sum to its price")
     t = sale.ticket_id
-    parts = [(acc.artist("artist_pending", sale.artist_id), sale.artist, "artist", True),
-             (acc.PLATFORM_REVENUE, sale.platform, "platform", False),
-             (acc.PROCESSING, sale.processing, "processing", False)]
-    return Posting(sale.currency, "ticket_sale", f"event:{sale.event_id}",
-                   tuple(Leg(leg_id(t, role), acc.CLEARING, account, amount, pending)
-                         for account, amount, role, pending in parts if amount > 0),
-                   ref=str(t))
+    parts = [
+        (acc.artist("artist_pending", sale.artist_id), sale.artist, "artist", True),
+        (acc.PLATFORM_REVENUE, sale.platform, "platform", False),
+        (acc.PROCESSING, sale.processing, "processing", False),
+    ]
+    return Posting(
+        sale.currency,
+        "ticket_sale",
+        f"event:{sale.event_id}",
+        tuple(
+            Leg(leg_id(t, role), acc.CLEARING, account, amount, pending)
+            for account, amount, role, pending in parts
+            if amount > 0
+        ),
+        ref=str(t),
+    )
 
 
 async def ticket_paid(app: web.Application, conn: asyncpg.Connection, sale: TicketSale) -> None:
@@ -80,16 +89,24 @@ async def ticket_paid(app: web.Application, conn: asyncpg.Connection, sale: Tick
     if sale.price == 0:
         return
     sale_posting(sale)  # refuse a bad split now, in the caller's transaction
-    await jobs.enqueue(app, conn, SALE_JOB, _payload(sale), dedupe_key=f"{SALE_JOB}:{sale.ticket_id}")
+    await jobs.enqueue(
+        app, conn, SALE_JOB, _payload(sale), dedupe_key=f"{SALE_JOB}:{sale.ticket_id}"
+    )
 
 
-async def ticket_reversed(app: web.Application, conn: asyncpg.Connection,
-                          reversal: TicketReversal) -> None:
+async def ticket_reversed(
+    app: web.Application, conn: asyncpg.Connection, reversal: TicketReversal
+) -> None:
     """Have the sale reversed once the caller's transaction commits."""
     if reversal.price == 0:
         return
-    await jobs.enqueue(app, conn, REVERSAL_JOB, _payload(reversal),
-                       dedupe_key=f"{REVERSAL_JOB}:{reversal.ticket_id}")
+    await jobs.enqueue(
+        app,
+        conn,
+        REVERSAL_JOB,
+        _payload(reversal),
+        dedupe_key=f"{REVERSAL_JOB}:{reversal.ticket_id}",
+    )
 
 
 def _payload(obj: Any) -> dict[str, Any]:
@@ -115,25 +132,34 @@ async def _sale_legs(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> dict[str
     rows = await conn.fetch(
         """SELECT t.id, t.amount, t.kind, r.kind AS resolved
            FROM ledger_transfers t LEFT JOIN ledger_transfers r ON r.pending_id = t.id
-           WHERE t.id = ANY($1)""", list(roles))
+           WHERE t.id = ANY($1)""",
+        list(roles),
+    )
     return {roles[r["id"]]: r for r in rows}
 
 
 async def _balance(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
     """Credits posted minus debits (posted and pending) of an account: what it can give."""
-    return int(await conn.fetchval(
-        """SELECT coalesce(sum(credits_posted - debits_posted - debits_pending), 0)
-           FROM ledger_balances WHERE account_id = $1""", account_id))
+    return int(
+        await conn.fetchval(
+            """SELECT coalesce(sum(credits_posted - debits_posted - debits_pending), 0)
+           FROM ledger_balances WHERE account_id = $1""",
+            account_id,
+        )
+    )
 
 
 async def reverse(app: web.Application, rev: TicketReversal) -> Posted | None:
     """Post the reversal of a ticket's sale (idempotent by leg ids)."""
     t, cur = rev.ticket_id, rev.currency
-    done = [leg_id(t, "reverse", r) for r in
-            ("platform", "processing", "void", "available", "receivable")]
+    done = [
+        leg_id(t, "reverse", r)
+        for r in ("platform", "processing", "void", "available", "receivable")
+    ]
     async with app[DB].acquire() as conn:
-        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = ANY($1))",
-                               done):
+        if await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = ANY($1))", done
+        ):
             return None  # reversed already (a retried job)
         legs = await _sale_legs(conn, t)
         available = await _balance(conn, acc.artist("artist_available", rev.artist_id).id(cur))
@@ -142,8 +168,9 @@ async def reverse(app: web.Application, rev: TicketReversal) -> Posted | None:
     out: list[Leg | Resolve] = []
     for role, account in (("platform", acc.PLATFORM_REVENUE), ("processing", acc.PROCESSING)):
         if role in legs:
-            out.append(Leg(leg_id(t, "reverse", role), account, acc.CLEARING,
-                           int(legs[role]["amount"])))
+            out.append(
+                Leg(leg_id(t, "reverse", role), account, acc.CLEARING, int(legs[role]["amount"]))
+            )
     artist = legs.get("artist")
     if artist is not None and artist["resolved"] is None:
         out.append(Resolve(leg_id(t, "reverse", "void"), artist["id"], post=False))
@@ -151,16 +178,28 @@ async def reverse(app: web.Application, rev: TicketReversal) -> Posted | None:
         owed = int(artist["amount"])
         taken = min(owed, max(available, 0))
         if taken:
-            out.append(Leg(leg_id(t, "reverse", "available"),
-                           acc.artist("artist_available", rev.artist_id), acc.CLEARING, taken))
+            out.append(
+                Leg(
+                    leg_id(t, "reverse", "available"),
+                    acc.artist("artist_available", rev.artist_id),
+                    acc.CLEARING,
+                    taken,
+                )
+            )
         if owed - taken:
-            out.append(Leg(leg_id(t, "reverse", "receivable"),
-                           acc.artist("artist_receivable", rev.artist_id), acc.CLEARING,
-                           owed - taken))
+            out.append(
+                Leg(
+                    leg_id(t, "reverse", "receivable"),
+                    acc.artist("artist_receivable", rev.artist_id),
+                    acc.CLEARING,
+                    owed - taken,
+                )
+            )
     if not out:
         return None
-    return await post(app, Posting(cur, f"ticket_{rev.reason}", f"event:{rev.event_id}",
-                                   tuple(out), ref=str(t)))
+    return await post(
+        app, Posting(cur, f"ticket_{rev.reason}", f"event:{rev.event_id}", tuple(out), ref=str(t))
+    )
 
 
 async def release_due(app: web.Application, limit: int = 1000) -> int:
@@ -172,7 +211,8 @@ async def release_due(app: web.Application, limit: int = 1000) -> int:
         sources = await conn.fetch(
             """SELECT DISTINCT t.source FROM ledger_transfers t
                WHERE t.kind = 'pending' AND t.code = 'ticket_sale'
-                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = t.id)""")
+                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = t.id)"""
+        )
     done = 0
     for row in sources:
         event_id = uuid.UUID(row["source"].removeprefix("event:"))
@@ -188,7 +228,10 @@ async def release_due(app: web.Application, limit: int = 1000) -> int:
                    FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.credit_account_id
                    WHERE t.kind = 'pending' AND t.code = 'ticket_sale' AND t.source = $1
                      AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = t.id)
-                   LIMIT $2""", row["source"], limit)
+                   LIMIT $2""",
+                row["source"],
+                limit,
+            )
         for p in pendings:
             try:
                 await release(app, p, row["source"])
@@ -200,18 +243,33 @@ async def release_due(app: web.Application, limit: int = 1000) -> int:
 
 async def release(app: web.Application, pending: Any, source: str) -> Posted:
     """Post one sale's pending share and move it to available, net of what the artist owes."""
-    artist_id, cur, amount = pending["owner_id"], pending["currency"].strip(), int(pending["amount"])
+    artist_id, cur, amount = (
+        pending["owner_id"],
+        pending["currency"].strip(),
+        int(pending["amount"]),
+    )
     ticket = pending["ref"]
     receivable = acc.artist("artist_receivable", artist_id)
     async with app[DB].acquire() as conn:
         owed = -await _balance(conn, receivable.id(cur))
     legs: list[Leg | Resolve] = [
         Resolve(leg_id(ticket, "release", "post"), pending["id"], post=True),
-        Leg(leg_id(ticket, "release", "move"), acc.artist("artist_pending", artist_id),
-            acc.artist("artist_available", artist_id), amount)]
+        Leg(
+            leg_id(ticket, "release", "move"),
+            acc.artist("artist_pending", artist_id),
+            acc.artist("artist_available", artist_id),
+            amount,
+        ),
+    ]
     if owed > 0:
-        legs.append(Leg(leg_id(ticket, "release", "net"), acc.artist("artist_available", artist_id),
-                        receivable, min(owed, amount)))
+        legs.append(
+            Leg(
+                leg_id(ticket, "release", "net"),
+                acc.artist("artist_available", artist_id),
+                receivable,
+                min(owed, amount),
+            )
+        )
     return await post(app, Posting(cur, "ticket_release", source, tuple(legs), ref=ticket))
 
 

@@ -310,13 +310,25 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     return await refund_unissued(app, current, payment, reason)
 
 
-async def _post_sale(app: web.Application, conn: asyncpg.Connection, row: Any,
-                     artist_id: uuid.UUID) -> None:
+async def _post_sale(
+    app: web.Application, conn: asyncpg.Connection, row: Any, artist_id: uuid.UUID
+) -> None:
     """Hand the sale to the ledger in the issue's transaction (its outbox)."""
     parts = split(row["amount_minor"])
-    await ledger.ticket_paid(app, conn, ledger.TicketSale(
-        row["id"], row["event_id"], artist_id, row["currency"].strip(), parts.price,
-        parts.artist, parts.platform, parts.processing))
+    await ledger.ticket_paid(
+        app,
+        conn,
+        ledger.TicketSale(
+            row["id"],
+            row["event_id"],
+            artist_id,
+            row["currency"].strip(),
+            parts.price,
+            parts.artist,
+            parts.platform,
+            parts.processing,
+        ),
+    )
 
 
 def _closed_reason(event: Event) -> str:

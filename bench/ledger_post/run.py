@@ -61,23 +61,31 @@ async def produce(seconds: float, posters: int, settle: object) -> int:
 
 
 def _env(dsn: str, redis_url: str, state: Path) -> dict[str, str]:
-    return {"DATABASE_URL": dsn, "REDIS_URL": redis_url, "MHC_STATE_DIR": str(state),
-            "MHC_FORENSIC_SCHEDULER": "off", "MHC_JOBS_WORKER": "off",
-            "PATH": os.environ.get("PATH", ""),
-            **{n: secrets.token_urlsafe(32) for n in
-               ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}}
+    return {
+        "DATABASE_URL": dsn,
+        "REDIS_URL": redis_url,
+        "MHC_STATE_DIR": str(state),
+        "MHC_FORENSIC_SCHEDULER": "off",
+        "MHC_JOBS_WORKER": "off",
+        "PATH": os.environ.get("PATH", ""),
+        **{
+            n: secrets.token_urlsafe(32)
+            for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")
+        },
+    }
 
 
-async def with_ledger(dsn: str, redis_url: str, state: Path, seconds: float,
-                      posters: int) -> float:
+async def with_ledger(dsn: str, redis_url: str, state: Path, seconds: float, posters: int) -> float:
     runner = web.AppRunner(create_app(load_config(_env(dsn, redis_url, state))))
     await runner.setup()
     app = runner.app
 
     async def settle(i: int, n: int) -> None:
         k = (i * 7919 + n) % ARTISTS
-        await ledger.post(app, sale_posting(TicketSale(
-            uuid.uuid4(), EVENTS[k], OWNERS[k], "EUR", 999, 801, 99, 99)))
+        await ledger.post(
+            app,
+            sale_posting(TicketSale(uuid.uuid4(), EVENTS[k], OWNERS[k], "EUR", 999, 801, 99, 99)),
+        )
 
     try:
         for k in range(ARTISTS):  # accounts exist before timing, as they do in service
@@ -111,7 +119,14 @@ async def bare(dsn: str, seconds: float, posters: int) -> float:
                    VALUES ($1, $4, $5, 801, 'EUR', 'pending', $1, 'ticket_sale', $8, $9),
                           ($2, $4, $6, 99, 'EUR', 'posted', $1, 'ticket_sale', $8, $9),
                           ($3, $4, $7, 99, 'EUR', 'posted', $1, 'ticket_sale', $8, $9)""",
-                *ids, clearing, OWNERS[k], platform, processing, f"event:{EVENTS[k]}", str(t))
+                *ids,
+                clearing,
+                OWNERS[k],
+                platform,
+                processing,
+                f"event:{EVENTS[k]}",
+                str(t),
+            )
 
     try:
         return await produce(seconds, posters, settle) / seconds
@@ -127,8 +142,10 @@ async def fill(dsn: str, total: int) -> int:
         have = int(await conn.fetchval("SELECT count(*) FROM ledger_transfers"))
         missing = max(0, total - have)
         artists = [uuid.uuid4() for _ in range(1000)]
-        await acc.ensure(conn, [(acc.artist("artist_available", a), "EUR") for a in artists]
-                         + [(acc.CLEARING, "EUR")])
+        await acc.ensure(
+            conn,
+            [(acc.artist("artist_available", a), "EUR") for a in artists] + [(acc.CLEARING, "EUR")],
+        )
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute(
@@ -138,8 +155,10 @@ async def fill(dsn: str, total: int) -> int:
                           g.id, 'tip', 'tip', '', g.n % 64
                    FROM (SELECT gen_random_uuid() AS id, n FROM generate_series(1, $3) AS n) g,
                         (SELECT $2::uuid[] AS ids) a""",
-                acc.CLEARING.id("EUR"), [acc.artist("artist_available", a).id("EUR")
-                                         for a in artists], missing)
+                acc.CLEARING.id("EUR"),
+                [acc.artist("artist_available", a).id("EUR") for a in artists],
+                missing,
+            )
             # The balances the trigger would have written, from the whole table.
             await conn.execute("""
                 WITH sides AS (
@@ -175,11 +194,20 @@ async def fill(dsn: str, total: int) -> int:
 def check(dsn: str) -> tuple[float, int, str]:
     """Run `mhc ledger check` as an operator does; its wall time, exit code and last line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MHC_", "DATABASE_"))}
-    env.update({"DATABASE_URL": dsn, **{n: "s" * 40 for n in
-                ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")}})
+    env.update(
+        {
+            "DATABASE_URL": dsn,
+            **{n: "s" * 40 for n in ("MHC_JWT_SECRET", "MHC_PLAYBACK_SECRET", "MHC_HOOK_SECRET")},
+        }
+    )
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "server.cli", "ledger", "check"], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "ledger", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     took = time.monotonic() - started
     return took, done.returncode, (done.stdout.strip().splitlines() or [done.stderr])[-1]
 
@@ -210,12 +238,13 @@ def main() -> None:
 
         ledger_rate, bare_rate, bench_dsn, count = asyncio.run(run())
         took, code, line = check(bench_dsn)
-        print(f"posters: {args.posters}; pool: {POOL_SIZE}; artists: {ARTISTS}; "
-              f"{args.seconds:.0f}s per side")
+        print(
+            f"posters: {args.posters}; pool: {POOL_SIZE}; artists: {ARTISTS}; "
+            f"{args.seconds:.0f}s per side"
+        )
         print(f"ledger.post (3-leg ticket sale):   {ledger_rate:10.0f} settlements/s")
         print(f"bare INSERT of the 3 rows:         {bare_rate:10.0f} settlements/s")
-        print(f"mhc ledger check over {count} transfers: {took:.2f} s wall, exit {code} "
-              f"({line})")
+        print(f"mhc ledger check over {count} transfers: {took:.2f} s wall, exit {code} ({line})")
         print(f"ratio ledger/bare: {ledger_rate / bare_rate:.3f}")
     finally:
         stack.close()

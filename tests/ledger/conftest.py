@@ -194,8 +194,16 @@ async def deployed(chain: Chain) -> Deployed:
     return await deploy_with(chain, "MockUSDC")
 
 
-# The dev-payments app of ticketing's tests: ledger tests sell tickets through it.
-from tests.ticketing.conftest import dapi, dev_app  # noqa: E402, F401
+# Ticketing's app processes (dev payments, and Stripe on localstripe): ledger tests sell
+# tickets through them.
+from tests.ticketing.conftest import (  # noqa: E402, F401
+    dapi,
+    dev_app,
+    localstripe,
+    stripe_client,
+    tapi,
+    tapp,
+)
 
 
 @pytest.fixture

@@ -17,12 +17,16 @@ from tests.services import Services
 async def _tamper(app: web.Application, account: uuid.UUID, delta: int) -> None:
     async with app[DB].acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")  # triggers off
-        await conn.execute("UPDATE ledger_balances SET credits_posted = credits_posted + $2 "
-                           "WHERE account_id = $1", account, delta)
+        await conn.execute(
+            "UPDATE ledger_balances SET credits_posted = credits_posted + $2 WHERE account_id = $1",
+            account,
+            delta,
+        )
 
 
 async def test_check_passes_then_finds_a_tampered_balance(
-        app_server: tuple[web.Application, str], services: Services) -> None:
+    app_server: tuple[web.Application, str], services: Services
+) -> None:
     app = app_server[0]
     a = uuid.uuid4()
     await ledger.post(app, ledger.tip(uuid.uuid4(), a, "EUR", 1234))

@@ -16,8 +16,11 @@ from tests.conftest import Api
 from tests.ledger.helpers import balance, fund
 from tests.ticketing.conftest import make_user
 
-SEPA_ENV = {"MHC_SEPA_DEBTOR_NAME": "MHC Live Platform", "MHC_SEPA_DEBTOR_IBAN":
-            "DE89370400440532013000", "MHC_SEPA_DEBTOR_BIC": "COBADEFFXXX"}
+SEPA_ENV = {
+    "MHC_SEPA_DEBTOR_NAME": "MHC Live Platform",
+    "MHC_SEPA_DEBTOR_IBAN": "DE89370400440532013000",
+    "MHC_SEPA_DEBTOR_BIC": "COBADEFFXXX",
+}
 IBAN = "FR14 2004 1010 0505 0001 3M02 606"
 
 
@@ -32,18 +35,27 @@ async def artist_with(api: Api, amount: int, iban: bool = True) -> dict[str, Any
     owner = await make_user(api, "artist")
     await fund(api.app, owner["id"], amount)
     if iban:
-        status, body = await api.call("POST", "/api/ledger/payout-accounts/sepa",
-                                      token=owner["access"], json={"iban": IBAN, "name": "Ada"})
+        status, body = await api.call(
+            "POST",
+            "/api/ledger/payout-accounts/sepa",
+            token=owner["access"],
+            json={"iban": IBAN, "name": "Ada"},
+        )
         assert status == 200 and body["iban"].startswith("FR14"), body
     return owner
 
 
-async def withdraw(api: Api, owner: dict[str, Any], amount: Any, key: str | None = None,
-                   **fields: Any) -> tuple[int, Any]:
+async def withdraw(
+    api: Api, owner: dict[str, Any], amount: Any, key: str | None = None, **fields: Any
+) -> tuple[int, Any]:
     headers = {} if key == "" else {"Idempotency-Key": key or str(uuid.uuid4())}
-    return await api.call("POST", "/api/distribution/withdraw", token=owner["access"],
-                          headers=headers, json={"amount": amount, "currency": "EUR",
-                                                 "method": "sepa", **fields})
+    return await api.call(
+        "POST",
+        "/api/distribution/withdraw",
+        token=owner["access"],
+        headers=headers,
+        json={"amount": amount, "currency": "EUR", "method": "sepa", **fields},
+    )
 
 
 async def test_fifty_concurrent_withdrawals_of_everything_exactly_one_succeeds(dapi: Api) -> None:
@@ -72,19 +84,27 @@ async def test_the_idempotency_key_returns_the_first_withdrawal(dapi: Api) -> No
     assert (await balance(dapi.app, owner["id"])).available == 3000
 
 
-@pytest.mark.parametrize("amount,fields,status,code", [
-    (0, {}, 400, "invalid_field"), (-100, {}, 400, "invalid_field"),
-    (1500.5, {}, 400, "invalid_field"), (10**16, {}, 400, "invalid_field"),
-    ("1500", {}, 400, "invalid_field"), (True, {}, 400, "invalid_field"),
-    (1500, {"currency": "eur"}, 400, "invalid_field"),
-    (1500, {"currency": "XYZ"}, 404, "unknown_currency"),
-    (1500, {"currency": "USD"}, 404, "unknown_currency"),
-    (1500, {"method": "paypal"}, 400, "unknown_method"),
-    (1500, {"artist_id": str(uuid.uuid4())}, 400, "invalid_field"),
-    (999, {}, 400, "below_minimum"), (5001, {}, 409, "insufficient_funds"),
-])
+@pytest.mark.parametrize(
+    "amount,fields,status,code",
+    [
+        (0, {}, 400, "invalid_field"),
+        (-100, {}, 400, "invalid_field"),
+        (1500.5, {}, 400, "invalid_field"),
+        (10**16, {}, 400, "invalid_field"),
+        ("1500", {}, 400, "invalid_field"),
+        (True, {}, 400, "invalid_field"),
+        (1500, {"currency": "eur"}, 400, "invalid_field"),
+        (1500, {"currency": "XYZ"}, 404, "unknown_currency"),
+        (1500, {"currency": "USD"}, 404, "unknown_currency"),
+        (1500, {"method": "paypal"}, 400, "unknown_method"),
+        (1500, {"artist_id": str(uuid.uuid4())}, 400, "invalid_field"),
+        (999, {}, 400, "below_minimum"),
+        (5001, {}, 409, "insufficient_funds"),
+    ],
+)
 async def test_bad_withdrawals_are_refused_and_nothing_moves(
-        dapi: Api, amount: Any, fields: dict[str, Any], status: int, code: str) -> None:
+    dapi: Api, amount: Any, fields: dict[str, Any], status: int, code: str
+) -> None:
     owner = await artist_with(dapi, 5000)
     got, body = await withdraw(dapi, owner, amount, **fields)
     assert (got, body["error"]["code"]) == (status, code), body
@@ -99,8 +119,12 @@ async def test_without_an_iban_sepa_is_refused_and_a_malformed_iban_is_400(dapi:
     status, body = await withdraw(dapi, owner, 2000)
     assert status == 409 and body["error"]["code"] == "no_payout_account"
     for bad in ("DE89370400440532013001", "XX00123", "FR14 2004 1010 0505 0001 3M02 60"):
-        status, body = await dapi.call("POST", "/api/ledger/payout-accounts/sepa",
-                                       token=owner["access"], json={"iban": bad, "name": "Ada"})
+        status, body = await dapi.call(
+            "POST",
+            "/api/ledger/payout-accounts/sepa",
+            token=owner["access"],
+            json={"iban": bad, "name": "Ada"},
+        )
         assert status == 400 and body["error"]["code"] == "invalid_iban", (bad, body)
     assert (await balance(dapi.app, owner["id"])).available == 5000
 
@@ -111,8 +135,7 @@ async def test_sepa_batch_exports_pain001_then_settles_paid_or_failed(sapi: Api)
     owner = await artist_with(sapi, 5000)
     status, _ = await sapi.call("POST", "/api/ledger/payouts/batches", token=owner["access"])
     assert status == 403
-    while (await sapi.call("POST", "/api/ledger/payouts/batches",
-                           token=admin["access"]))[0] == 201:
+    while (await sapi.call("POST", "/api/ledger/payouts/batches", token=admin["access"]))[0] == 201:
         pass  # batch whatever other tests left pending
     status, payout = await withdraw(sapi, owner, 1234)
     assert status == 201 and payout["status"] == "pending"
@@ -124,16 +147,25 @@ async def test_sepa_batch_exports_pain001_then_settles_paid_or_failed(sapi: Api)
     ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
     assert [e.text for e in doc.findall(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", ns)] == ["12.34"]
     assert [e.text for e in doc.findall(".//p:CdtrAcct/p:Id/p:IBAN", ns)] == [
-        "FR1420041010050500013M02606"]
+        "FR1420041010050500013M02606"
+    ]
     b = await balance(app, owner["id"])
     assert (b.available, b.in_transit) == (5000 - 1234, 1234)
-    status, done = await sapi.call("POST", f"/api/ledger/payouts/batches/{batch['id']}/settle",
-                                   token=admin["access"], json={"outcome": "paid"})
+    status, done = await sapi.call(
+        "POST",
+        f"/api/ledger/payouts/batches/{batch['id']}/settle",
+        token=admin["access"],
+        json={"outcome": "paid"},
+    )
     assert status == 200 and [p["status"] for p in done["payouts"]] == ["paid"]
     b = await balance(app, owner["id"])
     assert (b.available, b.in_transit) == (5000 - 1234, 0)
-    status, body = await sapi.call("POST", f"/api/ledger/payouts/batches/{batch['id']}/settle",
-                                   token=admin["access"], json={"outcome": "failed"})
+    status, body = await sapi.call(
+        "POST",
+        f"/api/ledger/payouts/batches/{batch['id']}/settle",
+        token=admin["access"],
+        json={"outcome": "failed"},
+    )
     assert status == 409 and body["error"]["code"] == "batch_settled"
 
     # A rejected batch gives the money back.
@@ -141,8 +173,12 @@ async def test_sepa_batch_exports_pain001_then_settles_paid_or_failed(sapi: Api)
     assert status == 201
     status, batch = await sapi.call("POST", "/api/ledger/payouts/batches", token=admin["access"])
     assert status == 201
-    status, done = await sapi.call("POST", f"/api/ledger/payouts/batches/{batch['id']}/settle",
-                                   token=admin["access"], json={"outcome": "failed"})
+    status, done = await sapi.call(
+        "POST",
+        f"/api/ledger/payouts/batches/{batch['id']}/settle",
+        token=admin["access"],
+        json={"outcome": "failed"},
+    )
     assert status == 200 and [p["status"] for p in done["payouts"]] == ["failed"]
     b = await balance(app, owner["id"])
     assert (b.available, b.in_transit) == (5000 - 1234, 0)

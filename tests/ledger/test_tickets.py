@@ -21,8 +21,9 @@ from tests.ticketing.conftest import access_token, make_user, paid_event
 
 async def buy(api: Api, event_id: str) -> str:
     fan = await make_user(api)
-    status, body = await api.call("POST", "/api/tickets/purchase", token=fan["access"],
-                                  json={"event_id": event_id})
+    status, body = await api.call(
+        "POST", "/api/tickets/purchase", token=fan["access"], json={"event_id": event_id}
+    )
     assert status == 201, body
     status, done = await api.call("POST", body["payment"]["confirm_url"], token=fan["access"])
     assert status == 200 and done["outcome"] == "issued", done
@@ -32,11 +33,13 @@ async def buy(api: Api, event_id: str) -> str:
 async def end(api: Api, event: dict[str, Any]) -> None:
     secret = api.app[CONFIG].hook_secret
     form = {"app": "live", "name": event["stream_key"], "clientid": "9", "call": "publish"}
-    async with api.session.post(f"{api.base_url}/hooks/rtmp/{secret}/publish", data=form,
-                                allow_redirects=False) as resp:
+    async with api.session.post(
+        f"{api.base_url}/hooks/rtmp/{secret}/publish", data=form, allow_redirects=False
+    ) as resp:
         assert resp.status == 302
-    async with api.session.post(f"{api.base_url}/hooks/rtmp/{secret}/publish_done",
-                                data={**form, "name": event["id"]}) as resp:
+    async with api.session.post(
+        f"{api.base_url}/hooks/rtmp/{secret}/publish_done", data={**form, "name": event["id"]}
+    ) as resp:
         assert resp.status == 204
 
 
@@ -70,8 +73,15 @@ async def test_sale_release_refund_and_receivable_netting(dapi: Api, dclock: Clo
 
     owner["access"] = access_token(dapi, a, "artist")  # the old one expired meanwhile
     # Paid out, then refunded: the artist owes it back.
-    await ledger.post(app, ledger.Posting("EUR", "payout", "payout", (ledger.Leg(
-        uuid.uuid4(), artist("artist_available", a), CLEARING, 801),)))
+    await ledger.post(
+        app,
+        ledger.Posting(
+            "EUR",
+            "payout",
+            "payout",
+            (ledger.Leg(uuid.uuid4(), artist("artist_available", a), CLEARING, 801),),
+        ),
+    )
     status, _ = await dapi.call("POST", f"/api/tickets/{second}/refund", token=owner["access"])
     assert status == 200
 
