@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from ledger.chain import RoyaltyMirror, Transactor, deploy, deploy_mirror
 from server.clock import Clock
@@ -194,16 +195,48 @@ async def deployed(chain: Chain) -> Deployed:
     return await deploy_with(chain, "MockUSDC")
 
 
-# Ticketing's app processes (dev payments, and Stripe on localstripe): ledger tests sell
-# tickets through them.
+# Ticketing's app processes, for the ledger's tests: the same as ticketing's fixtures, but on
+# job queues of their own, so that a job is run by the process whose payment provider made it.
 from tests.ticketing.conftest import (  # noqa: E402, F401
+    STRIPE_KEY,
+    TEST_LIMITS,
+    WEBHOOK_SECRET,
+    _start,
     dapi,
-    dev_app,
     localstripe,
     stripe_client,
     tapi,
-    tapp,
 )
+
+
+@pytest.fixture(scope="session")
+async def dev_app(
+    app_server: tuple[web.Application, str],
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """An app process with no Stripe key: the development provider."""
+    runner, app, url = await _start(app_server, {"MHC_JOBS_QUEUE": "ledger_dev", **TEST_LIMITS})
+    yield app, url
+    await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def tapp(
+    app_server: tuple[web.Application, str],
+    localstripe: str,  # noqa: F811
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """An app process whose ticketing uses Stripe (localstripe)."""
+    runner, app, url = await _start(
+        app_server,
+        {
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": localstripe,
+            "MHC_JOBS_QUEUE": "ledger_stripe",
+            **TEST_LIMITS,
+        },
+    )
+    yield app, url
+    await runner.cleanup()
 
 
 @pytest.fixture
