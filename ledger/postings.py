@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -26,16 +27,17 @@ from ledger.errors import LedgerError
 from server import audit
 from server.keys import DB
 
+log = logging.getLogger(__name__)
+
 # A sum no single posting may exceed (10 billion in a two-decimal currency): larger is a bug.
 MAX_AMOUNT = 1_000_000_000_000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SOURCE = re.compile(r"^[a-z_]+(:[A-Za-z0-9_.:-]{1,100})?$")
+# A transfer's shard picks one of a platform account's balance rows.
 _SHARDS = 64
 BATCHER: web.AppKey[Batcher] = web.AppKey("ledger_batcher")
 # Accounts known to exist in this app's database (accounts are never deleted).
-KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey(
-    "ledger_known_accounts"
-)  # the transfer's shard picks one of a platform account's balance rows
+KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey("ledger_known_accounts")
 
 
 @dataclass(frozen=True)
@@ -413,8 +415,8 @@ class Batcher:
 
     Each posting still gets its own forensic record and its own transfers; what is shared is
     the commit (and its flush), which is what limits a busy ledger. A few flushers run at once,
-    each with its own shard of the platform accounts, and each takes its batch's artist
-    accounts in one global order, so flushers never wait on each other in a cycle. If a batch
+    each with its own shard of the platform accounts (the transfer trigger locks balance rows
+    in one global order, so flushers never wait on each other in a cycle). If a batch
     fails for any reason (a posting that does not fit, a replay), its postings are posted one
     by one instead, where each gets its own precise answer.
     """
@@ -448,11 +450,15 @@ class Batcher:
                 await self._apply(batch, shard)
         finally:
             self._flushers -= 1
+            if self._flushers == 0:  # the last one stopped early (the app stopping)
+                stranded, self._queue = self._queue, []
+                for _, future in stranded:
+                    if not future.done():
+                        future.set_result(None)  # posted alone by its caller
 
     async def _apply(
         self, batch: list[tuple[Posting, asyncio.Future[Posted | None]]], shard: int
     ) -> None:
-        batch.sort(key=lambda item: _lock_order(item[0]))
         results: list[Posted | None] = [None] * len(batch)
         try:
             async with self._app[DB].acquire() as conn, conn.transaction():
@@ -465,8 +471,10 @@ class Batcher:
             results = [
                 Posted(p.legs[0].id, tuple(by_id[leg.id] for leg in p.legs)) for p, _ in batch
             ]
-        except (asyncpg.PostgresError, LedgerError):
-            pass  # each posting is retried alone, for its own answer
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, LedgerError, OSError) as exc:
+            # Each posting is retried alone, for its own answer; had the batch committed
+            # after all (a connection lost at commit), its ids make each retry a replay.
+            log.debug("a batch of %d postings goes one by one: %s", len(batch), exc)
         except BaseException as exc:
             for _, future in batch:
                 if not future.done():
@@ -475,14 +483,3 @@ class Batcher:
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
-
-
-def _lock_order(posting: Posting) -> list[str]:
-    cur = posting.currency
-    return sorted(
-        str(a.id(cur))
-        for leg in posting.legs
-        if isinstance(leg, Leg)
-        for a in (leg.debit, leg.credit)
-        if a.owner is not None
-    )
