@@ -19,8 +19,7 @@ import ledger
 from server import audit, jobs
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
-from server.live import store as live_store
-from server.live.service import get_event
+from server.live.service import find_event, get_event
 from server.playback.service import revoke_viewer
 from ticketing import store
 from ticketing.errors import PROVIDER_ERROR, OrderError
@@ -103,7 +102,7 @@ async def close_ticket(
                 amount=row["amount_minor"],
                 currency=row["currency"].strip(),
             )
-            event = await live_store.get(conn, row["event_id"])
+            event = await find_event(conn, row["event_id"])
             assert event is not None
             await ledger.ticket_reversed(
                 app,
