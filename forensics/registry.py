@@ -52,6 +52,10 @@ CRITICAL_EVENTS: Mapping[str, EventSpec] = {
     "TICKET_REFUNDED": _spec(),
     "TICKET_REVOKED": _spec(),
     "PAYOUT_REQUESTED": _spec("amount", "currency", actor=True),
+    "LEDGER_POSTED": _spec("code", "source", "currency", "amount"),
+    "PAYOUT_SETTLED": _spec("outcome", "amount", "currency"),
+    "PAYOUT_BATCH_EXPORTED": _spec("payouts", actor=True),
+    "PAYOUT_ACCOUNT_SET": _spec("method", actor=True),
     # moderation
     "CHAT_MESSAGE_DELETED": _spec(actor=True),
     "CHAT_MESSAGE_PINNED": _spec(actor=True),

@@ -9,6 +9,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 import forensics
+import ledger
 import media
 import ticketing
 from server import chat, db, jobs, middleware
@@ -29,6 +30,7 @@ PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [
     forensics.setup,
     media.setup,
     ticketing.setup,
+    ledger.setup,
 ]
 
 

@@ -39,6 +39,9 @@ JSON_BODIES = {
     "POST /api/forensics/verify",
     "POST /api/forensics/export",
     "POST /api/forensics/erase",
+    "POST /api/distribution/withdraw",
+    "POST /api/ledger/payout-accounts/sepa",
+    "POST /api/ledger/payouts/batches/{id}/settle",
 }
 # POST routes that act on the path alone and take no body.
 NO_BODY = {
@@ -47,6 +50,7 @@ NO_BODY = {
     "POST /api/forensics/snapshot",
     "POST /api/tickets/{id}/reenter",
     "POST /api/tickets/{id}/refund",
+    "POST /api/ledger/payouts/batches",
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+import ledger
 from server import audit
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
@@ -279,6 +280,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
                 if row is not None:
                     await store.insert_sale(conn, row, split(row["amount_minor"]), now)
                     await _record_issue(app, conn, row, payment, late=False)
+                    await _post_sale(app, conn, row, event.artist_id)
             if row is None:
                 ticket = await store.get(conn, ticket["id"])
         if row is not None:
@@ -294,6 +296,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
             if row is not None:
                 await store.insert_sale(conn, row, split(row["amount_minor"]), now)
                 await _record_issue(app, conn, row, payment, late=True)
+                await _post_sale(app, conn, row, event.artist_id)
     except store.SeatUnavailable:
         row = None
     except asyncpg.UniqueViolationError:
@@ -305,6 +308,27 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
     if current is None or current["status"] != "released":
         return "duplicate"
     return await refund_unissued(app, current, payment, reason)
+
+
+async def _post_sale(
+    app: web.Application, conn: asyncpg.Connection, row: Any, artist_id: uuid.UUID
+) -> None:
+    """Hand the sale to the ledger in the issue's transaction (its outbox)."""
+    parts = split(row["amount_minor"])
+    await ledger.ticket_paid(
+        app,
+        conn,
+        ledger.TicketSale(
+            row["id"],
+            row["event_id"],
+            artist_id,
+            row["currency"].strip(),
+            parts.price,
+            parts.artist,
+            parts.platform,
+            parts.processing,
+        ),
+    )
 
 
 def _closed_reason(event: Event) -> str:

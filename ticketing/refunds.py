@@ -15,10 +15,11 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+import ledger
 from server import audit, jobs
 from server.accounts.tokens import Principal
 from server.keys import CLOCK, DB
-from server.live.service import get_event
+from server.live.service import find_event, get_event
 from server.playback.service import revoke_viewer
 from ticketing import store
 from ticketing.errors import PROVIDER_ERROR, OrderError
@@ -100,6 +101,20 @@ async def close_ticket(
                 payment=row["payment_ref"],
                 amount=row["amount_minor"],
                 currency=row["currency"].strip(),
+            )
+            event = await find_event(conn, row["event_id"])
+            assert event is not None
+            await ledger.ticket_reversed(
+                app,
+                conn,
+                ledger.TicketReversal(
+                    ticket_id,
+                    row["event_id"],
+                    event.artist_id,
+                    row["currency"].strip(),
+                    row["amount_minor"],
+                    "refund" if status == "refunded" else "chargeback",
+                ),
             )
     if row is None:
         return None

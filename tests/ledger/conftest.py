@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from ledger.chain import RoyaltyMirror, Transactor, deploy, deploy_mirror
+from server.clock import Clock
+from server.keys import CLOCK
 from server.localstack import free_port, wait_for_port
 
 # Importing py-evm and py_ecc raises the recursion limit of the whole test process (to 100000),
@@ -190,3 +193,56 @@ def token_abi(name: str) -> list[dict[str, Any]]:
 async def deployed(chain: Chain) -> Deployed:
     """A fresh mock USDC and mirror on the chain under test."""
     return await deploy_with(chain, "MockUSDC")
+
+
+# Ticketing's app processes, for the ledger's tests: the same as ticketing's fixtures, but on
+# job queues of their own, so that a job is run by the process whose payment provider made it.
+from tests.ticketing.conftest import (  # noqa: E402, F401
+    STRIPE_KEY,
+    TEST_LIMITS,
+    WEBHOOK_SECRET,
+    _start,
+    dapi,
+    localstripe,
+    stripe_client,
+    tapi,
+)
+
+
+@pytest.fixture(scope="session")
+async def dev_app(
+    app_server: tuple[web.Application, str],
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """An app process with no Stripe key: the development provider."""
+    runner, app, url = await _start(app_server, {"MHC_JOBS_QUEUE": "ledger_dev", **TEST_LIMITS})
+    yield app, url
+    await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def tapp(
+    app_server: tuple[web.Application, str],
+    localstripe: str,  # noqa: F811
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """An app process whose ticketing uses Stripe (localstripe)."""
+    runner, app, url = await _start(
+        app_server,
+        {
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": localstripe,
+            "MHC_JOBS_QUEUE": "ledger_stripe",
+            **TEST_LIMITS,
+        },
+    )
+    yield app, url
+    await runner.cleanup()
+
+
+@pytest.fixture
+def dclock(dapi: Any) -> Iterator[Clock]:  # noqa: F811
+    """The dev-payments app's clock; advances are undone after the test."""
+    clk = dapi.app[CLOCK]
+    before = clk._offset
+    yield clk
+    clk._offset = before
