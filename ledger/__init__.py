@@ -10,7 +10,7 @@ The public API other packages use (and nothing else of this package):
 - `tip(...)`, `royalty(...)`: the postings of a fan's tip and of a DSP's royalty line.
 - `payouts.PayoutMethod`, `payouts.add_method(app, method)`, `payouts.settle(...)`: how a
   payout method (SEPA here; others at their setup) plugs in.
-- `mirror`: credits to artists' available USD copied to the RoyaltyMirror contract.
+- `mirror`: the `chain` payout method, paying withdrawals through the RoyaltyMirror contract.
 - Accounts are named `Account(code, owner)`; `accounts.KINDS` is the chart.
 """
 

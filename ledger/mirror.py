@@ -1,16 +1,18 @@
-"""The on-chain mirror's sync: every credit to an artist's available USD balance is sent to
-the RoyaltyMirror contract as `creditRoyalty`, under the ledger transfer id as reference.
+"""The on-chain mirror as the `chain` payout method: a withdrawal pays the artist's wallet
+through the RoyaltyMirror contract's `creditRoyalty`, under the payout's id as reference.
 
-A posting that credits available money writes a `ledger_chain_credits` row and queues the
-job in its own transaction; the job pins the artist's registered wallet, sends, waits for
-the confirmations and records the transaction. A job run again after a crash between sending
-and recording finds the reference already credited on chain (the contract refuses a seen
-reference), so nothing is credited twice. Credits made before the artist registered a wallet
-wait, and are queued when the wallet is set.
+The withdrawal reserves the money (available to payouts in transit, pending) and, in the same
+transaction, writes a `ledger_chain_credits` row and queues the job. The job sends the credit,
+waits for the confirmations, then posts the payout and records the transaction together. A job
+run again after a crash between sending and recording finds the reference already credited on
+chain (the contract refuses a seen reference), so nothing is paid twice. Only a definitive
+refusal (the reference credited with other fields) voids the payout; anything else is retried
+by the job queue.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,15 +20,17 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from ledger import chain
+from ledger import chain, payouts
 from ledger.errors import LedgerError
-from ledger.postings import POSTING_HOOKS, Leg, Posting
+from ledger.payouts import Payout, PayoutMethod
 from server import audit, jobs
 from server.config import ConfigError
 from server.keys import CLOCK, CONFIG, DB
 
+log = logging.getLogger(__name__)
+
 CREDIT_JOB = "ledger.chain_credit"
-METHOD = "chain"  # the ledger_payout_accounts row holding the wallet
+METHOD = "chain"
 # The mirror pays in USDC: the ledger's USD cents times 10**4 are its 6-decimal units.
 CURRENCY = "USD"
 TOKEN_PER_MINOR = 10**4
@@ -43,10 +47,11 @@ MIRROR: web.AppKey[Mirror] = web.AppKey("ledger_mirror", Mirror)
 
 
 def setup(app: web.Application) -> None:
-    """Connect the configured mirror (if any), hook it to postings and register its job."""
+    """Connect the configured mirror (if any), offer it as a payout method, register its job."""
     cfg = chain.load(app[CONFIG])
     app[MIRROR] = Mirror(None if cfg is None else chain.RoyaltyMirror.from_config(cfg))
-    app.setdefault(POSTING_HOOKS, []).append(on_posted)
+    # Offered even when off, so that a request for it says why it cannot be served.
+    payouts.add_method(app, ChainPayouts(app[MIRROR]))
     jobs.register(app, CREDIT_JOB, credit_job)
     app.on_cleanup.append(_close)
 
@@ -57,74 +62,69 @@ async def _close(app: web.Application) -> None:
         await client.close()
 
 
-async def on_posted(app: web.Application, conn: asyncpg.Connection, posting: Posting) -> None:
-    """In the posting's transaction: queue each credit to an artist's available money."""
-    if app[MIRROR].client is None or posting.currency != CURRENCY:
-        return
-    for leg in posting.legs:
-        if not isinstance(leg, Leg) or leg.pending or leg.credit.code != "artist_available":
-            continue
-        added = await conn.fetchval(
-            """INSERT INTO ledger_chain_credits (transfer_id, artist_id, amount, created_at)
-               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
-            leg.id,
-            leg.credit.owner,
-            leg.amount * TOKEN_PER_MINOR,
-            app[CLOCK].now(),
+class ChainPayouts(PayoutMethod):
+    """Pays USD withdrawals to the artist's registered wallet in the mirror's token."""
+
+    name = METHOD
+
+    def __init__(self, mirror: Mirror) -> None:
+        self.mirror = mirror
+
+    async def destination(
+        self, conn: asyncpg.Connection, artist_id: uuid.UUID, currency: str
+    ) -> dict[str, Any]:
+        if self.mirror.client is None:
+            raise LedgerError("chain_disabled", "the on-chain mirror is not configured")
+        if currency != CURRENCY:
+            raise LedgerError("unsupported_currency", f"the chain token represents {CURRENCY}")
+        address = await wallet_of(conn, artist_id)
+        if address is None:
+            raise LedgerError("no_payout_account", "register a wallet before withdrawing on chain")
+        return {"address": address}
+
+    async def reserved(self, app: web.Application, conn: asyncpg.Connection, p: Payout) -> None:
+        await conn.execute(
+            """INSERT INTO ledger_chain_credits (transfer_id, artist_id, amount, wallet, created_at)
+               SELECT id, artist_id, amount * $2, destination->>'address', created_at
+               FROM ledger_payouts WHERE id = $1""",
+            p.id,
+            TOKEN_PER_MINOR,
         )
-        if added:
-            await _enqueue(app, conn, leg.id)
-
-
-async def _enqueue(
-    app: web.Application, conn: asyncpg.Connection, transfer_id: uuid.UUID, dedupe: bool = True
-) -> None:
-    await jobs.enqueue(
-        app,
-        conn,
-        CREDIT_JOB,
-        {"transfer_id": str(transfer_id)},
-        dedupe_key=f"{CREDIT_JOB}:{transfer_id}" if dedupe else None,
-    )
+        await jobs.enqueue(
+            app, conn, CREDIT_JOB, {"payout_id": str(p.id)}, dedupe_key=f"{CREDIT_JOB}:{p.id}"
+        )
 
 
 async def credit_job(app: web.Application, payload: dict[str, Any]) -> None:
-    """Send one credit and record its transaction; an error makes the queue retry it later."""
+    """Send one payout's credit, then post the payout; an error makes the queue retry it."""
     client = app[MIRROR].client
     if client is None:
         raise chain.ChainError("the chain mirror is not configured in this process")
-    transfer_id = uuid.UUID(payload["transfer_id"])
+    payout_id = uuid.UUID(payload["payout_id"])
     async with app[DB].acquire() as conn:
-        # The first attempt pins the wallet, so a resend credits the same address even if the
-        # artist changed it meanwhile (the contract would refuse another one for this ref).
         row = await conn.fetchrow(
-            """UPDATE ledger_chain_credits c
-               SET wallet = coalesce(c.wallet, a.details->>'address')
-               FROM ledger_payout_accounts a
-               WHERE c.transfer_id = $1 AND c.status = 'pending'
-                 AND a.artist_id = c.artist_id AND a.method = $2
-               RETURNING c.artist_id, c.amount, c.wallet""",
-            transfer_id,
-            METHOD,
+            """SELECT wallet, amount FROM ledger_chain_credits
+               WHERE transfer_id = $1 AND status = 'pending'""",
+            payout_id,
         )
     if row is None:
-        return  # credited already, or no wallet yet (queued again when one is registered)
-    result = await client.credit_royalty(row["wallet"], int(row["amount"]), transfer_id)
+        return  # settled already
+    try:
+        result = await client.credit_royalty(row["wallet"], int(row["amount"]), payout_id)
+    except chain.CreditConflict as exc:
+        log.warning("chain payout %s refused, voided: %s", payout_id, exc)
+        async with app[DB].acquire() as conn, conn.transaction():
+            if await _finish(app, conn, payout_id, "refused", None):
+                await payouts.settle(app, conn, payout_id, paid=False)
+        return
     async with app[DB].acquire() as conn, conn.transaction():
-        done = await conn.fetchval(
-            """UPDATE ledger_chain_credits
-               SET status = 'credited', tx_hash = $2, credited_at = $3
-               WHERE transfer_id = $1 AND status = 'pending' RETURNING true""",
-            transfer_id,
-            result.tx_hash,
-            app[CLOCK].now(),
-        )
-        if done:
+        if await _finish(app, conn, payout_id, "credited", result.tx_hash):
+            await payouts.settle(app, conn, payout_id, paid=True)
             await audit.record(
                 app,
                 conn,
                 "CHAIN_CREDITED",
-                subject=transfer_id,
+                subject=payout_id,
                 wallet=row["wallet"],
                 amount=int(row["amount"]),
                 tx_hash=result.tx_hash,
@@ -132,16 +132,38 @@ async def credit_job(app: web.Application, payload: dict[str, Any]) -> None:
             )
 
 
+async def _finish(
+    app: web.Application,
+    conn: asyncpg.Connection,
+    payout_id: uuid.UUID,
+    status: str,
+    tx_hash: str | None,
+) -> bool:
+    # Concurrent runs of one job: only the first to record the outcome settles the payout.
+    done = await conn.fetchval(
+        """UPDATE ledger_chain_credits SET status = $2, tx_hash = $3, credited_at = $4
+           WHERE transfer_id = $1 AND status = 'pending' RETURNING true""",
+        payout_id,
+        status,
+        tx_hash,
+        app[CLOCK].now(),
+    )
+    return bool(done)
+
+
 def wallet_address(text: str) -> str:
     """`text` as a checksummed address; LedgerError when it is none (or a mistyped one)."""
     try:
-        return str(chain.checksum_address(text, "address"))
+        address = str(chain.checksum_address(text, "address"))
     except ConfigError as exc:
         raise LedgerError("invalid_address", str(exc)) from None
+    if int(address, 16) == 0:
+        raise LedgerError("invalid_address", "the zero address burns what it is sent")
+    return address
 
 
 async def register_wallet(app: web.Application, artist_id: uuid.UUID, text: str) -> str:
-    """Set the wallet the artist's credits go to; credits waiting for one are queued."""
+    """Set the wallet later chain withdrawals pay to (those in flight keep theirs)."""
     address = wallet_address(text)
     async with app[DB].acquire() as conn, conn.transaction():
         await conn.execute(
@@ -157,15 +179,6 @@ async def register_wallet(app: web.Application, artist_id: uuid.UUID, text: str)
         await audit.record(
             app, conn, "PAYOUT_ACCOUNT_SET", actor=artist_id, subject=artist_id, method=METHOD
         )
-        waiting = await conn.fetch(
-            """SELECT transfer_id FROM ledger_chain_credits
-               WHERE artist_id = $1 AND status = 'pending'""",
-            artist_id,
-        )
-        for r in waiting:
-            # Not absorbed by a run in progress that may have found no wallet; a second run
-            # is harmless (the contract refuses a seen reference, the client reports it).
-            await _enqueue(app, conn, r["transfer_id"], dedupe=False)
     return address
 
 
@@ -181,20 +194,23 @@ async def wallet_of(conn: asyncpg.Connection, artist_id: uuid.UUID) -> str | Non
 
 
 async def report(app: web.Application, artist_id: uuid.UUID) -> dict[str, Any]:
-    """The artist's on-chain figures beside the ledger's for the same wallet."""
+    """The artist's on-chain figures beside the ledger's chain payouts to the same wallet."""
     client = app[MIRROR].client
     if client is None:
         raise LedgerError("chain_disabled", "the on-chain mirror is not configured")
     async with app[DB].acquire() as conn:
         wallet = await wallet_of(conn, artist_id)
         sums = await conn.fetchrow(
-            """SELECT coalesce(sum(amount) FILTER (WHERE status = 'credited' AND wallet = $2), 0)
-                          AS credited,
-                      coalesce(sum(amount) FILTER (WHERE status = 'pending'), 0) AS pending
-               FROM ledger_chain_credits WHERE artist_id = $1""",
+            """SELECT coalesce(sum(amount) FILTER (
+                          WHERE status = 'paid' AND destination->>'address' = $3), 0) AS paid,
+                      coalesce(sum(amount) FILTER (
+                          WHERE status IN ('pending', 'exported')), 0) AS in_flight
+               FROM ledger_payouts WHERE artist_id = $1 AND method = $2""",
             artist_id,
+            METHOD,
             wallet,
         )
+    paid = int(sums["paid"]) * TOKEN_PER_MINOR
     balance = total = 0
     recent: list[chain.RoyaltyCredit] = []
     if wallet is not None:
@@ -207,9 +223,9 @@ async def report(app: web.Application, artist_id: uuid.UUID) -> dict[str, Any]:
         "wallet": wallet,
         "on_chain_balance": balance,
         "on_chain_total_credited": total,
-        "ledger_credited": int(sums["credited"]),
-        "ledger_pending": int(sums["pending"]),
-        "in_agreement": total == int(sums["credited"]),
+        "ledger_credited": paid,
+        "ledger_pending": int(sums["in_flight"]) * TOKEN_PER_MINOR,
+        "in_agreement": total == paid,
         "recent": [
             {
                 "ref": "0x" + c.ref.hex(),

@@ -91,7 +91,9 @@ class WithdrawIn(Body):
     amount: Amount
     currency: Currency
     method: Annotated[
-        str, StringConstraints(pattern=r"^[a-z]{1,20}$"), Field(description="a payout method: sepa")
+        str,
+        StringConstraints(pattern=r"^[a-z]{1,20}$"),
+        Field(description="a payout method: sepa or chain"),
     ]
 
 
@@ -183,7 +185,7 @@ class Blockchain(Reply):
     wallet: str | None
     on_chain_balance: int
     on_chain_total_credited: int
-    ledger_credited: int = Field(description="confirmed credits to this wallet per the ledger")
-    ledger_pending: int = Field(description="credits not yet confirmed on chain")
+    ledger_credited: int = Field(description="chain payouts to this wallet the ledger posted")
+    ledger_pending: int = Field(description="chain payouts in transit, not yet confirmed")
     in_agreement: bool = Field(description="on-chain total credited equals ledger_credited")
     recent: list[ChainCredit]

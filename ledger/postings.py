@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,9 +38,6 @@ _SHARDS = 64
 BATCHER: web.AppKey[Batcher] = web.AppKey("ledger_batcher")
 # Accounts known to exist in this app's database (accounts are never deleted).
 KNOWN_ACCOUNTS: web.AppKey[set[uuid.UUID]] = web.AppKey("ledger_known_accounts")
-# Called in each posting's transaction, before its transfers are written (the chain mirror).
-PostingHook = Callable[[web.Application, asyncpg.Connection, "Posting"], Awaitable[None]]
-POSTING_HOOKS: web.AppKey[list[PostingHook]] = web.AppKey("ledger_posting_hooks")
 
 
 @dataclass(frozen=True)
@@ -379,8 +376,6 @@ async def _record(
         amount=sum(r[3] for r in rows),
         legs=[str(r[0]) for r in rows],
     )
-    for hook in app.get(POSTING_HOOKS, ()):
-        await hook(app, conn, posting)
 
 
 async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, Transfer]:
