@@ -56,6 +56,7 @@ CRITICAL_EVENTS: Mapping[str, EventSpec] = {
     "PAYOUT_SETTLED": _spec("outcome", "amount", "currency"),
     "PAYOUT_BATCH_EXPORTED": _spec("payouts", actor=True),
     "PAYOUT_ACCOUNT_SET": _spec("method", actor=True),
+    "CHAIN_CREDITED": _spec("wallet", "amount", "tx_hash", "already_credited"),
     # moderation
     "CHAT_MESSAGE_DELETED": _spec(actor=True),
     "CHAT_MESSAGE_PINNED": _spec(actor=True),

@@ -10,6 +10,7 @@ The public API other packages use (and nothing else of this package):
 - `tip(...)`, `royalty(...)`: the postings of a fan's tip and of a DSP's royalty line.
 - `payouts.PayoutMethod`, `payouts.add_method(app, method)`, `payouts.settle(...)`: how a
   payout method (SEPA here; others at their setup) plugs in.
+- `mirror`: the `chain` payout method, paying withdrawals through the RoyaltyMirror contract.
 - Accounts are named `Account(code, owner)`; `accounts.KINDS` is the chart.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ledger import config, outbox, payouts, postings, routes, sepa, tickets
+from ledger import chain_routes, config, mirror, outbox, payouts, postings, routes, sepa, tickets
 from ledger.accounts import Account
 from ledger.errors import LedgerError
 from ledger.keys import LEDGER_CONFIG
@@ -58,7 +59,9 @@ def setup(app: web.Application) -> None:
     app[sepa.DEBTOR] = sepa.load_debtor(app[CONFIG])
     payouts.add_method(app, sepa.Sepa())
     app.router.add_routes(routes.routes)
+    app.router.add_routes(chain_routes.routes)
     jobs.register(app, outbox.POST_JOB, outbox.post_job)
     jobs.register(app, tickets.SALE_JOB, tickets.sale_job)
     jobs.register(app, tickets.REVERSAL_JOB, tickets.reversal_job)
+    mirror.setup(app)
     jobs.schedule(app, "ledger.release", every(cfg.release_seconds), tickets.release_job)

@@ -49,6 +49,10 @@ class ChainError(Exception):
     """The chain refused or lost a transaction; the message says which and why."""
 
 
+class CreditConflict(ChainError):
+    """The reference was credited before with another artist or amount: no resend can succeed."""
+
+
 @dataclass(frozen=True)
 class ChainConfig:
     """Where the mirror lives and the key that owns it; the URL (it may embed an API key) and
@@ -353,7 +357,7 @@ class RoyaltyMirror:
     ) -> CreditResult:
         """Credit `amount` to `artist` under `ref`, wait for the confirmations and return the
         transaction hash. A reference credited before with the same artist and amount is
-        success already done; with different ones it is a ChainError."""
+        success already done; with different ones it is a CreditConflict."""
         artist = AsyncWeb3.to_checksum_address(artist)
         ref32 = reference(ref)
         if (done := await self._already(artist, amount, ref32)) is not None:
@@ -381,7 +385,7 @@ class RoyaltyMirror:
         if seen is None:
             return None
         if seen != (artist, amount):
-            raise ChainError(
+            raise CreditConflict(
                 f"reference 0x{ref32.hex()} was credited to {seen[0]} for {seen[1]}, "
                 f"not to {artist} for {amount}"
             )

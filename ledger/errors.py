@@ -19,6 +19,7 @@ HTTP_STATUS = {
     "invalid_posting": 400,
     "invalid_month": 400,
     "invalid_iban": 400,
+    "invalid_address": 400,
     "below_minimum": 400,
     "unknown_method": 400,
     "unsupported_currency": 400,

@@ -91,7 +91,9 @@ class WithdrawIn(Body):
     amount: Amount
     currency: Currency
     method: Annotated[
-        str, StringConstraints(pattern=r"^[a-z]{1,20}$"), Field(description="a payout method: sepa")
+        str,
+        StringConstraints(pattern=r"^[a-z]{1,20}$"),
+        Field(description="a payout method: sepa or chain"),
     ]
 
 
@@ -152,3 +154,38 @@ class Settled(Reply):
     """The payouts of a settled batch."""
 
     payouts: list[PayoutOut]
+
+
+class WalletIn(Body):
+    """The address the artist's on-chain credits go to (EIP-55 checksummed if mixed case)."""
+
+    address: Annotated[str, StringConstraints(min_length=42, max_length=42)]
+
+
+class WalletOut(Reply):
+    """The registered wallet, checksummed."""
+
+    address: str
+
+
+class ChainCredit(Reply):
+    """One creditRoyalty transaction seen on chain."""
+
+    ref: str = Field(description="the ledger transfer id as bytes32 hex")
+    amount: int
+    tx_hash: str
+    block_number: int
+
+
+class Blockchain(Reply):
+    """An artist's figures on the mirror contract beside the ledger's (token units)."""
+
+    chain_id: int
+    contract: str
+    wallet: str | None
+    on_chain_balance: int
+    on_chain_total_credited: int
+    ledger_credited: int = Field(description="chain payouts to this wallet the ledger posted")
+    ledger_pending: int = Field(description="chain payouts in transit, not yet confirmed")
+    in_agreement: bool = Field(description="on-chain total credited equals ledger_credited")
+    recent: list[ChainCredit]

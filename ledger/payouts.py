@@ -2,7 +2,8 @@
 posted when the method confirms the money arrived, or voided (back to available) if not.
 
 Methods plug in behind `PayoutMethod`: a method says where an artist's money goes
-(`destination`) and later calls `settle` for each payout it paid or failed. `sepa` is built
+(`destination`), may start paying in the withdrawal's own transaction (`reserved`), and later
+calls `settle` for each payout it paid or failed. `sepa` is built
 in (ledger/sepa.py); others register themselves with `add_method` at setup.
 """
 
@@ -36,6 +37,10 @@ class PayoutMethod(ABC):
         self, conn: asyncpg.Connection, artist_id: uuid.UUID, currency: str
     ) -> dict[str, Any]:
         """Where this artist's money goes; LedgerError when they cannot be paid this way."""
+
+    @abstractmethod
+    async def reserved(self, app: web.Application, conn: asyncpg.Connection, p: Payout) -> None:
+        """In the withdrawal's transaction, once the money is reserved: start paying it."""
 
 
 PAYOUT_METHODS: web.AppKey[dict[str, PayoutMethod]] = web.AppKey("ledger_payout_methods")
@@ -215,7 +220,9 @@ async def _reserve(
         currency=currency,
         method=method.name,
     )
-    return payout(row)
+    found = payout(row)
+    await method.reserved(app, conn, found)
+    return found
 
 
 async def settle(

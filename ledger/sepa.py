@@ -84,6 +84,9 @@ class Sepa(PayoutMethod):
             raise LedgerError("no_payout_account", "register an IBAN before withdrawing by SEPA")
         return dict(details)
 
+    async def reserved(self, app: web.Application, conn: asyncpg.Connection, p: Payout) -> None:
+        """Nothing yet: an operator exports the pending payouts as a batch."""
+
 
 async def register(
     app: web.Application, artist_id: uuid.UUID, iban_text: str, holder: str
