@@ -16,7 +16,8 @@ class Mismatch:
     expected: tuple[int, int, int, int]
 
 
-_RECOMPUTE = """
+# Each (account, shard)'s balances as its transfers say they must be: the `expected` CTE.
+EXPECTED = """
 WITH sides AS (
     SELECT t.debit_account_id AS account_id,
            CASE WHEN a.shards = 1 THEN 0 ELSE t.shard % a.shards END AS shard,
@@ -39,7 +40,11 @@ WITH sides AS (
                     0) AS cpo
     FROM sides GROUP BY account_id, shard
 )
-SELECT coalesce(b.account_id, e.account_id)::text || '/' || coalesce(b.shard, e.shard) AS what,
+"""
+
+_RECOMPUTE = (
+    EXPECTED
+    + """SELECT coalesce(b.account_id, e.account_id)::text || '/' || coalesce(b.shard, e.shard) AS what,
        coalesce(b.debits_pending, 0) AS s_dpe, coalesce(b.debits_posted, 0) AS s_dpo,
        coalesce(b.credits_pending, 0) AS s_cpe, coalesce(b.credits_posted, 0) AS s_cpo,
        coalesce(e.dpe, 0) AS e_dpe, coalesce(e.dpo, 0) AS e_dpo,
@@ -51,6 +56,7 @@ WHERE (coalesce(b.debits_pending, 0), coalesce(b.debits_posted, 0),
                      coalesce(e.cpo, 0))
 LIMIT 1000
 """
+)
 
 # Per currency, all debits equal all credits (the sum of the balances is zero).
 _TOTALS = """
@@ -61,6 +67,22 @@ GROUP BY a.currency
 HAVING sum(b.debits_pending) <> sum(b.credits_pending)
     OR sum(b.debits_posted) <> sum(b.credits_posted)
 """
+
+
+# Rewrites every balance row from the transfers (for bulk loads that bypass the trigger).
+_REBUILD = (
+    EXPECTED
+    + """
+UPDATE ledger_balances b
+SET debits_pending = e.dpe, debits_posted = e.dpo, credits_pending = e.cpe, credits_posted = e.cpo
+FROM expected e WHERE b.account_id = e.account_id AND b.shard = e.shard
+"""
+)
+
+
+async def rebuild_balances(conn: asyncpg.Connection) -> None:
+    """Set every balance row to what its transfers say, after a bulk load without triggers."""
+    await conn.execute(_REBUILD)
 
 
 async def check(conn: asyncpg.Connection) -> list[Mismatch]:

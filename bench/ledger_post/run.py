@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import ledger
 from ledger import accounts as acc
+from ledger import check as ledger_check
 from ledger.tickets import TicketSale, sale_posting
 from server import localstack
 from server.app import create_app
@@ -160,31 +161,7 @@ async def fill(dsn: str, total: int) -> int:
                 missing,
             )
             # The balances the trigger would have written, from the whole table.
-            await conn.execute("""
-                WITH sides AS (
-                    SELECT t.debit_account_id AS account_id,
-                           CASE WHEN a.shards = 1 THEN 0 ELSE t.shard % a.shards END AS shard,
-                           true AS debit, t.kind, t.amount
-                    FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.debit_account_id
-                    UNION ALL
-                    SELECT t.credit_account_id,
-                           CASE WHEN a.shards = 1 THEN 0 ELSE t.shard % a.shards END,
-                           false, t.kind, t.amount
-                    FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.credit_account_id)
-                UPDATE ledger_balances b SET
-                    debits_pending = e.dpe, debits_posted = e.dpo,
-                    credits_pending = e.cpe, credits_posted = e.cpo
-                FROM (SELECT account_id, shard,
-                        coalesce(sum(CASE kind WHEN 'pending' THEN amount WHEN 'posted' THEN 0
-                                     ELSE -amount END) FILTER (WHERE debit), 0) AS dpe,
-                        coalesce(sum(amount) FILTER (WHERE debit AND kind IN
-                                 ('posted', 'post_pending')), 0) AS dpo,
-                        coalesce(sum(CASE kind WHEN 'pending' THEN amount WHEN 'posted' THEN 0
-                                     ELSE -amount END) FILTER (WHERE NOT debit), 0) AS cpe,
-                        coalesce(sum(amount) FILTER (WHERE NOT debit AND kind IN
-                                 ('posted', 'post_pending')), 0) AS cpo
-                      FROM sides GROUP BY account_id, shard) e
-                WHERE b.account_id = e.account_id AND b.shard = e.shard""")
+            await ledger_check.rebuild_balances(conn)
         await conn.execute("VACUUM ANALYZE ledger_transfers")
         return int(await conn.fetchval("SELECT count(*) FROM ledger_transfers"))
     finally:
