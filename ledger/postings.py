@@ -359,23 +359,28 @@ def _rows(posting: Posting, pendings: dict[uuid.UUID, Any], shard: int | None) -
     return out
 
 
+def _entry(posting: Posting, rows: list[Row]) -> audit.Entry:
+    """The posting's forensic record."""
+    return audit.Entry(
+        "LEDGER_POSTED",
+        actor=posting.actor,
+        subject=posting.legs[0].id,
+        data={
+            "code": posting.code,
+            "source": posting.source,
+            "ref": posting.ref,
+            "currency": posting.currency,
+            "amount": sum(r[3] for r in rows),
+            "legs": [str(r[0]) for r in rows],
+        },
+    )
+
+
 async def _record(
     app: web.Application, conn: asyncpg.Connection, posting: Posting, rows: list[Row]
 ) -> None:
     """The posting's forensic record, queued in its transaction."""
-    await audit.record(
-        app,
-        conn,
-        "LEDGER_POSTED",
-        actor=posting.actor,
-        subject=posting.legs[0].id,
-        code=posting.code,
-        source=posting.source,
-        ref=posting.ref,
-        currency=posting.currency,
-        amount=sum(r[3] for r in rows),
-        legs=[str(r[0]) for r in rows],
-    )
+    await audit.record_many(app, conn, [_entry(posting, rows)])
 
 
 async def _insert(conn: asyncpg.Connection, rows: list[Row]) -> dict[uuid.UUID, Transfer]:
@@ -463,10 +468,13 @@ class Batcher:
         try:
             async with self._app[DB].acquire() as conn, conn.transaction():
                 rows: list[Row] = []
+                entries: list[audit.Entry] = []
                 for posting, _ in batch:
                     mine = _rows(posting, {}, shard)
-                    await _record(self._app, conn, posting, mine)
+                    entries.append(_entry(posting, mine))
                     rows.extend(mine)
+                # One round trip queues the whole batch's forensic records.
+                await audit.record_many(self._app, conn, entries)
                 by_id = await _insert(conn, rows)
             results = [
                 Posted(p.legs[0].id, tuple(by_id[leg.id] for leg in p.legs)) for p, _ in batch

@@ -10,7 +10,8 @@ record to a failure (or a crash) after the commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,16 @@ async def log(
         )
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One forensic record to queue with `record_many`."""
+
+    event_type: str
+    actor: object = None
+    subject: object = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
 async def record(
     app: web.Application,
     conn: asyncpg.Connection,
@@ -62,20 +73,30 @@ async def record(
 ) -> None:
     """Append an event once the caller's transaction on `conn` commits (never if it rolls
     back). No personal data: the queued payload is not encrypted."""
+    await record_many(app, conn, [Entry(event_type, actor, subject, data)])
+
+
+async def record_many(
+    app: web.Application, conn: asyncpg.Connection, entries: Sequence[Entry]
+) -> None:
+    """`record` for many events in one round trip (a batch of postings, say)."""
     registry = app.get(jobs.JOBS)
     if registry is None or OUTBOX_JOB not in registry.jobs:
         return
-    await jobs.enqueue(
+    await jobs.enqueue_many(
         app,
         conn,
         OUTBOX_JOB,
-        {
-            "key": str(uuid.uuid4()),
-            "type": event_type,
-            "actor": None if actor is None else str(actor),
-            "subject": None if subject is None else str(subject),
-            "data": {k: _plain(v) for k, v in data.items()},
-        },
+        [
+            {
+                "key": str(uuid.uuid4()),
+                "type": e.event_type,
+                "actor": None if e.actor is None else str(e.actor),
+                "subject": None if e.subject is None else str(e.subject),
+                "data": {k: _plain(v) for k, v in e.data.items()},
+            }
+            for e in entries
+        ],
     )
 
 

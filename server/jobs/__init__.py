@@ -11,7 +11,7 @@ across all processes. Workers run inside `mhc serve` unless MHC_JOBS_WORKER=off,
 
 from __future__ import annotations
 
-from server.jobs.queue import enqueue, install
+from server.jobs.queue import enqueue, enqueue_many, install
 from server.jobs.registry import JOBS, Handler, Jobs, ScheduledHandler, register, schedule, setup
 from server.jobs.worker import start_worker
 
@@ -21,6 +21,7 @@ __all__ = [
     "Jobs",
     "ScheduledHandler",
     "enqueue",
+    "enqueue_many",
     "install",
     "register",
     "schedule",

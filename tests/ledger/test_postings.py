@@ -15,6 +15,7 @@ import ledger
 from ledger.accounts import CLEARING, PLATFORM_REVENUE, artist
 from server.keys import DB
 from tests.ledger.helpers import balance, fund
+from tests.streaming import until
 
 
 def _withdraw(
@@ -237,3 +238,28 @@ async def test_many_concurrent_postings_commit_together_and_each_is_whole(
             [str(t) for t, _, _ in tips],
         )
     assert postings == 200
+
+
+async def test_each_posting_of_a_committed_batch_gets_its_forensic_record(
+    app_server: tuple[web.Application, str],
+) -> None:
+    app = app_server[0]
+    tips = [(uuid.uuid4(), uuid.uuid4()) for _ in range(60)]
+    # Posted at once, they share commits; each still leaves one LEDGER_POSTED record.
+    posted = await asyncio.gather(
+        *(ledger.post(app, ledger.tip(t, a, "EUR", 100)) for t, a in tips)
+    )
+    subjects = [str(p.posting_id) for p in posted]
+
+    async def recorded() -> list[str] | None:
+        async with app[DB].acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT subject FROM forensic_log WHERE type = 'LEDGER_POSTED'"
+                " AND subject = ANY($1)",
+                subjects,
+            )
+        found = [r["subject"] for r in rows]
+        return found if len(found) >= len(subjects) else None
+
+    found = await until(recorded, 30, "a forensic record for each posting")
+    assert sorted(found) == sorted(subjects)
