@@ -17,6 +17,7 @@ from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
 from server.keys import CLOCK, CONFIG, DB, REDIS
+from server.live import sweeper as live_sweeper
 from server.live.hooks import routes as hook_routes
 from server.live.routes import routes as live_routes
 from server.ops.routes import routes as ops_routes
@@ -82,6 +83,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         app.router.add_routes(table)
     jobs.setup(app)  # the registry each package adds its jobs and schedules to
     chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes
+    live_sweeper.setup(app)
     for setup in PACKAGE_SETUPS:
         setup(app)
     jobs.start_worker(app)  # last: it stops first, before what its jobs use

@@ -104,7 +104,7 @@ async def on_update(request: web.Request) -> web.Response:
         return web.Response(status=204)
     if holds is False:
         raise ApiError(403, "publisher_replaced", "this publisher no longer holds the event")
-    # An unknown name (a key rotated mid-show) is not refused: its claim just ages out.
+    # A name that matches no event is not refused: a claim nobody refreshes just ages out.
     return web.Response(status=204)
 
 

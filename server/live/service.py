@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -29,6 +29,8 @@ from server.metrics import PUBLISHES
 RESUME_GRACE = timedelta(minutes=10)
 # nginx reports each publisher every 30 s (on_update); three missed reports free the slot.
 PUBLISHER_STALE = timedelta(seconds=90)
+# How many such shows one sweep ends (server.live.sweeper); the next sweep takes the rest.
+STALE_BATCH = 100
 
 StatusListener = Callable[[web.Application, uuid.UUID, str], Awaitable[None]]
 STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
@@ -175,13 +177,22 @@ async def is_on_air(app: web.Application, name: str) -> bool:
     return row is not None and row.publishing
 
 
-async def _event_id_for(conn: asyncpg.Connection, name: str) -> uuid.UUID | None:
-    """nginx names a stream by its event id after the rename, or by the key it arrived with."""
+async def _event_id_for(conn: asyncpg.Connection, name: str, client: str) -> uuid.UUID | None:
+    """nginx names a stream by its event id after the rename, or by the key it arrived with.
+
+    nginx keeps the key it arrived with for the whole connection, so after a key rotation
+    mid-show the name matches no key: the stream is then the one event whose claim nginx's
+    `client` holds (None when none or several do, as after an nginx restart reused its ids).
+    """
     try:
         return uuid.UUID(name)
     except ValueError:
-        event = await store.event_for_key(conn, key_digest(name))
-        return None if event is None else event.id
+        pass
+    event = await store.event_for_key(conn, key_digest(name))
+    if event is not None:
+        return event.id
+    held = await store.events_held_by(conn, client, 2)
+    return held[0] if len(held) == 1 else None
 
 
 async def publisher_alive(app: web.Application, name: str, client: str) -> bool | None:
@@ -191,7 +202,7 @@ async def publisher_alive(app: web.Application, name: str, client: str) -> bool 
     over, or the event ended), None when `name` names no event.
     """
     async with app[DB].acquire() as conn:
-        event_id = await _event_id_for(conn, name)
+        event_id = await _event_id_for(conn, name, client)
         if event_id is None:
             return None
         return await store.publisher_seen(conn, event_id, client, app[CLOCK].now())
@@ -199,11 +210,38 @@ async def publisher_alive(app: web.Application, name: str, client: str) -> bool 
 
 async def publish_ended(app: web.Application, name: str, client: str) -> None:
     """Release the stream; `name` is the event id after the rename (or the key if none)."""
+    async with app[DB].acquire() as conn:
+        event_id = await _event_id_for(conn, name, client)
+    if event_id is not None:
+        now = app[CLOCK].now()
+        await _end_publish(app, event_id, client, now, now)
+
+
+async def end_stale_publishers(app: web.Application) -> None:
+    """End shows whose publisher nginx stopped vouching for.
+
+    An `on_publish_done` sent while the app was down is lost; without this the event would
+    stay live forever. It ends when the publisher was last seen, so an OBS reconnect within
+    RESUME_GRACE of that still resumes it.
+    """
+    now = app[CLOCK].now()
+    stale_before = now - PUBLISHER_STALE
+    async with app[DB].acquire() as conn:
+        stale = await store.stale_publishers(conn, stale_before, STALE_BATCH)
+    for event_id, client, seen_at in stale:
+        await _end_publish(app, event_id, client, seen_at or now, now, stale_before)
+
+
+async def _end_publish(
+    app: web.Application,
+    event_id: uuid.UUID,
+    client: str,
+    ended_at: datetime,
+    now: datetime,
+    seen_before: datetime | None = None,
+) -> None:
     async with app[DB].acquire() as conn, conn.transaction():
-        event_id = await _event_id_for(conn, name)
-        row = (
-            await store.end_publish(conn, event_id, client, app[CLOCK].now()) if event_id else None
-        )
+        row = await store.end_publish(conn, event_id, client, ended_at, now, seen_before)
         if row is not None:
             await _outbox(app, conn, row.id, "ended")
     if row is not None:

@@ -167,20 +167,60 @@ async def publisher_seen(
 
 
 async def end_publish(
-    conn: asyncpg.Connection, event_id: uuid.UUID, client: str, now: datetime
+    conn: asyncpg.Connection,
+    event_id: uuid.UUID,
+    client: str,
+    ended_at: datetime,
+    now: datetime,
+    seen_before: datetime | None = None,
 ) -> Event | None:
-    """Release the publisher slot held by `client` and mark the event ended."""
+    """Release the publisher slot held by `client` and mark the event ended.
+
+    With `seen_before`, only a claim nginx has not vouched for since then is released, so a
+    heartbeat that lands first keeps the show on.
+    """
     return _event(
         await conn.fetchrow(
             f"""UPDATE live_events
             SET status = 'ended', publisher_client = NULL, publisher_seen_at = NULL,
-                ended_at = $3, updated_at = $3
-            WHERE id = $1 AND publisher_client = $2 RETURNING {COLUMNS}""",
+                ended_at = $3, updated_at = $4
+            WHERE id = $1 AND publisher_client = $2
+              AND ($5::timestamptz IS NULL
+                   OR coalesce(publisher_seen_at, '-infinity') < $5::timestamptz)
+            RETURNING {COLUMNS}""",
             event_id,
             client,
+            ended_at,
             now,
+            seen_before,
         )
     )
+
+
+async def stale_publishers(
+    conn: asyncpg.Connection, stale_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, str, datetime | None]]:
+    """Live events whose publisher nginx stopped vouching for: (id, client, last seen)."""
+    rows = await conn.fetch(
+        """SELECT id, publisher_client, publisher_seen_at FROM live_events
+        WHERE status = 'live' AND publisher_client IS NOT NULL
+          AND coalesce(publisher_seen_at, '-infinity') < $1
+        ORDER BY publisher_seen_at NULLS FIRST LIMIT $2""",
+        stale_before,
+        limit,
+    )
+    return [(row["id"], row["publisher_client"], row["publisher_seen_at"]) for row in rows]
+
+
+async def events_held_by(conn: asyncpg.Connection, client: str, limit: int) -> list[uuid.UUID]:
+    """Live events whose publisher claim `client` holds."""
+    rows = await conn.fetch(
+        """SELECT id FROM live_events
+        WHERE publisher_client = $1 AND status = 'live' LIMIT $2""",
+        client,
+        limit,
+    )
+    return [row["id"] for row in rows]
 
 
 async def event_for_key(conn: asyncpg.Connection, key_hash: bytes) -> Event | None:
