@@ -92,6 +92,17 @@ async def test_a_lost_publish_done_ends_the_show_once_the_claim_is_stale(
 
     [record] = await until(recorded, 20, "the stream's end record")
     assert record["data"]["client"] == client
+    # Creation and start are recorded through the outbox of their own transactions too.
+    for kind in ("EVENT_CREATED", "STREAM_STARTED"):
+
+        async def found(kind: str = kind) -> Any:
+            _, page = await api.call(
+                "GET", f"/api/forensics/logs?type={kind}&subject={event['id']}", token=auditor
+            )
+            return page["records"] or None
+
+        [other] = await until(found, 20, f"the event's {kind} record")
+        assert other["subject"] == event["id"]
     # OBS coming back within the grace after the last sign of life resumes the show.
     status, _, _ = await post_form(
         api, hook(api, "publish"), publish_form(event["stream_key"], client)

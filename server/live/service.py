@@ -82,16 +82,17 @@ def ensure_owner(principal: Principal, event: Event) -> None:
 async def create(app: web.Application, artist: Principal, fields: dict[str, Any]) -> dict[str, Any]:
     """Create an event; the stream key is in this reply and nowhere else."""
     key, digest = new_stream_key()
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         event = await store.insert(conn, uuid.uuid4(), artist.user_id, fields, digest)
-    await audit.log(
-        app,
-        "EVENT_CREATED",
-        actor=artist.user_id,
-        subject=event.id,
-        price=event.price_minor,
-        currency=event.currency,
-    )
+        await audit.record(
+            app,
+            conn,
+            "EVENT_CREATED",
+            actor=artist.user_id,
+            subject=event.id,
+            price=event.price_minor,
+            currency=event.currency,
+        )
     return {**event.to_json(), "stream_key": key}
 
 
@@ -153,15 +154,18 @@ async def publish_started(app: web.Application, key: str, client: str) -> uuid.U
     """Claim the stream for a key; the event id it is renamed to, or None to refuse."""
     clock = app[CLOCK]
     now = clock.now()
-    async with app[DB].acquire() as conn:
+    async with app[DB].acquire() as conn, conn.transaction():
         row = await store.start_publish(
             conn, key_digest(key), client, now, now - RESUME_GRACE, now - PUBLISHER_STALE
         )
+        if row is not None:
+            await audit.record(
+                app, conn, "STREAM_STARTED", actor=row.artist_id, subject=row.id, client=client
+            )
     if row is None:
         PUBLISHES.labels("refused").inc()
         return None
     PUBLISHES.labels("accepted").inc()
-    await audit.log(app, "STREAM_STARTED", actor=row.artist_id, subject=row.id, client=client)
     await _notify(app, row.id, "live")
     return row.id
 
@@ -244,6 +248,8 @@ async def _end_publish(
         row = await store.end_publish(conn, event_id, client, ended_at, now, seen_before)
         if row is not None:
             await _outbox(app, conn, row.id, "ended")
+            await audit.record(
+                app, conn, "STREAM_ENDED", actor=row.artist_id, subject=row.id, client=client
+            )
     if row is not None:
-        await audit.log(app, "STREAM_ENDED", actor=row.artist_id, subject=row.id, client=client)
         await _notify(app, row.id, "ended")
