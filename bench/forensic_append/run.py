@@ -20,7 +20,6 @@ import secrets
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.load import produce
 from forensics import service
 from forensics.benchmark import benchmark_verify
 from server import localstack
@@ -36,20 +36,6 @@ from server.app import create_app
 from server.config import load_config
 
 POOL_SIZE = 20  # the app's pool size (server.db.create_pool)
-
-
-async def produce(seconds: float, producers: int, append: object) -> int:
-    """Run `producers` loops calling append() until time is up; return the count."""
-    deadline = time.monotonic() + seconds
-    counts = [0] * producers
-
-    async def loop(i: int) -> None:
-        while time.monotonic() < deadline:
-            await append(i, counts[i])  # type: ignore[operator]
-            counts[i] += 1
-
-    await asyncio.gather(*(loop(i) for i in range(producers)))
-    return sum(counts)
 
 
 async def chained(dsn: str, redis_url: str, state: Path, seconds: float, producers: int) -> float:

@@ -34,6 +34,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import ledger
+from bench.load import produce
 from ledger import accounts as acc
 from ledger import check as ledger_check
 from ledger.tickets import TicketSale, sale_posting
@@ -45,20 +46,6 @@ POOL_SIZE = 20  # the app's pool size (server.db.create_pool)
 ARTISTS = 200
 EVENTS = [uuid.uuid4() for _ in range(ARTISTS)]
 OWNERS = [uuid.uuid4() for _ in range(ARTISTS)]
-
-
-async def produce(seconds: float, posters: int, settle: object) -> int:
-    """Run `posters` loops calling settle() until time is up; return the count."""
-    deadline = time.monotonic() + seconds
-    counts = [0] * posters
-
-    async def loop(i: int) -> None:
-        while time.monotonic() < deadline:
-            await settle(i, counts[i])  # type: ignore[operator]
-            counts[i] += 1
-
-    await asyncio.gather(*(loop(i) for i in range(posters)))
-    return sum(counts)
 
 
 def _env(dsn: str, redis_url: str, state: Path) -> dict[str, str]:
