@@ -10,19 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 
-@asynccontextmanager
-async def obs(
-    rtmp_url: str, key: str, seconds: int = 60
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """ffmpeg standing in for OBS: a synthetic test pattern and tone for at most `seconds`."""
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg, "ffmpeg is installed by ./dev"
-    proc = await asyncio.create_subprocess_exec(
+def obs_args(ffmpeg: str, output: str, seconds: int, *, realtime: bool) -> list[str]:
+    """ffmpeg arguments that make what OBS sends: a test pattern and a tone as H.264/AAC FLV."""
+    return [
         ffmpeg,
         "-hide_banner",
         "-loglevel",
         "error",
-        "-re",
+        *(["-re"] if realtime else ["-y"]),
         "-f",
         "lavfi",
         "-i",
@@ -43,7 +38,19 @@ async def obs(
         "aac",
         "-f",
         "flv",
-        f"{rtmp_url}/{key}",
+        output,
+    ]
+
+
+@asynccontextmanager
+async def obs(
+    rtmp_url: str, key: str, seconds: int = 60
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """ffmpeg standing in for OBS: a synthetic test pattern and tone for at most `seconds`."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is installed by ./dev"
+    proc = await asyncio.create_subprocess_exec(
+        *obs_args(ffmpeg, f"{rtmp_url}/{key}", seconds, realtime=True),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

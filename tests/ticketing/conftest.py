@@ -34,6 +34,7 @@ from server.keys import CLOCK, CONFIG, DB
 from server.localstack import free_port, wait_for_port
 from tests.conftest import Api
 from tests.services import Services
+from tests.streaming import obs_args
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_" + secrets.token_hex(16)
@@ -124,34 +125,7 @@ def flv(services: Services) -> Iterator[Path]:
     assert ffmpeg, "ffmpeg is installed by ./dev"
     path = services.work_dir / "sample.flv"
     subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            "3",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-f",
-            "flv",
-            str(path),
-        ],
+        obs_args(ffmpeg, str(path), 3, realtime=False),
         check=True,
         timeout=60,
     )
