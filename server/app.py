@@ -13,6 +13,7 @@ import ledger
 import media
 import ticketing
 from server import chat, db, jobs, middleware
+from server.accounts import service as accounts_service
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
@@ -70,6 +71,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     )
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
+    accounts_service.setup(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     for table in (

@@ -61,17 +61,14 @@ async def display_names(
     return await store.display_names(conn, user_ids)
 
 
-# Concurrent Argon2 work per app (keyed by app: tests run several in one process). Each hash
-# holds 64 MiB, so this bounds the memory a burst of registrations or logins can take.
-_hash_slots: dict[int, asyncio.Semaphore] = {}
+# Concurrent Argon2 work of one app. Each hash holds 64 MiB, so this bounds the memory a
+# burst of registrations or logins can take.
+HASH_SLOTS = web.AppKey("password_hash_slots", asyncio.Semaphore)
 
 
-def hash_slots(app: web.Application) -> asyncio.Semaphore:
-    """The semaphore every password hash and check of `app` waits on."""
-    slots = _hash_slots.get(id(app))
-    if slots is None:
-        slots = _hash_slots[id(app)] = asyncio.Semaphore(app[CONFIG].password_hash_concurrency)
-    return slots
+def setup(app: web.Application) -> None:
+    """Give the app its password-hashing slots (before it starts: apps freeze at start)."""
+    app[HASH_SLOTS] = asyncio.Semaphore(app[CONFIG].password_hash_concurrency)
 
 
 async def _limit_registrations(app: web.Application, ip: str) -> None:
@@ -93,7 +90,7 @@ async def register(
 ) -> dict[str, Any]:
     """Create an account and log it in (rate-limited per address, before any hashing)."""
     await _limit_registrations(app, ip)
-    password_hash = await hash_password(password, hash_slots(app))
+    password_hash = await hash_password(password, app[HASH_SLOTS])
     async with app[DB].acquire() as conn:
         row = await store.insert_user(conn, uuid.uuid4(), email, password_hash, display_name, role)
     if row is None:
@@ -134,7 +131,7 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> dic
         raise ApiError(
             429, "rate_limited", "too many failed logins; try again later", retry_after=wait
         )
-    ok = await verify_password(row["password_hash"] if row else None, password, hash_slots(app))
+    ok = await verify_password(row["password_hash"] if row else None, password, app[HASH_SLOTS])
     if row is None or not ok:
         AUTH_DECISIONS.labels("login", "denied").inc()
         await audit.log(
