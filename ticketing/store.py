@@ -305,6 +305,39 @@ async def admit(
     return bool(result.endswith(" 1"))
 
 
+async def admit_and_open(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    user_id: uuid.UUID,
+    event_id: uuid.UUID,
+    now: datetime,
+    session_id: uuid.UUID,
+) -> tuple[bool, uuid.UUID | None]:
+    """The single-use admission and its first viewing session, in one statement: while the
+    event is open (server.live's `live_event_open`), admit the owner's paid ticket, make
+    `session_id` its session and open that session (server.playback's
+    `playback_open_session`). (admitted, the ticket's previous session); nothing is written
+    unless admitted."""
+    row = await conn.fetchrow(
+        """WITH old AS (SELECT id, session_id AS previous FROM tickets
+                        WHERE id = $1 AND user_id = $2 AND event_id = $3 AND status = 'paid'
+                          AND admitted_at IS NULL AND live_event_open($3)
+                        FOR UPDATE),
+                won AS (UPDATE tickets SET admitted_at = $4, updated_at = $4, session_id = $5
+                        FROM old WHERE tickets.id = old.id AND tickets.admitted_at IS NULL
+                        RETURNING old.previous)
+           SELECT previous, playback_open_session($5, $2, $3, 'live') AS opened FROM won""",
+        ticket_id,
+        user_id,
+        event_id,
+        now,
+        session_id,
+    )
+    if row is None:
+        return False, None
+    return True, row["previous"]
+
+
 async def swap_session(
     conn: asyncpg.Connection, ticket_id: uuid.UUID, session_id: uuid.UUID, replay: bool = False
 ) -> tuple[bool, uuid.UUID | None]:

@@ -34,14 +34,14 @@ from typing import Any
 
 from aiohttp import web
 
-from server import audit
+from server import audit, geo
 from server.accounts.auth import take_if_not_revoked
 from server.accounts.tokens import Principal
 from server.errors import ApiError, not_found
 from server.keys import CLOCK, DB
 from server.live.event import Event
 from server.live.service import get_event
-from server.playback.service import open_session, revoke
+from server.playback.service import issue, open_session, revoke
 from server.ratelimit import RateLimit
 from server.wire import timestamp
 from ticketing import location, qr, store
@@ -164,43 +164,38 @@ async def _validate(
         await _rate_limit(app, [(app[RUNTIME].validate_ip_limit, ip_key)], principal)
         raise rejected(exc.reason, exc.message) from None
     rt = app[RUNTIME]
-    # The event (one primary-key read) is fetched while the buckets are spent; a refusal by
-    # the buckets wins, and nothing is written before both have answered.
-    limited: BaseException | None
-    found: Event | BaseException
-    limited, found = await asyncio.gather(
-        _rate_limit(
-            app,
-            [
-                (rt.validate_ip_limit, ip_key),
-                (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
-                (rt.validate_ticket_limit, ticket_bucket(claims.ticket_id, principal.user_id)),
-            ],
-            principal,
-        ),
-        get_event(app, claims.event_id),
-        return_exceptions=True,
+    # A refusal by the buckets comes first, and nothing is written before they have answered.
+    await _rate_limit(
+        app,
+        [
+            (rt.validate_ip_limit, ip_key),
+            (rt.validate_ip_limit, f"{ip_key}:{claims.event_id}"),
+            (rt.validate_ticket_limit, ticket_bucket(claims.ticket_id, principal.user_id)),
+        ],
+        principal,
     )
-    if isinstance(limited, BaseException):
-        raise limited
-    if isinstance(found, BaseException):
-        raise found
-    event = found
-    if not event.is_open:
-        raise rejected("event_over", "the event is over; see its replay instead")
     now = app[CLOCK].now()
-    async with app[DB].acquire() as conn:
-        won = (stream_id is None or stream_id == claims.event_id) and await store.admit(
-            conn, claims.ticket_id, principal.user_id, claims.event_id, now
-        )
-        ticket = None if won else await store.get(conn, claims.ticket_id)
+    session_id = uuid.uuid4()
+    won, previous = False, None
+    if stream_id is None or stream_id == claims.event_id:
+        # One round trip on the admitting path: the event's open check (server.live's SQL
+        # function), the single-use UPDATE and the session's opening (server.playback's) are
+        # one statement; the reasons for a refusal are read only when it matched nothing.
+        async with app[DB].acquire() as conn:
+            won, previous = await store.admit_and_open(
+                conn, claims.ticket_id, principal.user_id, claims.event_id, now, session_id
+            )
     if not won:
+        event = await get_event(app, claims.event_id)
+        if not event.is_open:
+            raise rejected("event_over", "the event is over; see its replay instead")
+        async with app[DB].acquire() as conn:
+            ticket = await store.get(conn, claims.ticket_id)
         raise _explain(ticket, claims, principal, stream_id)
     # The admission is committed: its forensic record (a group commit) is written while the
-    # session opens, rather than after it.
-    session_id = uuid.uuid4()
-    grant, _ = await asyncio.gather(
-        _move_session(app, claims.ticket_id, principal.user_id, claims.event_id, ip, session_id),
+    # session settles, rather than after it.
+    await asyncio.gather(
+        _settle_admission(app, claims.ticket_id, principal.user_id, ip, session_id, previous),
         audit.log(
             app,
             "TICKET_VALIDATED",
@@ -211,8 +206,30 @@ async def _validate(
             reentry=False,
         ),
     )
+    grant = issue(app, principal.user_id, claims.event_id, session_id)
     VALIDATIONS.labels("admitted").inc()
     return _reply(claims.ticket_id, claims.event_id, timestamp(now), grant, reentry=False)
+
+
+async def _settle_admission(
+    app: web.Application,
+    ticket_id: uuid.UUID,
+    user_id: uuid.UUID,
+    ip: str,
+    session_id: uuid.UUID,
+    previous: uuid.UUID | None,
+) -> None:
+    """After an admission: remember where the ticket is watched, end any earlier session."""
+    if geo.locate(app, ip) is not None:
+        # An admitted ticket had no session before, so it has no earlier place to jump from
+        # and this only records the place; were it ever refused, the new session ends.
+        try:
+            await location.check_move(app, ticket_id, user_id, ip)
+        except ApiError:
+            await revoke(app, [session_id], "suspicious_location", user_id)
+            raise
+    if previous is not None and previous != session_id:
+        await revoke(app, [previous], "ticket_session_moved", user_id)
 
 
 def _reply(
