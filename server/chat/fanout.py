@@ -4,6 +4,7 @@ python-socketio's stock broadcast creates an asyncio task per recipient, each of
 re-checks the socket and awaits a queue put; in a room of a thousand fans that is most of
 the cost of a message. Broadcasts without callbacks or binary data need none of that: the
 packet is encoded once and put straight on each recipient's Engine.IO send queue, in order.
+Where the recipient's writer is idle the frame itself is written at once (server.chat.direct).
 Anything else (acks, binary, a server whose sockets look different) takes the stock path.
 """
 
@@ -15,6 +16,8 @@ import socketio
 from engineio import packet as eio_packet
 from redis.asyncio import BlockingConnectionPool, Redis
 from socketio import packet
+
+from server.chat.direct import SendQueue, text_frame
 
 # Connections for Socket.IO's publishes: a blocking pool, so a burst of concurrent
 # broadcasts queues for a connection rather than dropping what other processes should get.
@@ -36,6 +39,8 @@ def _fanout(
     if isinstance(encoded, list):  # binary attachments: several packets, keep it simple
         return False
     eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+    # The websocket frame, built once for the room (server.chat.direct).
+    frame = text_frame(eio_pkt.encode())
     skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
     for sid, eio_sid in manager.get_participants(namespace, room):
         if sid in skip:
@@ -43,7 +48,10 @@ def _fanout(
         sock = sockets.get(eio_sid)
         if sock is None or sock.closed:
             continue
-        sock.queue.put_nowait(eio_pkt)
+        queue = sock.queue
+        if isinstance(queue, SendQueue) and queue.write_now(frame):
+            continue
+        queue.put_nowait(eio_pkt)
     return True
 
 

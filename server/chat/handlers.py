@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import engineio
 import socketio
 from aiohttp import web
 
 from server.chat import connections, messages, moderation, rooms
+from server.chat.direct import ChatEngineServer
 from server.chat.fanout import ChatLocalManager, ChatRedisManager
 from server.chat.hub import HUB, Connection
 from server.chat.metrics import CONNECTIONS, CONNECTS, EVENTS, HANDLE_SECONDS
@@ -81,6 +83,9 @@ OPERATIONS: dict[str, Operation] = {
 
 class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
     """The Socket.IO server, refusing client events that carry a reserved name."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return ChatEngineServer
 
     async def _handle_event(
         self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]

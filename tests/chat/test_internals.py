@@ -1,6 +1,7 @@
 """The private python-socketio / python-engineio internals the chat relies on, checked loudly.
 
-server/chat/fanout.py and server/chat/handlers.py override or read parts of both libraries
+server/chat/fanout.py, server/chat/direct.py and server/chat/handlers.py override or read parts
+of both libraries
 that are not their public API (pinned below their next major version in pyproject.toml).
 If an upgrade changes any of them, these tests say which, instead of the chat silently
 falling back to slow paths or, worse, letting reserved event names through.
@@ -18,10 +19,12 @@ import engineio
 import pytest
 import socketio
 from aiohttp import web
+from engineio.async_drivers import aiohttp as eio_aiohttp
 from redis.asyncio import BlockingConnectionPool
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from server.chat import HUB
+from server.chat.direct import ChatEngineServer, DirectWebSocket, SendQueue
 from server.chat.fanout import ChatRedisManager
 from server.chat.handlers import ChatServer
 from tests.chat.conftest import Client, joined, new_show
@@ -47,6 +50,13 @@ def test_majors_are_the_pinned_ones() -> None:
         (socketio.AsyncManager, "get_participants", ["self", "namespace", "room"]),
         (socketio.AsyncManager, "is_connected", ["self", "sid", "namespace"]),
         (socketio.AsyncManager, "initialize", ["self"]),
+        (socketio.AsyncServer, "_engineio_server_class", ["self"]),
+        (engineio.AsyncServer, "create_queue", ["self", "args", "kwargs"]),
+        (eio_aiohttp.WebSocket, "__init__", ["self", "handler", "server"]),
+        (eio_aiohttp.WebSocket, "__call__", ["self", "environ"]),
+        (eio_aiohttp.WebSocket, "send", ["self", "message"]),
+        (engineio.async_socket.AsyncSocket, "_websocket_handler", ["self", "ws"]),
+        (engineio.async_socket.AsyncSocket, "poll", ["self"]),
     ],
 )
 def test_overridden_and_called_internals_keep_their_signatures(
@@ -63,6 +73,21 @@ def test_our_overrides_match_what_they_override() -> None:
     )
     assert params(ChatRedisManager._handle_emit) == params(AsyncPubSubManager._handle_emit)
     assert params(ChatServer._handle_event) == params(socketio.AsyncServer._handle_event)
+
+
+async def test_asyncio_queue_get_ends_in_get_nowait() -> None:
+    # SendQueue counts what the writer holds in get_nowait, which asyncio's get also ends in.
+    queue = SendQueue()
+    queue.websocket = object()  # type: ignore[assignment]
+    queue.put_nowait("packet")
+    assert await queue.get() == "packet" and queue.held == 1
+
+
+def test_the_engineio_driver_table_is_left_as_it_was() -> None:
+    server = ChatEngineServer(async_mode="aiohttp")
+    assert server._async["websocket"] is DirectWebSocket
+    assert eio_aiohttp._async["websocket"] is eio_aiohttp.WebSocket
+    assert isinstance(server.create_queue(), SendQueue)
 
 
 def test_the_reserved_names_are_still_dispatched_to_handlers() -> None:
@@ -94,6 +119,9 @@ async def test_the_running_server_has_the_internals_the_fanout_uses(
     sock = sockets[eio_sid]
     assert isinstance(sock, engineio.async_socket.AsyncSocket)
     assert sock.closed is False and callable(sock.queue.put_nowait)
+    assert isinstance(sio.eio, ChatEngineServer) and isinstance(sock.queue, SendQueue)
+    assert isinstance(sock.queue.websocket, DirectWebSocket)
+    assert sock.connected is True
 
     # Room broadcasts come back through _handle_emit, which our direct fan-out replaces.
     seen: list[dict[str, Any]] = []
