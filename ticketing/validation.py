@@ -193,19 +193,23 @@ async def _validate(
             ticket = await store.get(conn, claims.ticket_id)
         raise _explain(ticket, claims, principal, stream_id)
     # The admission is committed: its forensic record (a group commit) is written while the
-    # session settles, rather than after it.
-    await asyncio.gather(
-        _settle_admission(app, claims.ticket_id, principal.user_id, ip, session_id, previous),
-        audit.log(
-            app,
-            "TICKET_VALIDATED",
-            actor=principal.user_id,
-            subject=claims.ticket_id,
-            event=str(claims.event_id),
-            session=session_id,
-            reentry=False,
-        ),
+    # session settles, rather than after it; usually there is nothing to settle.
+    record = audit.log(
+        app,
+        "TICKET_VALIDATED",
+        actor=principal.user_id,
+        subject=claims.ticket_id,
+        event=str(claims.event_id),
+        session=session_id,
+        reentry=False,
     )
+    if previous is None and geo.locate(app, ip) is None:
+        await record
+    else:
+        await asyncio.gather(
+            _settle_admission(app, claims.ticket_id, principal.user_id, ip, session_id, previous),
+            record,
+        )
     grant = issue(app, principal.user_id, claims.event_id, session_id)
     VALIDATIONS.labels("admitted").inc()
     return _reply(claims.ticket_id, claims.event_id, timestamp(now), grant, reentry=False)
