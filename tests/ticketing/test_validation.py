@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import stripe
 
 from server.clock import Clock
-from server.keys import REDIS
+from server.keys import DB, REDIS
+from server.playback import store as playback_store
 from server.revocations import DENIED_PREFIX, LOADED_KEY
 from tests.conftest import Api, login
 from tests.ticketing.conftest import buy, code_for, make_fans, make_user, paid_event
@@ -91,6 +92,11 @@ async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
     assert statuses.count(200) == 1, statuses
     assert statuses.count(409) == 49
     assert {b["error"]["code"] for s, b in results if s == 409} == {"already_redeemed"}
+    # The admission and its session are one statement: the losers opened no session.
+    [granted] = [b["playback"]["session_id"] for s, b in results if s == 200]
+    async with tapi.app[DB].acquire() as conn:
+        sessions = await playback_store.active_for(conn, fan["id"], uuid.UUID(event["id"]))
+    assert [str(s) for s in sessions] == [granted]
 
 
 async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
