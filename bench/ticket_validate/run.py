@@ -139,6 +139,12 @@ async def _drive(
     return time.perf_counter() - started, latencies
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p(latencies: list[float], q: float) -> float:
     return statistics.quantiles(latencies, n=1000)[int(q * 1000) - 1] * 1000
 
@@ -152,6 +158,7 @@ async def _bench(
     n: int,
     warmup: int,
     concurrency: int,
+    pids: tuple[int, int],
 ) -> None:
     work, endpoint, baseline = await _seed(dsn, base, jwt_secret, qr_key, n + warmup)
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -191,10 +198,17 @@ async def _bench(
         ours_lat: list[float] = []
         min_lat: list[float] = []
         step = -(-n // ROUNDS)
+        # Each server's own CPU time over its rounds: on a shared machine it varies far less
+        # than wall-clock rates (the other server idles meanwhile).
+        ours_cpu = min_cpu = 0.0
         for start in range(warmup, warmup + n, step):
+            cpu = _cpu_seconds(pids[0])
             elapsed, lat = await _drive(list(work[start : start + step]), concurrency, ours)
+            ours_cpu += _cpu_seconds(pids[0]) - cpu
             ours_s, ours_lat = ours_s + elapsed, ours_lat + lat
+            cpu = _cpu_seconds(pids[1])
             elapsed, lat = await _drive(list(endpoint[start : start + step]), concurrency, minimal)
+            min_cpu += _cpu_seconds(pids[1]) - cpu
             min_s, min_lat = min_s + elapsed, min_lat + lat
 
     pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
@@ -229,6 +243,10 @@ async def _bench(
     print(
         f"reference (bare UPDATE, no HTTP):      {base_rate:9.0f} updates/s      "
         f"p50 {_p(base_lat, 0.5):7.2f} ms  p99 {_p(base_lat, 0.99):7.2f} ms"
+    )
+    print(
+        f"server CPU per validation: ours {ours_cpu / n * 1000:.3f} ms, "
+        f"baseline {min_cpu / n * 1000:.3f} ms"
     )
     print(f"ratio ours/baseline: {ours_rate / min_rate:.3f}")
 
@@ -295,6 +313,7 @@ def main() -> None:
                 args.tickets,
                 args.warmup,
                 args.concurrency,
+                (app.pid, minimal.pid),
             )
         )
     finally:
