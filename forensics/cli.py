@@ -43,6 +43,10 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--first", type=int, required=True)
     export.add_argument("--last", type=int)
     cmds.add_parser("daily", help="checkpoint + verify + export what is new (the daily job)")
+    cmds.add_parser(
+        "build-tiles",
+        help="cover the log with Merkle tiles (resumable) and check every signed checkpoint",
+    )
     bundle = cmds.add_parser("verify-bundle", help="verify an export bundle offline")
     bundle.add_argument("bundle")
     bundle.add_argument("--key", help="verifier key file obtained independently")
@@ -84,7 +88,7 @@ async def tool_context(cfg: Config, fcfg: ForensicsConfig) -> AsyncIterator[web.
         if pending:
             raise NotMigrated(f"the database lacks {', '.join(pending)}: run `mhc migrate` first")
         ctx[DB] = pool
-        writer = LogWriter(pool, ctx[CLOCK])
+        writer = LogWriter(pool, ctx[CLOCK], log_dir=fcfg.log_dir)
         writer.start()
         ctx[WRITER] = writer
         try:
@@ -105,6 +109,8 @@ async def _command(args: argparse.Namespace, cfg: Config, fcfg: ForensicsConfig)
             return await service.verify(ctx, args.first, args.last)
         if cmd == "export":
             return await service.export(ctx, args.first, args.last)
+        if cmd == "build-tiles":
+            return await service.build_tiles(ctx)
         return await scheduler.run_daily(ctx)
 
 
@@ -126,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         ok, result = result.ok, result.as_json()
     elif args.forensics_cmd == "daily":
         ok = bool(result["verified"])
+    elif args.forensics_cmd == "build-tiles":
+        ok = not result["checkpoints_mismatched"]
     json.dump(result, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0 if ok else 1

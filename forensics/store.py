@@ -64,6 +64,20 @@ async def hashes(conn: asyncpg.Connection, last: int) -> list[bytes]:
     return [bytes(r["hash"]) for r in rows]
 
 
+async def hashes_between(conn: asyncpg.Connection, first: int, last: int) -> list[bytes]:
+    """Record hashes first..last, in order."""
+    rows = await conn.fetch(
+        "SELECT hash FROM forensic_log WHERE seq BETWEEN $1 AND $2 ORDER BY seq", first, last
+    )
+    return [bytes(r["hash"]) for r in rows]
+
+
+async def record_hash(conn: asyncpg.Connection, seq: int) -> bytes | None:
+    """The record hash of one record."""
+    value = await conn.fetchval("SELECT hash FROM forensic_log WHERE seq = $1", seq)
+    return None if value is None else bytes(value)
+
+
 async def size(conn: asyncpg.Connection) -> int:
     """The number of records (the highest seq)."""
     return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM forensic_log"))
@@ -121,6 +135,39 @@ async def checkpoint_of_size(conn: asyncpg.Connection, tree_size: int) -> asyncp
     return await conn.fetchrow(
         "SELECT id, tree_size, root_hash, note, created_at FROM forensic_checkpoints WHERE tree_size = $1",
         tree_size,
+    )
+
+
+async def checkpoints(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every signed checkpoint, smallest first."""
+    return list(
+        await conn.fetch(
+            "SELECT id, tree_size, root_hash, note FROM forensic_checkpoints ORDER BY tree_size"
+        )
+    )
+
+
+async def insert_timestamp(
+    conn: asyncpg.Connection, checkpoint_id: int, tsa_url: str, response: bytes, gen_time: datetime
+) -> None:
+    """Store a verified RFC 3161 response for a checkpoint (the first one stays)."""
+    await conn.execute(
+        """INSERT INTO forensic_checkpoint_timestamps (checkpoint_id, tsa_url, response, gen_time)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (checkpoint_id) DO NOTHING""",
+        checkpoint_id,
+        tsa_url,
+        response,
+        gen_time,
+    )
+
+
+async def checkpoint_timestamp(
+    conn: asyncpg.Connection, checkpoint_id: int
+) -> asyncpg.Record | None:
+    """A checkpoint's RFC 3161 response and time, if it has one."""
+    return await conn.fetchrow(
+        "SELECT response, gen_time, tsa_url FROM forensic_checkpoint_timestamps WHERE checkpoint_id = $1",
+        checkpoint_id,
     )
 
 
