@@ -76,7 +76,13 @@ class MerkleTree:
         hashes = list(leaf_hashes)
         if any(len(h) != HASH_SIZE for h in hashes):
             raise ValueError("leaf hashes must be 32 bytes each")
-        self._levels[0] += b"".join(hashes)
+        self.extend_packed(b"".join(hashes))
+
+    def extend_packed(self, packed: bytes) -> None:
+        """Add leaf hashes given as one buffer of 32-byte hashes."""
+        if len(packed) % HASH_SIZE:
+            raise ValueError("packed leaf hashes must be a multiple of 32 bytes")
+        self._levels[0] += packed
         k = 0
         while len(self._levels[k]) >= 2 * HASH_SIZE:
             if k + 1 == len(self._levels):

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain, pairwise
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +104,15 @@ def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Repor
     manifest = _check_manifest(d, report)
     used_key = _check_key(d, key, report)
     head = _check_checkpoint(d, used_key, manifest, report)
-    prefix_and_hashes = _check_records(d, jobs, report)
+    tree = MerkleTree()
+    prefix_and_hashes = _check_records(d, jobs, report, tree)
     if prefix_and_hashes is None:
         report.add("range", SKIP, "needs records that verify")
         report.add("root", SKIP, "needs records that verify")
     else:
         prefix, hashes = prefix_and_hashes
         if _check_range(len(prefix) + 1, len(prefix) + len(hashes), head, manifest, report):
-            _check_root(prefix, hashes, head, report)
+            _check_root(tree, head, report)
         else:
             report.add("root", SKIP, "needs records 1..size of a verified checkpoint")
     _check_consistency(d, used_key, head, report)
@@ -208,8 +209,13 @@ def _check_checkpoint(
     return head
 
 
-def _check_records(d: Path, jobs: int, report: Report) -> tuple[list[bytes], list[bytes]] | None:
-    """Check the record chain from the last prefix hash; return prefix and record hashes."""
+def _check_records(
+    d: Path, jobs: int, report: Report, tree: MerkleTree
+) -> tuple[list[bytes], list[bytes]] | None:
+    """Check the record chain from the last prefix hash; return prefix and record hashes.
+
+    The Merkle tree over prefix and records grows in `tree` as spans verify.
+    """
     try:
         prefix = bf.parse_hashes((d / bf.PREFIX).read_text(encoding="ascii"))
     except (OSError, ValueError) as e:
@@ -217,7 +223,9 @@ def _check_records(d: Path, jobs: int, report: Report) -> tuple[list[bytes], lis
         return None
     first = len(prefix) + 1
     try:
-        hashes, brk = _chain(d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs)
+        hashes, brk = _chain(
+            d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs, prefix, tree
+        )
     except OSError as e:
         report.add("records", FAIL, f"{bf.RECORDS}: {e}")
         return None
@@ -262,12 +270,10 @@ def _check_range(
     return True
 
 
-def _check_root(
-    prefix: list[bytes], hashes: list[bytes], head: Checkpoint | None, report: Report
-) -> None:
-    """Recompute the tree over all record hashes and compare with the signed root."""
+def _check_root(tree: MerkleTree, head: Checkpoint | None, report: Report) -> None:
+    """Compare the tree over all record hashes with the signed root."""
     assert head is not None  # _check_range passes only with a checkpoint
-    root = MerkleTree(leaf_hashes(chain(prefix, hashes))).root()
+    root = tree.root()
     if root != head.root:
         report.add(
             "root",
@@ -311,16 +317,27 @@ def _check_consistency(
 
 
 def _chain(
-    path: Path, expected_prev: bytes, first_seq: int, jobs: int
+    path: Path,
+    expected_prev: bytes,
+    first_seq: int,
+    jobs: int,
+    prefix: Sequence[bytes],
+    tree: MerkleTree,
 ) -> tuple[list[bytes], ChainBreak | None]:
-    """Verify records.jsonl as a chain, across worker processes when it is big."""
+    """Verify records.jsonl as a chain, across worker processes when it is big; grow the
+    Merkle tree over prefix and records alongside."""
     size = path.stat().st_size
     if jobs <= 0:
         jobs = min(os.cpu_count() or 1, 8) if size >= PARALLEL_MIN_BYTES else 1
     if jobs == 1 or size == 0:
+        tree.extend_packed(_leaves(prefix))
         with path.open("rb") as f:
-            return verify_lines(f, expected_prev, first_seq)
-    spans = _spans(path, jobs)
+            alone, brk = verify_lines(f, expected_prev, first_seq)
+        tree.extend_packed(_leaves(alone))
+        return alone, brk
+    # More spans than workers: the tree grows here from finished spans while later ones
+    # are still being hashed, and the leaf hashes are made in the workers.
+    spans = _spans(path, jobs * 4)
     hashes: list[bytes] = []
     with ProcessPoolExecutor(jobs) as pool:
         futures = [
@@ -334,8 +351,9 @@ def _chain(
             )
             for i, (start, end, before) in enumerate(spans)
         ]
+        tree.extend_packed(_leaves(prefix))
         for future, (start, _, before) in zip(futures, spans, strict=True):
-            part, brk, head_prev = future.result()
+            part, leaves, brk, head_prev = future.result()
             if hashes and head_prev != hashes[-1]:
                 # The worker took its first record's prev on trust and it is wrong:
                 # check that line here against the real link, in the usual order.
@@ -345,10 +363,16 @@ def _chain(
                 brk = brk or ChainBreak(first_seq + before, "prev does not match")
             else:
                 hashes += part
+                tree.extend_packed(leaves[: len(part) * 32])
             if brk is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
                 return hashes, brk
     return hashes, None
+
+
+def _leaves(hashes: Sequence[bytes]) -> bytes:
+    """Return the packed Merkle leaf hashes of record hashes."""
+    return b"".join(leaf_hashes(hashes))
 
 
 def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
@@ -371,7 +395,7 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
 
 def _verify_span(
     path: str, start: int, end: int, first_seq: int, expected_prev: bytes | None
-) -> tuple[list[bytes], ChainBreak | None, bytes | None]:
+) -> tuple[list[bytes], bytes, ChainBreak | None, bytes | None]:
     """Verify one span of records.jsonl; without expected_prev, trust its first prev."""
     with open(path, "rb") as f:
         f.seek(start)
@@ -385,7 +409,7 @@ def _verify_span(
         except (ValueError, KeyError, TypeError, RecursionError):
             head_prev = None  # the caller then checks this line against the real link
     hashes, brk = verify_lines(lines, head_prev or GENESIS_PREV, first_seq)
-    return hashes, brk, head_prev
+    return hashes, _leaves(hashes), brk, head_prev
 
 
 def main(argv: Sequence[str] | None = None) -> int:
