@@ -50,6 +50,8 @@ def add_parser(sub: Any) -> None:
     bundle = cmds.add_parser("verify-bundle", help="verify an export bundle offline")
     bundle.add_argument("bundle")
     bundle.add_argument("--key", help="verifier key file obtained independently")
+    bundle.add_argument("--log-url", help="the log's public /log prefix, to check against")
+    bundle.add_argument("--tsa-certs", help="the TSA's PEM certificates, obtained independently")
     parser.set_defaults(func=run)
 
 
@@ -119,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.forensics_cmd == "verify-bundle":
         from forensics.verify import main as verify_main
 
-        return verify_main([args.bundle, *(["--key", args.key] if args.key else [])])
+        extra = [
+            *(["--key", args.key] if args.key else []),
+            *(["--log-url", args.log_url] if args.log_url else []),
+            *(["--tsa-certs", args.tsa_certs] if args.tsa_certs else []),
+        ]
+        return verify_main([args.bundle, *extra])
     cfg, fcfg = _settings()
     try:
         result = asyncio.run(_command(args, cfg, fcfg))
