@@ -49,6 +49,27 @@ def synthetic_lines(n: int, prev: bytes = GENESIS_PREV) -> Iterator[tuple[str, b
         yield f'{head}"hash":"{prev_hex}",{tail}', digest
 
 
+def synthetic_rows(
+    n: int, first_seq: int = 1, prev: bytes = GENESIS_PREV
+) -> Iterator[tuple[int, datetime, str, str, str, dict[str, object], bytes, bytes]]:
+    """Yield forensic_log rows (seq, ts, type, actor, subject, data, prev, hash) of the
+    same purchase-like records, chained from prev, for bulk loading a big log."""
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    for seq in range(first_seq, first_seq + n):
+        ts = t0 + timedelta(milliseconds=seq)
+        actor, subject = f"user:{seq % 9973:08d}", f"ticket:{seq:010d}"
+        amount, event = 1000 + seq % 5000, f"ev-{seq % 97:04d}"
+        text = (
+            f'{{"actor":"{actor}","data":{{"amount":{amount},"currency":"EUR",'
+            f'"event_id":"{event}"}},"prev":"{prev.hex()}","seq":{seq},'
+            f'"subject":"{subject}","ts":"{format_ts(ts)}","type":"ticket.purchased"}}'
+        )
+        digest = hashlib.sha256(text.encode()).digest()
+        data: dict[str, object] = {"amount": amount, "currency": "EUR", "event_id": event}
+        yield (seq, ts, "ticket.purchased", actor, subject, data, prev, digest)
+        prev = digest
+
+
 def build_bundle(directory: Path, n: int) -> Path:
     """Write a signed bundle of n synthetic records into directory."""
     key = Ed25519PrivateKey.generate()

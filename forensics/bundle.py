@@ -18,6 +18,10 @@ files at its top or inside one folder) holding:
     An earlier signed checkpoint of the same log, at a size m with 1 <= m <= b
     (normally the one in the previous export), and the RFC 9162 consistency proof
     from m to b, one lowercase hex hash per line.
+``checkpoint.tsr`` and ``tsa_certificates.pem`` (both or neither)
+    An RFC 3161 TimeStampResp (DER) over the bytes of ``checkpoint.txt`` (SHA-256
+    message imprint), and the PEM certificates of the TSA that issued it (its root
+    first among them). Pass the TSA's root obtained apart to pin it.
 ``manifest.json``
     ``{"format": "mhc-forensic-bundle/1", "origin": ..., "range": {"first": a,
     "last": b}, "created_at": "...Z", "files": {name: sha256 hex, ...}}`` covering
@@ -55,8 +59,10 @@ CHECKPOINT = "checkpoint.txt"
 VKEY = "public_key.vkey"
 PREVIOUS = "previous_checkpoint.txt"
 PROOF = "consistency_proof.txt"
+TIMESTAMP = "checkpoint.tsr"
+TSA_CERTS = "tsa_certificates.pem"
 REQUIRED = (RECORDS, PREFIX, CHECKPOINT, VKEY)
-OPTIONAL = (PREVIOUS, PROOF)
+OPTIONAL = (PREVIOUS, PROOF, TIMESTAMP, TSA_CERTS)
 
 
 class BundleError(ValueError):
@@ -104,6 +110,8 @@ def write_bundle(
     origin: str,
     *,
     created_at: datetime | None = None,
+    timestamp: bytes | None = None,
+    tsa_certs: bytes | None = None,
 ) -> Path:
     """Write the bundle of records a..b, where a = len(prefix_hashes) + 1."""
 
@@ -124,6 +132,8 @@ def write_bundle(
         consistency_proof,
         origin,
         created_at=created_at,
+        timestamp=timestamp,
+        tsa_certs=tsa_certs,
     )
 
 
@@ -138,11 +148,15 @@ def write_bundle_lines(
     origin: str,
     *,
     created_at: datetime | None = None,
+    timestamp: bytes | None = None,
+    tsa_certs: bytes | None = None,
 ) -> Path:
     """Write a bundle from export lines already made by chain.record_line."""
     key = parse_vkey(vkey) if isinstance(vkey, str) else vkey
     if (previous_checkpoint_text is None) != (consistency_proof is None):
         raise BundleError("give both a previous checkpoint and a consistency proof, or neither")
+    if (timestamp is None) != (tsa_certs is None):
+        raise BundleError("give both a timestamp and the TSA's certificates, or neither")
     # Refuse to write a bundle that could never verify, while the caller can still act.
     try:
         head = verify_checkpoint(checkpoint_text, key.name, key.public_key)
@@ -178,6 +192,8 @@ def write_bundle_lines(
             consistency_proof,
             origin,
             created_at,
+            timestamp,
+            tsa_certs,
         )
     except BaseException:
         # Leave no half-written bundle that someone might ship.
@@ -199,6 +215,8 @@ def _write_files(
     consistency_proof: Sequence[bytes] | None,
     origin: str,
     created_at: datetime | None,
+    timestamp: bytes | None = None,
+    tsa_certs: bytes | None = None,
 ) -> None:
     """Write the files of a checked bundle into an empty directory, manifest last."""
     count = 0
@@ -216,6 +234,10 @@ def _write_files(
         files[PROOF] = hashes_text(consistency_proof)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")
+    if timestamp is not None and tsa_certs is not None:
+        (out / TIMESTAMP).write_bytes(timestamp)
+        (out / TSA_CERTS).write_bytes(tsa_certs)
+        files[TIMESTAMP] = files[TSA_CERTS] = ""
     manifest = {
         "format": FORMAT,
         "origin": origin,

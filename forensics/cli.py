@@ -43,9 +43,15 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--first", type=int, required=True)
     export.add_argument("--last", type=int)
     cmds.add_parser("daily", help="checkpoint + verify + export what is new (the daily job)")
+    cmds.add_parser(
+        "build-tiles",
+        help="cover the log with Merkle tiles (resumable) and check every signed checkpoint",
+    )
     bundle = cmds.add_parser("verify-bundle", help="verify an export bundle offline")
     bundle.add_argument("bundle")
     bundle.add_argument("--key", help="verifier key file obtained independently")
+    bundle.add_argument("--log-url", help="the log's public /log prefix, to check against")
+    bundle.add_argument("--tsa-certs", help="the TSA's PEM certificates, obtained independently")
     parser.set_defaults(func=run)
 
 
@@ -84,7 +90,7 @@ async def tool_context(cfg: Config, fcfg: ForensicsConfig) -> AsyncIterator[web.
         if pending:
             raise NotMigrated(f"the database lacks {', '.join(pending)}: run `mhc migrate` first")
         ctx[DB] = pool
-        writer = LogWriter(pool, ctx[CLOCK])
+        writer = LogWriter(pool, ctx[CLOCK], log_dir=fcfg.log_dir)
         writer.start()
         ctx[WRITER] = writer
         try:
@@ -105,6 +111,8 @@ async def _command(args: argparse.Namespace, cfg: Config, fcfg: ForensicsConfig)
             return await service.verify(ctx, args.first, args.last)
         if cmd == "export":
             return await service.export(ctx, args.first, args.last)
+        if cmd == "build-tiles":
+            return await service.build_tiles(ctx)
         return await scheduler.run_daily(ctx)
 
 
@@ -113,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.forensics_cmd == "verify-bundle":
         from forensics.verify import main as verify_main
 
-        return verify_main([args.bundle, *(["--key", args.key] if args.key else [])])
+        extra = [
+            *(["--key", args.key] if args.key else []),
+            *(["--log-url", args.log_url] if args.log_url else []),
+            *(["--tsa-certs", args.tsa_certs] if args.tsa_certs else []),
+        ]
+        return verify_main([args.bundle, *extra])
     cfg, fcfg = _settings()
     try:
         result = asyncio.run(_command(args, cfg, fcfg))
@@ -126,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         ok, result = result.ok, result.as_json()
     elif args.forensics_cmd == "daily":
         ok = bool(result["verified"])
+    elif args.forensics_cmd == "build-tiles":
+        ok = not result["checkpoints_mismatched"]
     json.dump(result, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0 if ok else 1

@@ -21,6 +21,13 @@ class ForensicsConfig:
     cron: str
     # Whether app processes run the daily job themselves (off: an external cron does).
     scheduler: bool
+    # Where the tiles and the latest checkpoint are written for nginx to serve at /log/.
+    log_dir: Path = Path(".mhc-state/log")
+    # An RFC 3161 Time Stamping Authority for signed checkpoints (None: no timestamps),
+    # the PEM certificates its responses are checked against, and how long to wait for it.
+    tsa_url: str | None = None
+    tsa_certs: Path | None = None
+    tsa_timeout: float = 10.0
 
 
 def load(cfg: Config) -> ForensicsConfig:
@@ -41,6 +48,18 @@ def load(cfg: Config) -> ForensicsConfig:
     scheduler = env.get("MHC_FORENSIC_SCHEDULER", "on").strip().lower()
     if scheduler not in SWITCH:
         raise ConfigError(f"MHC_FORENSIC_SCHEDULER must be on or off, got {scheduler!r}")
+    tsa_url = env.get("MHC_FORENSIC_TSA_URL") or None
+    if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
+        raise ConfigError("MHC_FORENSIC_TSA_URL must be an http:// or https:// URL")
+    tsa_certs = env.get("MHC_FORENSIC_TSA_CERTS")
+    if tsa_url is not None and not tsa_certs:
+        raise ConfigError("MHC_FORENSIC_TSA_CERTS (the TSA's PEM certificates) must be set")
+    try:
+        tsa_timeout = float(env.get("MHC_FORENSIC_TSA_TIMEOUT", "10"))
+    except ValueError:
+        raise ConfigError("MHC_FORENSIC_TSA_TIMEOUT must be a number of seconds") from None
+    if not 0 < tsa_timeout <= 300:
+        raise ConfigError("MHC_FORENSIC_TSA_TIMEOUT must be within 0..300 seconds")
     return ForensicsConfig(
         key_path=key_path,
         key_name=key_name,
@@ -48,4 +67,8 @@ def load(cfg: Config) -> ForensicsConfig:
         export_dir=Path(env.get("MHC_FORENSIC_EXPORT_DIR") or cfg.state_dir / "forensic-exports"),
         cron=cron,
         scheduler=SWITCH[scheduler],
+        log_dir=cfg.state_dir / "log",
+        tsa_url=tsa_url,
+        tsa_certs=Path(tsa_certs) if tsa_certs else None,
+        tsa_timeout=tsa_timeout,
     )

@@ -76,7 +76,13 @@ class MerkleTree:
         hashes = list(leaf_hashes)
         if any(len(h) != HASH_SIZE for h in hashes):
             raise ValueError("leaf hashes must be 32 bytes each")
-        self._levels[0] += b"".join(hashes)
+        self.extend_packed(b"".join(hashes))
+
+    def extend_packed(self, packed: bytes) -> None:
+        """Add leaf hashes given as one buffer of 32-byte hashes."""
+        if len(packed) % HASH_SIZE:
+            raise ValueError("packed leaf hashes must be a multiple of 32 bytes")
+        self._levels[0] += packed
         k = 0
         while len(self._levels[k]) >= 2 * HASH_SIZE:
             if k + 1 == len(self._levels):
@@ -120,44 +126,78 @@ class MerkleTree:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """Return the RFC 9162 inclusion path of leaf index in the tree of size leaves."""
-        n = self._size(size)
-        if not 0 <= index < n:
-            raise ValueError(f"leaf index {index} outside tree of size {n}")
-        path: list[bytes] = []
-        lo, hi = 0, n
-        while hi - lo > 1:
-            k = _split(hi - lo)
-            if index < lo + k:
-                path.append(self._subtree(lo + k, hi))
-                hi = lo + k
-            else:
-                path.append(self._subtree(lo, lo + k))
-                lo += k
-        path.reverse()
-        return path
+        return [self._subtree(lo, hi) for lo, hi in inclusion_ranges(index, self._size(size))]
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
         """Return the RFC 9162 consistency proof from size1 leaves to size2 leaves."""
-        n = self._size(size2)
-        if not 0 < size1 <= n:
-            raise ValueError(f"size1 {size1} outside 1..{n}")
-        proof: list[bytes] = []
-        lo, hi, whole = 0, n, True
-        # Iterative SUBPROOF(m, D[lo:hi], whole): descend towards the old tree's edge,
-        # collecting the sibling subtrees on the way, outermost first.
-        while size1 != hi:
-            k = _split(hi - lo)
-            if size1 - lo <= k:
-                proof.append(self._subtree(lo + k, hi))
-                hi = lo + k
-            else:
-                proof.append(self._subtree(lo, lo + k))
-                lo += k
-                whole = False
-        if not whole:
-            proof.append(self._subtree(lo, hi))
-        proof.reverse()
-        return proof
+        return [self._subtree(lo, hi) for lo, hi in consistency_ranges(size1, self._size(size2))]
+
+    def level(self, height: int, start: int, count: int) -> bytes:
+        """Return the packed hashes of complete subtrees of 2**height leaves, start onwards."""
+        if height >= len(self._levels):
+            return b""
+        return bytes(self._levels[height][start * HASH_SIZE : (start + count) * HASH_SIZE])
+
+
+def subtrees(lo: int, hi: int) -> list[tuple[int, int]]:
+    """Split leaves [lo, hi) into aligned complete subtrees, left to right, as (height, index)."""
+    parts: list[tuple[int, int]] = []
+    while lo < hi:
+        k = (hi - lo).bit_length() - 1
+        while lo & ((1 << k) - 1):
+            k -= 1
+        parts.append((k, lo >> k))
+        lo += 1 << k
+    return parts
+
+
+def fold(parts: Sequence[bytes]) -> bytes:
+    """Combine the hashes of a node's complete subtrees (left to right) into the node's hash."""
+    h = parts[-1]
+    for p in reversed(parts[:-1]):
+        h = node_hash(p, h)
+    return h
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """Return the leaf ranges [lo, hi) whose hashes form the inclusion path, in proof order."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside tree of size {size}")
+    path: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            path.append((lo + k, hi))
+            hi = lo + k
+        else:
+            path.append((lo, lo + k))
+            lo += k
+    path.reverse()
+    return path
+
+
+def consistency_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
+    """Return the leaf ranges whose hashes form the consistency proof, in proof order."""
+    if not 0 < size1 <= size2:
+        raise ValueError(f"size1 {size1} outside 1..{size2}")
+    proof: list[tuple[int, int]] = []
+    lo, hi, whole = 0, size2, True
+    # Iterative SUBPROOF(m, D[lo:hi], whole): descend towards the old tree's edge,
+    # collecting the sibling subtrees on the way, outermost first.
+    while size1 != hi:
+        k = _split(hi - lo)
+        if size1 - lo <= k:
+            proof.append((lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append((lo, lo + k))
+            lo += k
+            whole = False
+    if not whole:
+        proof.append((lo, hi))
+    proof.reverse()
+    return proof
 
 
 def root_hash(leaf_hashes: Iterable[bytes]) -> bytes:

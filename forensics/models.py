@@ -100,6 +100,8 @@ class Checkpoint(Reply):
     root: str
     note: str
     created_at: IsoTime
+    # When the configured RFC 3161 TSA vouched for the note (None: no TSA, or it failed).
+    timestamped_at: IsoTime | None = None
 
 
 class LatestCheckpoint(Reply):

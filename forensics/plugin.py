@@ -27,9 +27,12 @@ async def _writer_ctx(app: web.Application) -> AsyncIterator[None]:
         load_key_file(cfg.key_path) if cfg.key_path.exists() else generate_key_file(cfg.key_path)
     )
     app[EXPORTS] = LocalWormStore(cfg.export_dir)
-    writer = LogWriter(app[DB], app[CLOCK])
+    writer = LogWriter(app[DB], app[CLOCK], log_dir=cfg.log_dir)
     writer.start()
     app[WRITER] = writer
+    # Records committed without tiles (a log from before them) are covered, and tile files
+    # lost after their commit (a crash, a wiped directory) are written again.
+    await service.build_tiles(app)
     yield
     await writer.stop()
 

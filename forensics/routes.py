@@ -128,6 +128,8 @@ async def inclusion(request: web.Request) -> web.Response:
         proof = await service.inclusion(request.app, q.seq, q.size)
     except service.RangeError as exc:
         raise bad_request(str(exc), "invalid_range") from None
+    except service.Damaged as exc:
+        raise ApiError(500, "log_damaged", str(exc)) from None
     return api.reply(proof, InclusionProof)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -13,22 +14,35 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from forensics import privacy, registry, store
+from forensics import privacy, registry, store, tilefiles, tiles, tilestore, timestamp
 from forensics.bundle import pack_bundle, write_bundle
 from forensics.chain import GENESIS_PREV, ChainBreak, verify_chain
 from forensics.checkpoint import sign_checkpoint, verifier_key
+from forensics.config import ForensicsConfig
 from forensics.keys import EXPORTS, FCONFIG, SIGNER, WRITER
-from forensics.merkle import MerkleTree, leaf_hashes
+from forensics.merkle import (
+    HASH_SIZE,
+    MerkleTree,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    leaf_hashes,
+)
 from forensics.verify import Report, verify_bundle
 from forensics.worm import sha256_file
 from server.keys import CLOCK, DB
-from server.wire import timestamp
+from server.wire import timestamp as wire_ts
 
 VERIFY_CHUNK = 5000
+log = logging.getLogger(__name__)
 
 
 class RangeError(Exception):
     """A sequence number, tree size or range outside the log as it is now (bad input)."""
+
+
+class Damaged(Exception):
+    """The stored log and its tiles disagree: someone changed one of them."""
 
 
 async def log_event(
@@ -108,7 +122,10 @@ async def verify(app: web.Application, first: int = 1, last: int | None = None) 
         if brk is None and checked < last - first + 1:
             brk = ChainBreak(first + checked, "record missing at the end of the range")
         if brk is None and first == 1:
-            brk = await _check_against_checkpoint(conn, size)
+            tree = MerkleTree(leaf_hashes(await store.hashes(conn, size)))
+            brk = await _check_against_checkpoint(conn, size, tree)
+            if brk is None:
+                brk = await _check_tiles(conn, size, tree, app[FCONFIG].log_dir)
     if brk is not None:
         return Verification(False, first, last, checked, brk.seq, brk.reason)
     return Verification(True, first, last, checked)
@@ -123,7 +140,9 @@ def _check_chunk(rows: list[Any], prev: bytes, first_seq: int) -> ChainBreak | N
     )
 
 
-async def _check_against_checkpoint(conn: asyncpg.Connection, size: int) -> ChainBreak | None:
+async def _check_against_checkpoint(
+    conn: asyncpg.Connection, size: int, tree: MerkleTree
+) -> ChainBreak | None:
     """Rows removed from the end leave a valid chain; the signed tree size gives them away."""
     latest = await store.latest_checkpoint(conn)
     if latest is None:
@@ -133,78 +152,193 @@ async def _check_against_checkpoint(conn: asyncpg.Connection, size: int) -> Chai
             size + 1,
             f"records {size + 1}..{latest['tree_size']} were signed in a checkpoint but are gone",
         )
-    tree = MerkleTree(leaf_hashes(await store.hashes(conn, latest["tree_size"])))
-    if tree.root() != bytes(latest["root_hash"]):
+    if tree.root(latest["tree_size"]) != bytes(latest["root_hash"]):
         return ChainBreak(latest["tree_size"], "log no longer matches its signed checkpoint")
     return None
 
 
-async def _tree(conn: asyncpg.Connection, size: int) -> MerkleTree:
-    return MerkleTree(leaf_hashes(await store.hashes(conn, size)))
+def _first_leaf(level: int, idx: int) -> int:
+    """The seq of the first record under a tile."""
+    return (idx << (tiles.HEIGHT * (level + 1))) + 1
 
 
-def _checkpoint_json(row: Any) -> dict[str, Any]:
+async def _check_tiles(
+    conn: asyncpg.Connection, size: int, tree: MerkleTree, log_dir: Path
+) -> ChainBreak | None:
+    """Match every stored tile, and every tile file, against the tree rebuilt from records."""
+    covered = await tilestore.size(conn)
+    if covered != size:
+        return ChainBreak(
+            min(covered, size) + 1,
+            f"tiles cover {covered} of {size} records: run `mhc forensics build-tiles`",
+        )
+    loop = asyncio.get_running_loop()
+    async for level, idx, stored in tilestore.iter_tiles(conn):
+        width = len(stored) // HASH_SIZE
+        expected = tree.level(tiles.HEIGHT * level, idx * tiles.WIDTH, width)
+        name = tiles.tile_path(level, idx, width)
+        if stored != expected or (
+            width == tiles.WIDTH and tiles.level_count(size, level) < (idx + 1) * tiles.WIDTH
+        ):
+            return ChainBreak(_first_leaf(level, idx), f"stored {name} does not match the records")
+        on_disk = await loop.run_in_executor(None, tilefiles.read, log_dir, level, idx, width)
+        if on_disk is not None and on_disk != expected:
+            return ChainBreak(_first_leaf(level, idx), f"file {name} does not match the records")
+    return None
+
+
+async def _tree_size(conn: asyncpg.Connection) -> int:
+    """The size of the tree the tiles hold (the log's size once they cover it)."""
+    return await tilestore.size(conn)
+
+
+async def _checkpoint_json(conn: asyncpg.Connection, row: Any) -> dict[str, Any]:
+    stamp = await store.checkpoint_timestamp(conn, row["id"])
     return {
         "id": row["id"],
         "tree_size": row["tree_size"],
         "root": bytes(row["root_hash"]).hex(),
         "note": row["note"],
-        "created_at": timestamp(row["created_at"]),
+        "created_at": wire_ts(row["created_at"]),
+        "timestamped_at": None if stamp is None else wire_ts(stamp["gen_time"]),
     }
 
 
 async def create_checkpoint(app: web.Application, size: int | None = None) -> dict[str, Any]:
-    """Sign the tree head at `size` (default: the whole log)."""
+    """Sign the tree head at `size` (default: the whole log), read from the stored tiles."""
     cfg = app[FCONFIG]
     async with app[DB].acquire() as conn:
-        current = await store.size(conn)
+        current = await _tree_size(conn)
         size = current if size is None else size
         if not 1 <= size <= current:
             raise RangeError(f"tree size must be within 1..{current}")
         existing = await store.checkpoint_of_size(conn, size)
         if existing is not None:
-            return _checkpoint_json(existing)
-        root = (await _tree(conn, size)).root()
+            return await _checkpoint_json(conn, existing)
+        root = await tiles.root(tilestore.loader(conn), size)
         note = sign_checkpoint(cfg.origin, size, root, cfg.key_name, app[SIGNER])
         row = await store.insert_checkpoint(conn, size, root, note)
+    if cfg.tsa_url is not None:
+        await _timestamp(app, cfg, row["id"], row["note"])
+    await publish(app, size, row["note"])
     await log_event(app, "CHECKPOINT_CREATED", None, None, {"tree_size": size, "root": root.hex()})
-    return _checkpoint_json(row)
+    async with app[DB].acquire() as conn:
+        return await _checkpoint_json(conn, row)
+
+
+async def _timestamp(app: web.Application, cfg: ForensicsConfig, cp_id: int, note: str) -> None:
+    """Have the TSA timestamp a signed checkpoint; a failure leaves it untimestamped."""
+    assert cfg.tsa_url is not None and cfg.tsa_certs is not None
+    try:
+        pem = await asyncio.get_running_loop().run_in_executor(None, cfg.tsa_certs.read_bytes)
+        stamp = await timestamp.obtain(cfg.tsa_url, pem, note.encode(), cfg.tsa_timeout)
+    except (OSError, timestamp.TimestampError) as exc:
+        log.warning("checkpoint %d not timestamped: %s", cp_id, exc)
+        return
+    async with app[DB].acquire() as conn:
+        await store.insert_timestamp(conn, cp_id, cfg.tsa_url, stamp.response, stamp.gen_time)
+
+
+async def publish(app: web.Application, size: int, note: str) -> None:
+    """Write the tiles of the tree at `size`, then the checkpoint, as static files."""
+    async with app[DB].acquire() as conn:
+        stored = await tilestore.load(conn, [(lv, i) for lv, i, _ in tiles.edge_tiles(size)])
+        latest = await store.latest_checkpoint(conn)
+    if latest is not None and latest["tree_size"] > size:
+        return  # an older head: monitors follow the newest only
+    log_dir = app[FCONFIG].log_dir
+
+    def write() -> None:
+        tilefiles.write_edge(log_dir, size, stored)
+        tilefiles.publish_checkpoint(log_dir, size, note)
+
+    await asyncio.get_running_loop().run_in_executor(None, write)
+
+
+async def sync_files(app: web.Application) -> int:
+    """Rewrite the full tile files the directory lacks, and the latest checkpoint."""
+    log_dir = app[FCONFIG].log_dir
+    loop = asyncio.get_running_loop()
+    async with app[DB].acquire() as conn:
+        missing = await loop.run_in_executor(
+            None, tilefiles.missing_full, log_dir, await tilestore.widths(conn)
+        )
+        written = 0
+        for i in range(0, len(missing), 256):
+            stored = await tilestore.load(conn, missing[i : i + 256])
+            changed = [(lv, idx, h) for (lv, idx), h in stored.items()]
+            written += await loop.run_in_executor(None, tilefiles.write_full, log_dir, changed)
+        latest = await store.latest_checkpoint(conn)
+    if latest is not None:
+        await publish(app, latest["tree_size"], latest["note"])
+    return written
+
+
+async def build_tiles(
+    app: web.Application, chunk: int = tilestore.CATCH_UP_CHUNK
+) -> dict[str, Any]:
+    """Cover the whole log with tiles, one committed chunk at a time (resumable), write the
+    files, and check that the tiles reproduce every checkpoint already signed."""
+    while True:
+        async with app[DB].acquire() as conn, conn.transaction():
+            tail, _ = await store.lock_and_tail(conn)
+            covered, _ = await tilestore.catch_up(conn, tail, chunk)
+        if covered >= tail:
+            break
+    files = await sync_files(app)
+    checked, mismatched = 0, []
+    async with app[DB].acquire() as conn:
+        load = tilestore.loader(conn)
+        for row in await store.checkpoints(conn):
+            checked += 1
+            if await tiles.root(load, row["tree_size"]) != bytes(row["root_hash"]):
+                mismatched.append(row["tree_size"])
+    return {
+        "tree_size": covered,
+        "files_written": files,
+        "checkpoints_checked": checked,
+        "checkpoints_mismatched": mismatched,
+    }
 
 
 async def inclusion(app: web.Application, seq: int, size: int | None) -> dict[str, Any]:
-    """Proof that record `seq` is in the tree of `size` records."""
+    """Proof that record `seq` is in the tree of `size` records, from O(log n) tiles."""
     async with app[DB].acquire() as conn:
-        current = await store.size(conn)
+        current = await _tree_size(conn)
         size = current if size is None else size
         # A size beyond the log would get the proof of a smaller tree under a false size.
         if not 1 <= seq <= size <= current:
             raise RangeError(f"need 1 <= seq <= size <= {current} (the log's size)")
-        tree = await _tree(conn, size)
-        record_hash = (await store.hashes(conn, seq))[seq - 1]
+        ranges = [*inclusion_ranges(seq - 1, size), (seq - 1, seq), (0, size)]
+        hashes = await tiles.hashes_of(tilestore.loader(conn), ranges)
+        record_hash = await store.record_hash(conn, seq)
+    if record_hash is None or leaf_hash(record_hash) != hashes[-2]:
+        raise Damaged(f"record {seq} and its leaf in the tiles disagree: run verification")
     return {
         "seq": seq,
         "tree_size": size,
         "leaf_index": seq - 1,
         "record_hash": record_hash.hex(),
-        "root": tree.root().hex(),
-        "proof": [h.hex() for h in tree.inclusion_proof(seq - 1)],
+        "root": hashes[-1].hex(),
+        "proof": [h.hex() for h in hashes[:-2]],
     }
 
 
 async def consistency(app: web.Application, size1: int, size2: int | None) -> dict[str, Any]:
-    """Proof that the tree of `size2` records extends the tree of `size1`."""
+    """Proof that the tree of `size2` records extends the tree of `size1`, from tiles."""
     async with app[DB].acquire() as conn:
-        current = await store.size(conn)
+        current = await _tree_size(conn)
         size2 = current if size2 is None else size2
         if not 1 <= size1 <= size2 <= current:
             raise RangeError(f"need 1 <= size1 <= size2 <= {current} (the log's size)")
-        tree = await _tree(conn, size2)
+        ranges = [*consistency_ranges(size1, size2), (0, size1), (0, size2)]
+        hashes = await tiles.hashes_of(tilestore.loader(conn), ranges)
     return {
         "size1": size1,
         "size2": size2,
-        "root1": tree.root(size1).hex(),
-        "root2": tree.root().hex(),
-        "proof": [h.hex() for h in tree.consistency_proof(size1)],
+        "root1": hashes[-2].hex(),
+        "root2": hashes[-1].hex(),
+        "proof": [h.hex() for h in hashes[:-2]],
     }
 
 
@@ -221,14 +355,23 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
         app[DB].acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        hashes = await store.hashes(conn, last)
+        prefix = await store.hashes(conn, first - 1)
         records = [store.to_record(r) async for r in store.iter_rows(conn, first, last)]
         previous = await store.last_export(conn)
         prev_cp = await store.checkpoint(conn, previous["checkpoint_id"]) if previous else None
-    if prev_cp is not None and prev_cp["tree_size"] > last:
-        prev_cp = None
-    tree = MerkleTree(leaf_hashes(hashes))
-    proof = tree.consistency_proof(prev_cp["tree_size"], last) if prev_cp else None
+        if prev_cp is not None and prev_cp["tree_size"] > last:
+            prev_cp = None
+        proof = (
+            await tiles.hashes_of(
+                tilestore.loader(conn), consistency_ranges(prev_cp["tree_size"], last)
+            )
+            if prev_cp
+            else None
+        )
+        stamp = await store.checkpoint_timestamp(conn, checkpoint["id"])
+    tsa_certs = None
+    if stamp is not None and cfg.tsa_certs is not None:
+        tsa_certs = await asyncio.get_running_loop().run_in_executor(None, cfg.tsa_certs.read_bytes)
     export_id = uuid.uuid4()
     name = f"audit-{first:012d}-{last:012d}-{export_id}.tar.gz"
 
@@ -238,13 +381,15 @@ async def export(app: web.Application, first: int, last: int | None) -> dict[str
             write_bundle(
                 folder,
                 records,
-                hashes[: first - 1],
+                prefix,
                 checkpoint["note"],
                 verifier_key(cfg.key_name, app[SIGNER]),
                 prev_cp["note"] if prev_cp else None,
                 proof,
                 cfg.origin,
                 created_at=app[CLOCK].now(),
+                timestamp=bytes(stamp["response"]) if stamp and tsa_certs else None,
+                tsa_certs=tsa_certs,
             )
             archive = pack_bundle(folder, Path(tmp) / name)
             return app[EXPORTS].put(name, archive), sha256_file(archive)

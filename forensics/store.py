@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -28,6 +30,33 @@ async def insert_records(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...
         """INSERT INTO forensic_log (seq, ts, type, actor, subject, data, prev_hash, hash)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
         rows,
+    )
+
+
+def _copy_field(value: Any) -> str:
+    """One field in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = json.dumps(value, separators=(",", ":")) if isinstance(value, dict) else str(value)
+    return text.translate(_COPY_ESCAPES)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+async def copy_records(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Bulk-load rows shaped as for insert_records with COPY (under the append lock; the
+    tiles are extended afterwards by tilestore.catch_up)."""
+    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    await conn.copy_to_table(
+        "forensic_log",
+        source=io.BytesIO(text.encode()),
+        columns=["seq", "ts", "type", "actor", "subject", "data", "prev_hash", "hash"],
+        format="text",
     )
 
 
@@ -62,6 +91,20 @@ async def hashes(conn: asyncpg.Connection, last: int) -> list[bytes]:
     """Record hashes 1..last, in order (the Merkle leaves)."""
     rows = await conn.fetch("SELECT hash FROM forensic_log WHERE seq <= $1 ORDER BY seq", last)
     return [bytes(r["hash"]) for r in rows]
+
+
+async def hashes_between(conn: asyncpg.Connection, first: int, last: int) -> list[bytes]:
+    """Record hashes first..last, in order."""
+    rows = await conn.fetch(
+        "SELECT hash FROM forensic_log WHERE seq BETWEEN $1 AND $2 ORDER BY seq", first, last
+    )
+    return [bytes(r["hash"]) for r in rows]
+
+
+async def record_hash(conn: asyncpg.Connection, seq: int) -> bytes | None:
+    """The record hash of one record."""
+    value = await conn.fetchval("SELECT hash FROM forensic_log WHERE seq = $1", seq)
+    return None if value is None else bytes(value)
 
 
 async def size(conn: asyncpg.Connection) -> int:
@@ -121,6 +164,39 @@ async def checkpoint_of_size(conn: asyncpg.Connection, tree_size: int) -> asyncp
     return await conn.fetchrow(
         "SELECT id, tree_size, root_hash, note, created_at FROM forensic_checkpoints WHERE tree_size = $1",
         tree_size,
+    )
+
+
+async def checkpoints(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every signed checkpoint, smallest first."""
+    return list(
+        await conn.fetch(
+            "SELECT id, tree_size, root_hash, note FROM forensic_checkpoints ORDER BY tree_size"
+        )
+    )
+
+
+async def insert_timestamp(
+    conn: asyncpg.Connection, checkpoint_id: int, tsa_url: str, response: bytes, gen_time: datetime
+) -> None:
+    """Store a verified RFC 3161 response for a checkpoint (the first one stays)."""
+    await conn.execute(
+        """INSERT INTO forensic_checkpoint_timestamps (checkpoint_id, tsa_url, response, gen_time)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (checkpoint_id) DO NOTHING""",
+        checkpoint_id,
+        tsa_url,
+        response,
+        gen_time,
+    )
+
+
+async def checkpoint_timestamp(
+    conn: asyncpg.Connection, checkpoint_id: int
+) -> asyncpg.Record | None:
+    """A checkpoint's RFC 3161 response and time, if it has one."""
+    return await conn.fetchrow(
+        "SELECT response, gen_time, tsa_url FROM forensic_checkpoint_timestamps WHERE checkpoint_id = $1",
+        checkpoint_id,
     )
 
 

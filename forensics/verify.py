@@ -14,14 +14,19 @@ import json
 import mmap
 import os
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain, pairwise
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from forensics import bundle as bf
+from forensics import tiles
+from forensics import timestamp as tsp
 from forensics.chain import GENESIS_PREV, ChainBreak, loads_strict, verify_lines
 from forensics.checkpoint import (
     Checkpoint,
@@ -30,7 +35,13 @@ from forensics.checkpoint import (
     parse_vkey,
     verify_checkpoint,
 )
-from forensics.merkle import MerkleTree, ProofError, leaf_hashes, verify_consistency
+from forensics.merkle import (
+    MerkleTree,
+    ProofError,
+    consistency_ranges,
+    leaf_hashes,
+    verify_consistency,
+)
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 # A bundle verifies only if each of these ran and passed, so a check skipped by
@@ -84,19 +95,120 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def verify_bundle(path: str | Path, key: VerifierKey | None = None, jobs: int = 0) -> Report:
+def verify_bundle(
+    path: str | Path,
+    key: VerifierKey | None = None,
+    jobs: int = 0,
+    log_url: str | None = None,
+    tsa_certs: bytes | None = None,
+) -> Report:
     """Verify a bundle directory or .tar.gz; key, if given, replaces the bundled key.
 
     jobs is the number of processes hashing records; 0 picks one per CPU for big
-    bundles and one otherwise.
+    bundles and one otherwise. With log_url (the log's public /log/ prefix), the bundle's
+    checkpoint is also proved consistent with the log's published checkpoint, from tiles.
+    tsa_certs (PEM), if given, replaces the bundled TSA certificates.
     """
     report = Report(str(path))
     try:
         with bf.open_bundle(path) as directory:
             _verify_directory(directory, key, jobs, report)
+            _check_timestamp(directory, tsa_certs, report)
+            if log_url is not None:
+                _check_log(directory, key or _bundled_key(directory), log_url, report)
     except (bf.BundleError, OSError) as e:
         report.add("bundle", FAIL, str(e))
     return report
+
+
+def _bundled_key(d: Path) -> VerifierKey | None:
+    try:
+        return parse_vkey((d / bf.VKEY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _check_timestamp(d: Path, pinned: bytes | None, report: Report) -> None:
+    """Check the RFC 3161 timestamp over the checkpoint: signature, imprint and time."""
+    has_tsr, has_certs = (d / bf.TIMESTAMP).exists(), (d / bf.TSA_CERTS).exists()
+    if not has_tsr and not has_certs:
+        report.add("timestamp", SKIP, "no RFC 3161 timestamp in the bundle")
+        return
+    if not has_tsr or (pinned is None and not has_certs):
+        report.add("timestamp", FAIL, f"{bf.TIMESTAMP} and {bf.TSA_CERTS} must come together")
+        return
+    try:
+        pem = pinned if pinned is not None else (d / bf.TSA_CERTS).read_bytes()
+        stamp = tsp.verify((d / bf.TIMESTAMP).read_bytes(), (d / bf.CHECKPOINT).read_bytes(), pem)
+    except (OSError, tsp.TimestampError) as e:
+        report.add("timestamp", FAIL, str(e))
+        return
+    now = datetime.now(UTC)
+    if stamp.gen_time > now + timedelta(minutes=5):
+        report.add("timestamp", FAIL, f"timestamp time {stamp.gen_time} is in the future")
+        return
+    whose = "pinned" if pinned is not None else "bundled (pass --tsa-certs to pin them)"
+    report.add(
+        "timestamp",
+        OK,
+        f"checkpoint existed at {stamp.gen_time.isoformat()} per the TSA; {whose} certificates",
+    )
+
+
+def _fetch(url: str) -> bytes | None:
+    """GET a URL; None on 404."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return bytes(resp.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+def fetch_tiles(log_url: str, size: int, ids: Sequence[tiles.TileId]) -> dict[tiles.TileId, bytes]:
+    """Fetch the tiles of the tree at size from a tlog-tiles prefix (partial tiles fall back
+    to the full tile, as the spec allows)."""
+    base = log_url.rstrip("/")
+    out: dict[tiles.TileId, bytes] = {}
+    for level, idx in ids:
+        width = min(tiles.WIDTH, tiles.level_count(size, level) - idx * tiles.WIDTH)
+        data = _fetch(f"{base}/{tiles.tile_path(level, idx, width)}")
+        if data is None and width < tiles.WIDTH:
+            data = _fetch(f"{base}/{tiles.tile_path(level, idx)}")
+        if data is None or len(data) < width * 32:
+            raise tiles.TileError(f"tile {tiles.tile_path(level, idx, width)} is missing or short")
+        out[(level, idx)] = data[: width * 32]
+    return out
+
+
+def _check_log(d: Path, key: VerifierKey | None, log_url: str, report: Report) -> None:
+    """Prove the bundle's checkpoint consistent with the log's published one, from tiles."""
+    if key is None:
+        report.add("log", SKIP, "needs a verifier key")
+        return
+    try:
+        head = _open_checkpoint(d, bf.CHECKPOINT, key)
+        note = _fetch(log_url.rstrip("/") + "/checkpoint")
+        if note is None:
+            raise CheckpointError(f"{log_url} publishes no checkpoint")
+        live = verify_checkpoint(note.decode("utf-8"), key.name, key.public_key)
+        if live.origin != head.origin:
+            raise ProofError(f"the log at {log_url} is {live.origin!r}, not {head.origin!r}")
+        if live.size < head.size:
+            raise ProofError(f"the log's checkpoint (size {live.size}) predates the bundle's")
+        proof: list[bytes] = []
+        if live.size > head.size:
+            ranges = consistency_ranges(head.size, live.size)
+            fetched = fetch_tiles(log_url, live.size, tiles.tiles_needed(ranges))
+            proof = tiles.range_hashes(ranges, fetched)
+        verify_consistency(head.size, live.size, proof, head.root, live.root)
+    except (CheckpointError, OSError, UnicodeDecodeError, ValueError) as e:
+        report.add("log", FAIL, f"{log_url}: {e}")
+        return
+    report.add(
+        "log", OK, f"the log's checkpoint at size {live.size} extends the bundle's (from tiles)"
+    )
 
 
 def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Report) -> None:
@@ -104,14 +216,15 @@ def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Repor
     manifest = _check_manifest(d, report)
     used_key = _check_key(d, key, report)
     head = _check_checkpoint(d, used_key, manifest, report)
-    prefix_and_hashes = _check_records(d, jobs, report)
+    tree = MerkleTree()
+    prefix_and_hashes = _check_records(d, jobs, report, tree)
     if prefix_and_hashes is None:
         report.add("range", SKIP, "needs records that verify")
         report.add("root", SKIP, "needs records that verify")
     else:
         prefix, hashes = prefix_and_hashes
         if _check_range(len(prefix) + 1, len(prefix) + len(hashes), head, manifest, report):
-            _check_root(prefix, hashes, head, report)
+            _check_root(tree, head, report)
         else:
             report.add("root", SKIP, "needs records 1..size of a verified checkpoint")
     _check_consistency(d, used_key, head, report)
@@ -208,8 +321,13 @@ def _check_checkpoint(
     return head
 
 
-def _check_records(d: Path, jobs: int, report: Report) -> tuple[list[bytes], list[bytes]] | None:
-    """Check the record chain from the last prefix hash; return prefix and record hashes."""
+def _check_records(
+    d: Path, jobs: int, report: Report, tree: MerkleTree
+) -> tuple[list[bytes], list[bytes]] | None:
+    """Check the record chain from the last prefix hash; return prefix and record hashes.
+
+    The Merkle tree over prefix and records grows in `tree` as spans verify.
+    """
     try:
         prefix = bf.parse_hashes((d / bf.PREFIX).read_text(encoding="ascii"))
     except (OSError, ValueError) as e:
@@ -217,7 +335,9 @@ def _check_records(d: Path, jobs: int, report: Report) -> tuple[list[bytes], lis
         return None
     first = len(prefix) + 1
     try:
-        hashes, brk = _chain(d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs)
+        hashes, brk = _chain(
+            d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs, prefix, tree
+        )
     except OSError as e:
         report.add("records", FAIL, f"{bf.RECORDS}: {e}")
         return None
@@ -262,12 +382,10 @@ def _check_range(
     return True
 
 
-def _check_root(
-    prefix: list[bytes], hashes: list[bytes], head: Checkpoint | None, report: Report
-) -> None:
-    """Recompute the tree over all record hashes and compare with the signed root."""
+def _check_root(tree: MerkleTree, head: Checkpoint | None, report: Report) -> None:
+    """Compare the tree over all record hashes with the signed root."""
     assert head is not None  # _check_range passes only with a checkpoint
-    root = MerkleTree(leaf_hashes(chain(prefix, hashes))).root()
+    root = tree.root()
     if root != head.root:
         report.add(
             "root",
@@ -311,16 +429,27 @@ def _check_consistency(
 
 
 def _chain(
-    path: Path, expected_prev: bytes, first_seq: int, jobs: int
+    path: Path,
+    expected_prev: bytes,
+    first_seq: int,
+    jobs: int,
+    prefix: Sequence[bytes],
+    tree: MerkleTree,
 ) -> tuple[list[bytes], ChainBreak | None]:
-    """Verify records.jsonl as a chain, across worker processes when it is big."""
+    """Verify records.jsonl as a chain, across worker processes when it is big; grow the
+    Merkle tree over prefix and records alongside."""
     size = path.stat().st_size
     if jobs <= 0:
         jobs = min(os.cpu_count() or 1, 8) if size >= PARALLEL_MIN_BYTES else 1
     if jobs == 1 or size == 0:
+        tree.extend_packed(_leaves(prefix))
         with path.open("rb") as f:
-            return verify_lines(f, expected_prev, first_seq)
-    spans = _spans(path, jobs)
+            alone, brk = verify_lines(f, expected_prev, first_seq)
+        tree.extend_packed(_leaves(alone))
+        return alone, brk
+    # More spans than workers: the tree grows here from finished spans while later ones
+    # are still being hashed, and the leaf hashes are made in the workers.
+    spans = _spans(path, jobs * 4)
     hashes: list[bytes] = []
     with ProcessPoolExecutor(jobs) as pool:
         futures = [
@@ -334,8 +463,9 @@ def _chain(
             )
             for i, (start, end, before) in enumerate(spans)
         ]
+        tree.extend_packed(_leaves(prefix))
         for future, (start, _, before) in zip(futures, spans, strict=True):
-            part, brk, head_prev = future.result()
+            part, leaves, brk, head_prev = future.result()
             if hashes and head_prev != hashes[-1]:
                 # The worker took its first record's prev on trust and it is wrong:
                 # check that line here against the real link, in the usual order.
@@ -345,10 +475,16 @@ def _chain(
                 brk = brk or ChainBreak(first_seq + before, "prev does not match")
             else:
                 hashes += part
+                tree.extend_packed(leaves[: len(part) * 32])
             if brk is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
                 return hashes, brk
     return hashes, None
+
+
+def _leaves(hashes: Sequence[bytes]) -> bytes:
+    """Return the packed Merkle leaf hashes of record hashes."""
+    return b"".join(leaf_hashes(hashes))
 
 
 def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
@@ -371,7 +507,7 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
 
 def _verify_span(
     path: str, start: int, end: int, first_seq: int, expected_prev: bytes | None
-) -> tuple[list[bytes], ChainBreak | None, bytes | None]:
+) -> tuple[list[bytes], bytes, ChainBreak | None, bytes | None]:
     """Verify one span of records.jsonl; without expected_prev, trust its first prev."""
     with open(path, "rb") as f:
         f.seek(start)
@@ -385,7 +521,7 @@ def _verify_span(
         except (ValueError, KeyError, TypeError, RecursionError):
             head_prev = None  # the caller then checks this line against the real link
     hashes, brk = verify_lines(lines, head_prev or GENESIS_PREV, first_seq)
-    return hashes, brk, head_prev
+    return hashes, _leaves(hashes), brk, head_prev
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -399,6 +535,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--key", type=Path, help="verifier key (vkey) obtained apart from the bundle"
     )
     parser.add_argument("--jobs", type=int, default=0, help="processes hashing records (0: auto)")
+    parser.add_argument(
+        "--log-url",
+        help="the log's public prefix (https://HOST/log): prove the bundle is in its checkpoint",
+    )
+    parser.add_argument(
+        "--tsa-certs", type=Path, help="the TSA's PEM certificates, obtained apart from the bundle"
+    )
     args = parser.parse_args(argv)
     if not args.bundle.exists():
         parser.error(f"no such bundle: {args.bundle}")
@@ -408,7 +551,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             key = parse_vkey(args.key.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             parser.error(f"cannot use --key {args.key}: {e}")
-    report = verify_bundle(args.bundle, key, args.jobs)
+    tsa_certs = None
+    if args.tsa_certs is not None:
+        try:
+            tsa_certs = args.tsa_certs.read_bytes()
+        except OSError as e:
+            parser.error(f"cannot read --tsa-certs {args.tsa_certs}: {e}")
+    report = verify_bundle(args.bundle, key, args.jobs, args.log_url, tsa_certs)
     sys.stdout.write(report.render())
     return 0 if report.ok else 1
 

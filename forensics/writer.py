@@ -4,6 +4,8 @@ Each batch takes a transaction-scoped advisory lock, reads the chain's tail, and
 its records with contiguous seqs after it. Processes serialize on that lock, so there is
 one chain and no fork; a writer that dies mid-batch rolls back whole, so there is no gap.
 Callers await their record's commit: nothing is reported done before it is durable.
+The same transaction extends the Merkle tiles (forensics.tiles), so the tiles always
+cover exactly the committed log; full tiles then go to the static files.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from prometheus_client import Counter, Histogram
 
-from forensics import store
+from forensics import store, tilefiles, tiles, tilestore
 from forensics.chain import Record, canonical_json, record_hash
 from server.clock import Clock
 
@@ -47,8 +50,15 @@ class _Pending:
 class LogWriter:
     """Appends records to the forensic log in batches, from one background task."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        max_batch: int = 512,
+        log_dir: Path | None = None,
+    ) -> None:
         self._pool = pool
+        self._log_dir = log_dir
         self._clock = clock
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -91,7 +101,7 @@ class LogWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                seqs = await self._write(batch)
+                seqs, changed = await self._write(batch)
             except Exception as exc:  # the callers learn of it; the writer lives on
                 log.exception("forensic append of %d records failed", len(batch))
                 for item in batch:
@@ -101,13 +111,27 @@ class LogWriter:
                 for item, seq in zip(batch, seqs, strict=True):
                     if not item.done.done():
                         item.done.set_result(seq)
+                await self._write_files(changed)
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: list[_Pending]) -> list[int]:
+    async def _write_files(self, changed: list[tuple[int, int, bytes]]) -> None:
+        if self._log_dir is None or not any(len(h) == tiles.FULL_BYTES for _, _, h in changed):
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, tilefiles.write_full, self._log_dir, changed
+            )
+        except OSError:  # the database holds them; the next start rewrites what is missing
+            log.exception("writing forensic tile files failed")
+
+    async def _write(self, batch: list[_Pending]) -> tuple[list[int], list[tuple[int, int, bytes]]]:
         async with self._pool.acquire() as conn, conn.transaction():
             seq, prev = await store.lock_and_tail(conn)
+            # Records the tiles lack (written before tiles existed) are covered first.
+            _, changed = await tilestore.catch_up(conn, seq)
+            tree_size = seq
             # Under the lock, so a key cannot be appended by two batches at once.
             keys = [item.key for item in batch if item.key is not None]
             seen = await store.outbox_seqs(conn, keys) if keys else {}
@@ -143,8 +167,10 @@ class LogWriter:
                 prev = digest
             if rows:
                 await store.insert_records(conn, rows)
+                leaves = tiles.leaf_hashes_packed(r[7] for r in rows)
+                changed += await tilestore.extend(conn, tree_size, leaves)
             if remembered:
                 await store.remember_outbox(conn, remembered)
         APPENDED.inc(len(rows))
         BATCH.observe(len(rows))
-        return seqs
+        return seqs, changed

@@ -90,6 +90,8 @@ def render(config: Config, layout: NginxLayout) -> str:
         "hook_secret": config.hook_secret,
         "hls_dir": str(config.hls_dir),
         "replay_dir": str(config.replay_dir),
+        # forensics/ writes the log under <state dir>/log; nginx maps /log/… onto it.
+        "forensic_root": str(config.state_dir),
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
