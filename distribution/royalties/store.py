@@ -110,8 +110,8 @@ async def finish_report(
 ) -> StoredReport:
     """Store the counts of an ingested report."""
     row = await conn.fetchrow(
-        f"""UPDATE distribution_royalty_reports SET lines = $2, new_lines = $3,
-               duplicate_lines = $2 - $3, unknown_isrcs = $4 WHERE id = $1 RETURNING {_REPORT}""",
+        f"""UPDATE distribution_royalty_reports SET lines = $2::int, new_lines = $3::int,
+               duplicate_lines = $2::int - $3::int, unknown_isrcs = $4 WHERE id = $1 RETURNING {_REPORT}""",
         report_id,
         lines,
         new_lines,
@@ -172,7 +172,8 @@ async def add_posting(
     """Record what was posted for an artist from a report."""
     await conn.execute(
         """INSERT INTO distribution_royalty_postings (id, report_id, artist_id, dsp, currency,
-               gross, platform_fee, artist_share) VALUES ($1, $2, $3, $4, $5, $6, $7, $6 - $7)""",
+               gross, platform_fee, artist_share)
+               VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::bigint, $6::bigint - $7::bigint)""",
         posting_id,
         report_id,
         artist_id,
