@@ -38,8 +38,8 @@ Role = Literal[
 ]
 Month = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
-    Field(description="a calendar month, YYYY-MM"),
+    StringConstraints(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$"),
+    Field(description="a calendar month, YYYY-MM (2000-01 to 2999-12)"),
 ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from distribution import artwork, audio, identifiers, pipeline, releases
@@ -79,7 +80,7 @@ async def receive(request: web.Request, folder: Path) -> tuple[bytes, dict[str, 
                 files[name] = await _save(part, folder / name, cfg.max_upload_bytes)
             else:
                 raise DistributionError("invalid_upload", f"unexpected part {name!r}")
-    except (ValueError, AssertionError, UnicodeDecodeError):
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError):
         raise DistributionError("invalid_upload", "malformed multipart body") from None
     if metadata is None:
         raise DistributionError("invalid_field", "the metadata part is required")
