@@ -173,7 +173,13 @@ async def ingest_bytes(
             conn, report_id, len(report.lines), new_count, sorted(unknown)
         )
     if unknown:
-        log.warning("report %s from %s: unknown ISRCs %s", name, store_code, sorted(unknown))
+        log.warning(
+            "report %s from %s: %d unknown ISRCs (%s)",
+            name,
+            store_code,
+            len(unknown),
+            ", ".join(sorted(unknown)[:10]),
+        )
     return _result(stored, False)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ def _date(text: str, what: str) -> dt.date:
         raise ReportError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _isrc(text: str) -> str:
-    """The compact ISRC, or the text as given when it is not one (reported as unknown)."""
+    """The compact ISRC, or the text as given when it is not one (reported as unknown).
+    A report names each recording once per territory and use: the check runs once."""
     compact = text.replace("-", "").strip().upper()
     return compact if isrc_code.is_valid(compact) else text.strip()
 
