@@ -24,14 +24,6 @@ def release_dir(cfg: DistributionConfig, release_id: object) -> Path:
     return cfg.data_dir / "releases" / str(release_id)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _place(source: Path, target: Path) -> None:
     """Link (or copy across file systems) a resource into a package."""
     target.unlink(missing_ok=True)
@@ -115,8 +107,3 @@ def build(
         )
         out.append(ReleasePackage(release.id, dsp, mid, folder, message_file, tuple(files), kind))
     return out
-
-
-def file_md5(path: Path) -> str:
-    """The MD5 of a file (hex)."""
-    return _md5(path)

@@ -212,3 +212,27 @@ async def test_the_cli_ingests_a_file_without_sftp(
         cwd=tempfile.mkdtemp(prefix="mhc-cli-"),
     )
     assert done.returncode == 1 and "rejected" in done.stdout, done.stdout
+
+
+async def test_concurrent_resends_and_overlaps_post_once(
+    api: Api, artist: dict[str, Any], media_dir: Path
+) -> None:
+    isrc = await _isrc(api, artist, media_dir)
+    first = dsr([(isrc, "JP", "100", "250", "JPY")], start="2026-01-01", end="2026-01-31")
+    overlap = dsr(
+        [(isrc, "JP", "100", "250", "JPY"), (isrc, "KR", "5", "1000", "KRW")],
+        start="2026-01-01",
+        end="2026-01-31",
+    )
+    done = await asyncio.gather(
+        *(ingest_bytes(api.app, "apple", "a.tsv", first.encode()) for _ in range(4)),
+        *(ingest_bytes(api.app, "apple", "b.tsv", overlap.encode()) for _ in range(4)),
+    )
+    assert all(d.state == "posted" for d in done)
+    assert sum(not d.already_seen for d in done) == 2
+    assert sum(d.new_lines for d in done if not d.already_seen) == 2
+    await until(lambda: _is(api, artist["token"], "JPY", 225), 20, "JPY royalties")
+    await until(lambda: _is(api, artist["token"], "KRW", 900), 20, "KRW royalties")
+    await asyncio.sleep(0.5)  # a second posting would show up by now
+    assert await _available(api, artist["token"], "JPY") == 225
+    assert await _available(api, artist["token"], "KRW") == 900

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from distribution import releases
 from distribution.keys import DIST_CONFIG
 from server.keys import DB
 from tests.conftest import Api
@@ -161,3 +163,24 @@ async def test_an_upload_over_the_size_cap_is_413(
         )
         assert status == 413, body
     assert await _count(api, artist["user"]["id"]) == 0
+
+
+async def test_the_pipeline_and_owner_of_a_release_for_the_status_route(
+    api: Api, artist: dict[str, Any], media_dir: Path
+) -> None:
+    status, body = await upload(
+        api, artist["token"], form(metadata(), make_audio(media_dir, "flac"), make_cover())
+    )
+    assert status == 202, body
+    release_id = uuid.UUID(body["id"])
+    await settled(api, artist["token"], body["id"])
+    async with api.app[DB].acquire() as conn:
+        assert await releases.owner(conn, release_id) == uuid.UUID(artist["user"]["id"])
+        assert await releases.pipeline(conn, release_id) == releases.ReleasePipeline(
+            "ready", 100, None
+        )
+        assert await releases.owner(conn, uuid.uuid4()) is None
+        assert await releases.pipeline(conn, uuid.uuid4()) is None
+        owned = await releases.owners(conn, [body["isrc"].replace("-", ""), "USS1Z1412345"])
+    assert list(owned) == [body["isrc"].replace("-", "")]
+    assert owned[body["isrc"].replace("-", "")].release_id == release_id
