@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ledger import accounts as acc
 from ledger.accounts import Account
+from ledger.errors import LedgerError
 from ledger.postings import Leg, Posting, Resolve, leg_id, post, validate
 from server import jobs
 
@@ -116,21 +117,35 @@ def tip(
 
 
 def royalty(
-    line_id: uuid.UUID, artist_id: uuid.UUID, dsp: str, currency: str, amount: int
+    line_id: uuid.UUID,
+    artist_id: uuid.UUID,
+    dsp: str,
+    currency: str,
+    gross: int,
+    platform_fee: int = 0,
 ) -> Posting:
-    """One DSP royalty line received for an artist (the label's share already deducted)."""
-    return Posting(
-        currency,
-        "royalty",
-        f"dsp:{dsp}",
-        (
-            Leg(leg_id(line_id, "royalty"), acc.CLEARING, acc.DSP_CLEARING, amount),
-            Leg(
-                leg_id(line_id, "royalty", "artist"),
-                acc.DSP_CLEARING,
-                acc.artist("artist_available", artist_id),
-                amount,
-            ),
+    """A DSP's royalties for an artist: `gross` received, `platform_fee` of it kept by the
+    platform, the rest owed to the artist."""
+    if not 0 <= platform_fee <= gross:
+        raise LedgerError("invalid_posting", "the platform fee must be between 0 and the gross")
+    legs = [
+        Leg(leg_id(line_id, "royalty"), acc.CLEARING, acc.DSP_CLEARING, gross),
+        Leg(
+            leg_id(line_id, "royalty", "artist"),
+            acc.DSP_CLEARING,
+            acc.artist("artist_available", artist_id),
+            gross - platform_fee,
         ),
-        ref=str(line_id),
-    )
+    ]
+    if platform_fee:
+        legs.append(
+            Leg(
+                leg_id(line_id, "royalty", "platform"),
+                acc.DSP_CLEARING,
+                acc.PLATFORM_REVENUE,
+                platform_fee,
+            )
+        )
+    if platform_fee == gross:
+        legs.pop(1)  # nothing left for the artist: a zero leg is not a transfer
+    return Posting(currency, "royalty", f"dsp:{dsp}", tuple(legs), ref=str(line_id))

@@ -65,6 +65,7 @@ class Spec:
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tag: str = ""
     headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    form: Media | None = None  # a non-JSON body the handler reads itself (multipart uploads)
 
 
 SPECS: dict[Callable[..., Any], Spec] = {}
@@ -81,12 +82,13 @@ def spec(
     path: Mapping[str, Mapping[str, Any]] | None = None,
     tag: str = "",
     headers: Mapping[str, Mapping[str, Any]] | None = None,
+    form: Media | None = None,
 ) -> Callable[[H], H]:
     """Declare a handler's body, query, required headers and replies (under the route decorator)."""
 
     def register(handler: H) -> H:
         SPECS[handler] = Spec(
-            responses, body, body_required, query, public, path or {}, tag, headers or {}
+            responses, body, body_required, query, public, path or {}, tag, headers or {}, form
         )
         return handler
 
@@ -232,6 +234,11 @@ def openapi(app: web.Application) -> dict[str, Any]:
             op["requestBody"] = {
                 "required": item.body_required,
                 "content": {"application/json": {"schema": refs[(item.body, "validation")]}},
+            }
+        elif item.form is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {item.form.media_type: {"schema": dict(item.form.schema)}},
             }
         paths.setdefault(path, {})[method] = op
     return {

@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--email", required=True)
     role.add_argument("--role", choices=ROLES, required=True)
     user.set_defaults(func=cmd_user)
+    from distribution.cli import add_parser as add_distribution
     from forensics.cli import add_parser as add_forensics
     from ledger.cli import add_parser as add_ledger
     from server.jobs.cli import add_parser as add_jobs
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_forensics(sub)
     add_jobs(sub)
     add_ledger(sub)
+    add_distribution(sub)
     return parser
 
 

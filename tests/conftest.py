@@ -31,6 +31,12 @@ def services() -> Iterator[Services]:
         yield found
 
 
+# The reference data shared by the checkouts (DDEX schemas, test vectors).
+SHARED_DIR = Path(
+    os.environ.get("MHC_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
+)
+
+
 def make_config(services: Services, **env: str) -> Config:
     """A config as an operator would give it, pointing at the test services."""
     base = {
@@ -45,6 +51,7 @@ def make_config(services: Services, **env: str) -> Config:
         "MHC_REGISTER_PER_HOUR_IP": "100000",
         # Every chat action re-checks its token, so revocation tests need no waiting.
         "MHC_CHAT_REVALIDATE_SECONDS": "0",
+        "MHC_DISTRIBUTION_SCHEMA_DIR": str(SHARED_DIR / "ddex" / "ern43"),
         "PATH": os.environ.get("PATH", ""),
     }
     base.update(env)
