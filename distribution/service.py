@@ -32,8 +32,8 @@ async def correct(
     changes = fields.model_dump(mode="json", exclude_unset=True, exclude={"iswc"})
     if not changes and fields.iswc is None:
         raise DistributionError("invalid_field", "name at least one field to change")
-    if any(v is None for v in changes.values()):
-        raise DistributionError("invalid_field", "a field cannot be cleared, only changed")
+    if any(v is None for k, v in changes.items() if k != "version"):
+        raise DistributionError("invalid_field", "only version can be cleared (null)")
     iswc = identifiers.check_iswc(fields.iswc) if fields.iswc is not None else None
     async with app[DB].acquire() as conn, conn.transaction():
         release = _owned(await releases.get(conn, release_id, lock=True), artist_id, admin)

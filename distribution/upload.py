@@ -9,7 +9,7 @@ import shutil
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -105,11 +105,6 @@ def parse_metadata(raw: bytes) -> ReleaseMetadata:
         raise DistributionError("invalid_field", f"metadata.{where}: {message}") from None
 
 
-def _metadata_json(meta: ReleaseMetadata) -> dict[str, Any]:
-    data = meta.model_dump(mode="json", exclude={"iswc"})
-    return data
-
-
 async def accept(
     app: web.Application, artist_id: uuid.UUID, request: web.Request
 ) -> releases.Release:
@@ -147,7 +142,7 @@ async def accept(
                     isrc,
                     upc,
                     iswc,
-                    _metadata_json(meta),
+                    meta.model_dump(mode="json", exclude={"iswc"}),
                     audio_row,
                     cover_row,
                 )
