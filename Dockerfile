@@ -9,6 +9,7 @@ COPY server server
 COPY forensics forensics
 COPY ticketing ticketing
 COPY ledger ledger
+COPY distribution distribution
 COPY media media
 COPY nginx nginx
 # Editable, so the code runs from /srv/mhc where the nginx template and web client live.

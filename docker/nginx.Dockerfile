@@ -9,6 +9,7 @@ COPY server server
 COPY forensics forensics
 COPY ticketing ticketing
 COPY ledger ledger
+COPY distribution distribution
 COPY media media
 COPY nginx nginx
 # Editable, so `mhc nginx-config` finds nginx/nginx.conf.template under /srv/mhc.

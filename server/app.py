@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+import distribution
 import forensics
 import ledger
 import media
@@ -33,6 +34,7 @@ PACKAGE_SETUPS: list[Callable[[web.Application], None]] = [
     media.setup,
     ticketing.setup,
     ledger.setup,
+    distribution.setup,
 ]
 
 
