@@ -38,7 +38,15 @@ from server import jobs
 from server.jobs.registry import JOBS, every
 from server.keys import CONFIG, DB
 
-__all__ = ["DeliveryError", "DeliveryStatus", "enabled_dsps", "enqueue", "setup", "statuses"]
+__all__ = [
+    "DeliveryError",
+    "DeliveryStatus",
+    "enabled_dsps",
+    "enqueue",
+    "redeliver",
+    "setup",
+    "statuses",
+]
 
 log = logging.getLogger(__name__)
 DELIVER_JOB = "distribution.deliver"
@@ -94,6 +102,17 @@ async def enqueue(
         await jobs.enqueue(app, conn, DELIVER_JOB, {"dsp": dsp, "batch": bid})
         made.append((dsp, bid))
     return made
+
+
+async def redeliver(app: web.Application, conn: asyncpg.Connection, dsp: str) -> list[str]:
+    """Queue a DSP's failed batches again (after its host key was confirmed and updated, or
+    it is reachable again), inside the caller's transaction; returns the batch ids."""
+    if dsp not in app[DELIVERY_CONFIG].targets:
+        raise DeliveryError(f"DSP {dsp!r} is not configured for delivery")
+    ids = await delivery_store.reopen_failed(conn, dsp)
+    for bid in ids:
+        await jobs.enqueue(app, conn, DELIVER_JOB, {"dsp": dsp, "batch": bid})
+    return ids
 
 
 async def statuses(conn: asyncpg.Connection, release_id: uuid.UUID) -> list[DeliveryStatus]:
@@ -177,8 +196,28 @@ def upload_batch(target: Target, timeout: float, batch: Batch) -> int:
 
 async def deliver_job(app: web.Application, payload: dict[str, object]) -> None:
     """Deliver one batch. Safe to run again: a finished batch is left alone, a partial one
-    continues where it stopped."""
+    continues where it stopped, and a run that finds another one busy with the batch (a
+    redelivery queued beside a pending retry) leaves it to that one."""
     dsp, bid = str(payload["dsp"]), str(payload["batch"])
+    # A session lock, not a row lock: the upload takes minutes outside any transaction, and a
+    # worker that dies drops its connection and with it the lock.
+    async with app[DB].acquire() as lock:
+        if not await lock.fetchval(
+            "SELECT pg_try_advisory_lock(hashtext('distribution.deliver'), hashtext($1))",
+            f"{dsp}/{bid}",
+        ):
+            log.info("batch %s/%s is being delivered by another run", dsp, bid)
+            return
+        try:
+            await _deliver(app, dsp, bid)
+        finally:
+            await lock.execute(
+                "SELECT pg_advisory_unlock(hashtext('distribution.deliver'), hashtext($1))",
+                f"{dsp}/{bid}",
+            )
+
+
+async def _deliver(app: web.Application, dsp: str, bid: str) -> None:
     pool = app[DB]
     async with pool.acquire() as conn:
         batch = await delivery_store.start_attempt(conn, dsp, bid)

@@ -69,7 +69,7 @@ async def insert_batch(
     await conn.executemany(
         """INSERT INTO distribution_deliveries
                (id, release_id, dsp, batch_id, message_id, kind, folder, message_file, files)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)""",
         [
             (
                 uuid.uuid4(),
@@ -88,9 +88,7 @@ async def insert_batch(
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
-    files = row["files"]
-    if isinstance(files, str):
-        files = json.loads(files)
+    files = json.loads(row["files_json"])
     return Delivery(
         id=row["id"],
         release_id=row["release_id"],
@@ -123,7 +121,7 @@ async def start_attempt(conn: asyncpg.Connection, dsp: str, batch_id: str) -> Ba
         rows = await conn.fetch(
             """UPDATE distribution_deliveries SET state = 'uploading', updated_at = now()
                 WHERE dsp = $1 AND batch_id = $2 AND state IN ('queued', 'uploading')
-            RETURNING *""",
+            RETURNING *, files::text AS files_json""",
             dsp,
             batch_id,
         )
@@ -190,7 +188,8 @@ async def batch(conn: asyncpg.Connection, dsp: str, batch_id: str) -> Batch | No
     if row is None:
         return None
     rows = await conn.fetch(
-        "SELECT * FROM distribution_deliveries WHERE dsp = $1 AND batch_id = $2"
+        "SELECT *, files::text AS files_json FROM distribution_deliveries"
+        " WHERE dsp = $1 AND batch_id = $2"
         " ORDER BY message_id",
         dsp,
         batch_id,
@@ -258,3 +257,36 @@ async def statuses(conn: asyncpg.Connection, release_id: uuid.UUID) -> list[Deli
         release_id,
     )
     return [DeliveryStatus(r["dsp"], r["state"], r["reason"], r["updated_at"]) for r in rows]
+
+
+async def reopen_failed(conn: asyncpg.Connection, dsp: str) -> list[str]:
+    """Put a DSP's failed batches back in the queue state with a fresh count of attempts;
+    returns their ids. What reached the server stays there and is not sent again."""
+    rows = await conn.fetch(
+        """UPDATE distribution_batches SET state = 'queued', reason = NULL, attempts = '{}',
+                  completed_at = NULL
+            WHERE dsp = $1 AND state = 'failed' RETURNING id""",
+        dsp,
+    )
+    ids = sorted(r["id"] for r in rows)
+    await conn.execute(
+        """UPDATE distribution_deliveries SET state = 'queued', reason = NULL, updated_at = now()
+            WHERE dsp = $1 AND batch_id = ANY($2) AND state = 'failed'""",
+        dsp,
+        ids,
+    )
+    return ids
+
+
+async def listing(conn: asyncpg.Connection, limit: int = 200) -> list[Batch]:
+    """The latest batches of every DSP, newest first, with their deliveries."""
+    rows = await conn.fetch(
+        "SELECT dsp, id FROM distribution_batches ORDER BY created_at DESC, id DESC LIMIT $1",
+        limit,
+    )
+    found = []
+    for r in rows:
+        one = await batch(conn, r["dsp"], r["id"])
+        if one is not None:
+            found.append(one)
+    return found

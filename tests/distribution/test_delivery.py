@@ -8,6 +8,8 @@ import hashlib
 import itertools
 import re
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -47,6 +49,18 @@ def _renames(server: SftpServer) -> list[tuple[str, str]]:
         if m:
             out.append((m[1], m[2]))
     return out
+
+
+async def _settled(server: SftpServer, killed: int = 0) -> None:
+    """Wait until the server logged the end of every session but the `killed` ones (its log
+    lines arrive a moment after the replies the client acted on)."""
+
+    async def closed() -> bool:
+        log = server.sftp_log()
+        opened = sum(line.startswith("session opened") for line in log)
+        return opened - killed == sum(line.startswith("session closed") for line in log)
+
+    await until(closed, 10, "the SFTP sessions to end")
 
 
 def _check_tree(server: SftpServer, package: ReleasePackage, bid: str) -> None:
@@ -89,6 +103,8 @@ async def test_delivers_to_two_dsps_with_batch_complete_last(
         return await _state(api, release) == {"spotify": "delivered", "deezer": "delivered"}
 
     await until(delivered, 30, "both deliveries")
+    await _settled(sshd.spotify)
+    await _settled(sshd.deezer)
     _check_tree(sshd.spotify, packages[0], batches["spotify"])
     _check_tree(sshd.deezer, packages[1], batches["deezer"])
     # Each DSP got its own batch only.
@@ -128,6 +144,7 @@ async def test_interrupted_upload_resumes_from_the_part_exactly_once(
         return await _state(api, package.release_id) == {"spotify": "delivered"}
 
     await until(delivered, 60, "the resumed delivery")
+    await _settled(server, killed=1)
     _check_tree(server, package, bid)
     assert len((await _batch(api, "spotify", bid)).attempts) == 2
     # The second session opened the same .part without truncating it and wrote only the rest.
@@ -250,3 +267,59 @@ async def test_enqueue_refuses_unsafe_packages_and_writes_nothing(
         await enqueue(api, [good, bad])
     assert await _state(api, good.release_id) == {}
     assert await _jobs_left(api) == []
+
+
+async def test_after_the_key_is_confirmed_the_operator_redelivers(
+    sshd: Dsps, dist_app: DistApp, tmp_path: Path
+) -> None:
+    server, other = sshd.spotify, sshd.deezer
+    queue_name = f"dist_{uuid.uuid4().hex[:8]}"
+    wrong = server.env("spotify", host_key=other.host_key_line)
+    # This process only enqueues; the first attempt is run by hand and meets the wrong key.
+    stale = await dist_app({**wrong, "MHC_JOBS_QUEUE": queue_name, "MHC_JOBS_WORKER": "off"})
+    package = make_package(tmp_path, "spotify")
+    [(_dsp, bid)] = await enqueue(stale, [package])
+    await delivery.deliver_job(stale.app, {"dsp": "spotify", "batch": bid})
+    assert await _state(stale, package.release_id) == {"spotify": "failed"}
+
+    # The operator sets the confirmed key and queues the failed batches again.
+    fixed = {**stale.app[CONFIG].env, **server.env("spotify")}
+    fixed["MHC_DSP_SPOTIFY_PARTY_ID"] = stale.app[CONFIG].env["MHC_DSP_SPOTIFY_PARTY_ID"]
+    cli = [sys.executable, "-m", "server.cli", "deliveries"]
+    async with stale.app[DB].acquire() as conn:
+        [listed] = [b for b in await delivery_store.listing(conn) if b.id == bid]
+    assert listed.state == "failed" and "host key mismatch" in (listed.reason or "")
+    again = await asyncio.to_thread(
+        subprocess.run,
+        [*cli, "redeliver", "spotify"],
+        env=fixed,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert bid in again.stdout
+    worker = await dist_app({**server.env("spotify"), "MHC_JOBS_QUEUE": queue_name})
+
+    async def delivered() -> bool:
+        return await _state(worker, package.release_id) == {"spotify": "delivered"}
+
+    await until(delivered, 30, "the redelivery")
+    await _settled(server)
+    _check_tree(server, package, bid)
+
+
+async def test_concurrent_runs_of_one_batch_upload_it_once(
+    sshd: Dsps, dist_app: DistApp, tmp_path: Path
+) -> None:
+    server = sshd.spotify
+    api = await dist_app({**server.env("spotify"), "MHC_JOBS_WORKER": "off"})
+    package = make_package(tmp_path, "spotify", audio_bytes=2_000_000)
+    [(_dsp, bid)] = await enqueue(api, [package])
+    runs = [delivery.deliver_job(api.app, {"dsp": "spotify", "batch": bid}) for _ in range(4)]
+    await asyncio.gather(*runs)
+    assert await _state(api, package.release_id) == {"spotify": "delivered"}
+    await _settled(server)
+    _check_tree(server, package, bid)  # each file written and renamed once
+    assert len((await _batch(api, "spotify", bid)).attempts) == 1
+    assert sum(line.startswith("session opened") for line in server.sftp_log()) == 1
