@@ -212,6 +212,7 @@ def start(host: str = "127.0.0.1", log_level: str = "INFO") -> SftpServer:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     config_dir = Path(tempfile.mkdtemp(prefix="mhc-sshd-"))
     config_dir.chmod(0o711)  # sshd reads the authorized keys as the account
+    Path("/srv").mkdir(mode=0o755, exist_ok=True)
     jail = Path("/srv") / f"mhc-sftp-{secrets.token_hex(6)}"
     jail.mkdir(mode=0o755)
     os.chown(jail, 0, 0)
