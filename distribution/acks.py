@@ -21,6 +21,7 @@ import asyncpg
 from aiohttp import web
 
 from distribution import delivery_store, sftp
+from distribution.delivery_metrics import ACKS
 from distribution.delivery_store import State
 from distribution.targets import DELIVERY_CONFIG, Target
 from server.keys import DB
@@ -143,6 +144,7 @@ async def _apply(conn: asyncpg.Connection, dsp: str, bid: str, name: str, data: 
             raise AckError(f"it names none of the batch's messages: {', '.join(ack.refers_to)}")
     except AckError as exc:
         log.warning("acknowledgement %s/%s/%s not applied: %s", dsp, bid, name, exc)
+        ACKS.labels(dsp, "unreadable").inc()
         await conn.execute(
             """INSERT INTO distribution_acks (dsp, batch_id, name, status, reason)
                VALUES ($1, $2, $3, 'unreadable', $4) ON CONFLICT DO NOTHING""",
@@ -166,7 +168,9 @@ async def _apply(conn: asyncpg.Connection, dsp: str, bid: str, name: str, data: 
         )
         if not inserted:
             return 0  # another poll applied it
-        return await delivery_store.advance(conn, dsp, bid, message_id, ack.state, ack.reason)
+        moved = await delivery_store.advance(conn, dsp, bid, message_id, ack.state, ack.reason)
+    ACKS.labels(dsp, ack.state).inc()
+    return moved
 
 
 async def poll_target(app: web.Application, target: Target) -> int:

@@ -29,6 +29,7 @@ import asyncpg
 from aiohttp import web
 
 from distribution import acks, delivery_routes, delivery_store, sftp
+from distribution.delivery_metrics import ATTEMPT_SECONDS, ATTEMPTS, BYTES_SENT
 from distribution.delivery_store import Batch, DeliveryStatus
 from distribution.package import ReleasePackage
 from distribution.targets import DELIVERY_CONFIG, Target
@@ -230,8 +231,10 @@ async def _deliver(app: web.Application, dsp: str, bid: str) -> None:
             await delivery_store.finish(conn, dsp, bid, failed=f"DSP {dsp} is not configured")
         return
     try:
-        sent = await sftp.run(upload_batch, target, cfg.timeout, batch)
+        with ATTEMPT_SECONDS.labels(dsp).time():
+            sent = await sftp.run(upload_batch, target, cfg.timeout, batch)
     except sftp.HostKeyMismatch as exc:
+        ATTEMPTS.labels(dsp, "host_key_mismatch").inc()
         log.error("delivery %s/%s stopped: %s", dsp, bid, exc)
         async with pool.acquire() as conn:
             await delivery_store.finish(conn, dsp, bid, failed=str(exc))
@@ -242,14 +245,18 @@ async def _deliver(app: web.Application, dsp: str, bid: str) -> None:
         async with pool.acquire() as conn:
             if attempts >= limit:
                 reason = f"gave up after {attempts} attempts: {exc}"
+                ATTEMPTS.labels(dsp, "failed").inc()
                 log.error("delivery %s/%s failed: %s", dsp, bid, reason)
                 await delivery_store.finish(conn, dsp, bid, failed=reason)
                 return
             await delivery_store.note(conn, dsp, bid, str(exc))
+        ATTEMPTS.labels(dsp, "retry").inc()
         log.warning("delivery %s/%s attempt %d failed: %s", dsp, bid, attempts, exc)
         raise
     async with pool.acquire() as conn:
         await delivery_store.finish(conn, dsp, bid)
+    ATTEMPTS.labels(dsp, "delivered").inc()
+    BYTES_SENT.labels(dsp).inc(sent)
     log.info("delivered batch %s to %s (%d bytes sent)", bid, dsp, sent)
 
 

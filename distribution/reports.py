@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from distribution import sftp
+from distribution.delivery_metrics import REPORTS
 from distribution.targets import DELIVERY_CONFIG, Target
 from server.keys import CONFIG, DB
 
@@ -88,6 +89,7 @@ async def fetch(app: web.Application, target: Target) -> list[FetchedReport]:
             digest,
         )
         if inserted:
+            REPORTS.labels(target.code).inc()
             fetched.append(FetchedReport(target.code, local, entry.name))
     return fetched
 

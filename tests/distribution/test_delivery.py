@@ -107,6 +107,9 @@ async def test_delivers_to_two_dsps_with_batch_complete_last(
     await _settled(sshd.deezer)
     _check_tree(sshd.spotify, packages[0], batches["spotify"])
     _check_tree(sshd.deezer, packages[1], batches["deezer"])
+    status, metrics = await api.call("GET", "/metrics")
+    assert status == 200
+    assert 'mhc_distribution_delivery_attempts_total{dsp="deezer",outcome="delivered"}' in metrics
     # Each DSP got its own batch only.
     assert [p.name for p in sshd.spotify.path("/inbox").iterdir()] == [batches["spotify"]]
 
