@@ -97,9 +97,12 @@ async def enqueue(
     made = []
     for dsp, group in by_dsp.items():
         bid = batch_id()
-        await delivery_store.insert_batch(conn, dsp, bid, group)
-        # No dedupe key: pgqueuer holds a retried job with one until its heartbeat goes stale,
-        # and a duplicate run is harmless (a finished batch is left alone).
+        try:
+            await delivery_store.insert_batch(conn, dsp, bid, group)
+        except asyncpg.UniqueViolationError:
+            raise DeliveryError(f"a message id for {dsp} was queued before") from None
+        # No dedupe key is needed: runs of one batch exclude each other (deliver_job's lock)
+        # and a finished batch is left alone.
         await jobs.enqueue(app, conn, DELIVER_JOB, {"dsp": dsp, "batch": bid})
         made.append((dsp, bid))
     return made
