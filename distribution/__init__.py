@@ -14,7 +14,7 @@ import asyncio
 
 from aiohttp import web
 
-from distribution import config, pipeline
+from distribution import config, delivery, pipeline
 from distribution.keys import DECODES, DIST_CONFIG
 from distribution.routes import routes
 from distribution.royalties import monthly
@@ -30,3 +30,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(routes)
     jobs.register(app, pipeline.BUILD_JOB, pipeline.build_job)
     jobs.schedule(app, monthly.SCHEDULE, monthly.CRON, monthly.monthly_job)
+    delivery.setup(app)

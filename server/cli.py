@@ -211,10 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--role", choices=ROLES, required=True)
     user.set_defaults(func=cmd_user)
     from distribution.cli import add_parser as add_distribution
+    from distribution.delivery_cli import add_parser as add_deliveries
     from forensics.cli import add_parser as add_forensics
     from ledger.cli import add_parser as add_ledger
     from server.jobs.cli import add_parser as add_jobs
 
+    add_deliveries(sub)
     add_forensics(sub)
     add_jobs(sub)
     add_ledger(sub)

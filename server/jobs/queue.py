@@ -155,9 +155,15 @@ async def retry(conn: asyncpg.Connection, job_id: int) -> bool:
     job = await get(conn, job_id)
     if job is None or job.status != "failed":
         return False
+    await queries(conn).requeue_jobs([job_id])  # type: ignore[list-item]
+    await wake(conn)
+    return True
+
+
+async def wake(conn: asyncpg.Connection) -> None:
+    """Wake the idle workers as an insert would: pgqueuer's trigger announces inserts only,
+    so a job queued again by an update (a retry) is otherwise seen at the next poll."""
     q = queries(conn)
-    await q.requeue_jobs([job_id])  # type: ignore[list-item]
-    # pgqueuer's trigger announces inserts only; wake the idle workers as an insert would.
     channel = q.qbe.settings.channel
     await conn.execute(
         """SELECT pg_notify($1, json_build_object('channel', $1::text, 'operation', 'update',
@@ -165,4 +171,3 @@ async def retry(conn: asyncpg.Connection, job_id: int) -> bool:
         channel,
         q.qbe.settings.queue_table,
     )
-    return True
