@@ -65,6 +65,8 @@ class Spec:
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tag: str = ""
     headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A body that is not JSON (a file's bytes), read by the handler itself.
+    content: Media | None = None
 
 
 SPECS: dict[Callable[..., Any], Spec] = {}
@@ -81,12 +83,13 @@ def spec(
     path: Mapping[str, Mapping[str, Any]] | None = None,
     tag: str = "",
     headers: Mapping[str, Mapping[str, Any]] | None = None,
+    content: Media | None = None,
 ) -> Callable[[H], H]:
     """Declare a handler's body, query, required headers and replies (under the route decorator)."""
 
     def register(handler: H) -> H:
         SPECS[handler] = Spec(
-            responses, body, body_required, query, public, path or {}, tag, headers or {}
+            responses, body, body_required, query, public, path or {}, tag, headers or {}, content
         )
         return handler
 
@@ -232,6 +235,11 @@ def openapi(app: web.Application) -> dict[str, Any]:
             op["requestBody"] = {
                 "required": item.body_required,
                 "content": {"application/json": {"schema": refs[(item.body, "validation")]}},
+            }
+        elif item.content is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {item.content.media_type: {"schema": dict(item.content.schema)}},
             }
         paths.setdefault(path, {})[method] = op
     return {
