@@ -56,7 +56,7 @@ async def create_upload(api: Any, token: str, length: int, **meta: str) -> tuple
     headers = {
         "Tus-Resumable": "1.0.0",
         "Upload-Length": str(length),
-        "Upload-Metadata": metadata(filename="clip.mp4", **meta),
+        "Upload-Metadata": metadata(**{"filename": "clip.mp4", **meta}),
         "Authorization": f"Bearer {token}",
     }
     async with api.session.post(api.base_url + "/api/videos/uploads", headers=headers) as resp:

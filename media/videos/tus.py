@@ -255,11 +255,15 @@ async def patch(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) ->
     loop = asyncio.get_running_loop()
     path = processing.source_path(cfg, upload_id)
     stored, renewed = offset, loop.time()
-    too_long = False
+    too_long = lost = False
     handle = await loop.run_in_executor(None, _open_at, path, offset)
     try:
         while True:
-            data = await request.content.readany()
+            try:
+                data = await request.content.readany()
+            except ConnectionError:
+                lost = True  # the phone dropped off: keep what came, it resumes from there
+                break
             if not data:
                 break
             if stored + len(data) > upload.length:
@@ -276,6 +280,8 @@ async def patch(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) ->
         await asyncio.shield(_settle(request.app, cfg, handle, upload, stored))
     if too_long:
         raise ApiError(413, "too_large", "the chunk goes past Upload-Length", offset=stored)
+    if lost:
+        raise ApiError(400, "connection_lost", "the body ended early; HEAD tells where to resume")
     headers = {"Upload-Offset": str(stored)}
     if stored < upload.length:
         headers["Upload-Expires"] = _expires(cfg, datetime.now(UTC))
