@@ -22,7 +22,8 @@ from server.wire import timestamp, timestamp_or_none
 
 routes = web.RouteTableDef()
 
-_TUS = {"Tus-Resumable": {"type": "string", "enum": [tus.VERSION]}}
+# Any value is well-formed; one this server does not speak is refused with tus's 412.
+_TUS = {"Tus-Resumable": {"type": "string", "description": f"the protocol version, {tus.VERSION}"}}
 _LENGTH = {"type": "string", "pattern": "^[0-9]{1,19}$"}
 _UPLOAD_PATH = {"upload_id": api.UUID_PARAM}
 # Public videos share one token per video per window: every viewer's requests then hit the
@@ -83,6 +84,7 @@ async def upload_create(request: web.Request) -> web.StreamResponse:
 @tus.tus_headers
 async def upload_item_options(request: web.Request) -> web.StreamResponse:
     """tus OPTIONS on an upload."""
+    validate.path_uuid(request, "upload_id")
     return tus.options_reply(request.app[VIDEO_CONFIG])
 
 

@@ -66,8 +66,11 @@ def tus_headers(handler: Handler) -> Handler:
 
 
 def _require_version(request: web.Request) -> None:
-    if request.headers.get("Tus-Resumable") != VERSION:
-        raise ApiError(412, "tus_version", f"send Tus-Resumable: {VERSION}")
+    sent = request.headers.get("Tus-Resumable")
+    if sent is None:
+        raise bad_request(f"Tus-Resumable is required (send {VERSION})", "invalid_header")
+    if sent != VERSION:
+        raise ApiError(412, "tus_version", f"this server speaks Tus-Resumable: {VERSION}")
 
 
 def _number(request: web.Request, name: str) -> int:
@@ -146,13 +149,13 @@ def options_reply(cfg: VideoConfig) -> web.Response:
 
 async def create(request: web.Request, cfg: VideoConfig) -> web.Response:
     """tus creation: a video in state uploading and an empty upload of `Upload-Length` bytes."""
-    _require_version(request)
     artist = await require_user(request, "artist")
     if request.headers.get("Upload-Defer-Length") is not None:
         raise bad_request(
             "Upload-Length is required (deferred lengths are not supported)", "invalid_header"
         )
     length = _number(request, "Upload-Length")
+    _require_version(request)
     if length > cfg.max_upload_bytes:
         raise ApiError(413, "too_large", f"uploads are limited to {cfg.max_upload_bytes} bytes")
     if length == 0:
@@ -198,8 +201,8 @@ async def _owned_upload(request: web.Request, upload_id: uuid.UUID) -> store.Upl
 
 async def head(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) -> web.Response:
     """tus HEAD: how many bytes of the upload are stored."""
-    _require_version(request)
     upload = await _owned_upload(request, upload_id)
+    _require_version(request)
     headers = {"Upload-Offset": str(upload.received), "Upload-Length": str(upload.length)}
     if not upload.completed:
         headers["Upload-Expires"] = _expires(cfg, upload.touched_at)
@@ -227,10 +230,11 @@ def _finish(handle: BinaryIO, stored: int) -> None:
 async def patch(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) -> web.Response:
     """tus PATCH: append the body at `Upload-Offset`; 409 when that is not where the upload
     stands, 413 past its length."""
-    _require_version(request)
+    await require_user(request, "artist")
+    offset = _number(request, "Upload-Offset")
     if request.content_type != OFFSET_TYPE:
         raise ApiError(415, "unsupported_media_type", f"send Content-Type: {OFFSET_TYPE}")
-    offset = _number(request, "Upload-Offset")
+    _require_version(request)
     upload = await _owned_upload(request, upload_id)
     if upload.completed:
         raise ApiError(409, "upload_complete", "this upload is already complete")
@@ -305,8 +309,8 @@ async def _settle(
 
 async def terminate(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) -> web.Response:
     """tus termination: the upload, and the video it was for, are removed."""
-    _require_version(request)
     upload = await _owned_upload(request, upload_id)
+    _require_version(request)
     principal = await require_user(request)
     async with request.app[DB].acquire() as conn:
         await service.delete(

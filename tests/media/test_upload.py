@@ -203,7 +203,8 @@ async def test_bad_patches_are_refused_and_change_nothing(
         ({"Upload-Length": "0"}, 400, "invalid_header"),
         ({"Upload-Length": "ten"}, 400, "invalid_header"),
         ({"Upload-Length": None}, 400, "invalid_header"),
-        ({"Tus-Resumable": None}, 412, "tus_version"),
+        ({"Tus-Resumable": None}, 400, "invalid_header"),
+        ({"Tus-Resumable": "0.2.2"}, 412, "tus_version"),
         ({"Upload-Metadata": "filename !!!"}, 400, "invalid_metadata"),
         ({"Upload-Metadata": metadata(filename="a.mp4", realm="limbo")}, 400, "invalid_metadata"),
         (
