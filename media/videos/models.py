@@ -75,3 +75,10 @@ class VodGrant(Reply):
 
     url: str
     expires_at: int
+
+
+class UploadCreated(Reply):
+    """A new resumable upload (tus creation); the same facts are in the reply's headers."""
+
+    video_id: uuid.UUID
+    upload_url: str

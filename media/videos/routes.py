@@ -9,7 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from media.videos import cursor, service, tus
-from media.videos.models import PageQuery, VideoEdit, VideoOut, VideoPage, VodGrant
+from media.videos.models import (
+    PageQuery,
+    UploadCreated,
+    VideoEdit,
+    VideoOut,
+    VideoPage,
+    VodGrant,
+)
 from media.videos.processing import VIDEO_CONFIG, published
 from media.videos.transcode import MASTER, POSTER
 from media.videos.video import Video
@@ -71,7 +78,7 @@ async def upload_options(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/videos/uploads", name="video_upload_create")
-@api.spec({201: None}, headers={**_TUS, "Upload-Length": _LENGTH}, tag="videos")
+@api.spec({201: UploadCreated}, headers={**_TUS, "Upload-Length": _LENGTH}, tag="videos")
 @tus.tus_headers
 async def upload_create(request: web.Request) -> web.StreamResponse:
     """tus creation: `Upload-Length` bytes, `Upload-Metadata` filename/title/realm/visibility;

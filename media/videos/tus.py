@@ -27,8 +27,9 @@ from aiohttp import web
 
 from media.videos import processing, service, store
 from media.videos.config import VideoConfig
+from media.videos.models import UploadCreated
 from media.videos.video import REALMS, VISIBILITIES
-from server import jobs
+from server import api, jobs
 from server.accounts.auth import require_user
 from server.errors import ApiError, bad_request
 from server.keys import DB
@@ -174,10 +175,12 @@ async def create(request: web.Request, cfg: VideoConfig) -> web.Response:
         )
         upload = await store.upload(conn, upload_id)
     assert upload is not None
-    return web.Response(
+    location = f"/api/videos/uploads/{upload_id}"
+    return api.reply(
+        UploadCreated(video_id=video_id, upload_url=location),
         status=201,
         headers={
-            "Location": f"/api/videos/uploads/{upload_id}",
+            "Location": location,
             "Video-Id": str(video_id),
             "Upload-Expires": _expires(cfg, upload.touched_at),
         },

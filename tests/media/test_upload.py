@@ -221,6 +221,7 @@ async def test_bad_patches_are_refused_and_change_nothing(
         "not-number",
         "no-length",
         "no-version",
+        "old-version",
         "bad-meta",
         "realm",
         "visibility",
