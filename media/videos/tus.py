@@ -274,7 +274,8 @@ async def patch(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) ->
             if not data:
                 break
             if stored + len(data) > upload.length:
-                too_long = True
+                # A body that overruns the upload is refused whole: nothing of it is kept.
+                too_long, stored = True, offset
                 break
             await loop.run_in_executor(None, _write, handle, data)
             stored += len(data)
@@ -286,7 +287,7 @@ async def patch(request: web.Request, cfg: VideoConfig, upload_id: uuid.UUID) ->
         # Whatever arrived is kept, even from a client that vanished mid-chunk: it resumes here.
         await asyncio.shield(_settle(request.app, cfg, handle, upload, stored))
     if too_long:
-        raise ApiError(413, "too_large", "the chunk goes past Upload-Length", offset=stored)
+        raise ApiError(413, "too_large", "the chunk goes past Upload-Length", offset=offset)
     if lost:
         raise ApiError(400, "connection_lost", "the body ended early; HEAD tells where to resume")
     headers = {"Upload-Offset": str(stored)}

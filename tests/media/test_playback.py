@@ -11,7 +11,7 @@ from server.keys import CONFIG
 from server.playback import tokens
 from tests.conftest import Api, Nginx
 from tests.streaming import until
-from tests.videos import ready_video
+from tests.videos import clip, create_upload, patch, ready_video, settled
 
 
 async def _fetch(api: Api, url: str) -> tuple[int, bytes]:
@@ -126,3 +126,19 @@ async def test_a_deleted_video_is_gone_everywhere(api: Api, nginx: Nginx) -> Non
     await until(removed, 15, "the ladder to be removed")
     status, _ = await _fetch(api, _through(nginx, grant["url"]))
     assert status == 404
+
+
+async def test_chunks_bigger_than_the_api_body_limit_pass_through_nginx(
+    api: Api, nginx: Nginx
+) -> None:
+    artist = await api.register("artist")
+    data = await clip(6)
+    assert len(data) > api.app[CONFIG].max_body_bytes  # nginx's limit for every other route
+    front = Api(api.session, nginx.http_url, api.app)
+    status, created, body = await create_upload(front, artist["access"], len(data))
+    assert status == 201, body
+    status, headers, body = await patch(front, artist["access"], created["Location"], 0, data)
+    assert status == 204, body
+    assert int(headers["Upload-Offset"]) == len(data)
+    video = await settled(api, artist["access"], created["Video-Id"])
+    assert video["state"] == "ready", video

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -318,3 +319,18 @@ async def test_abandoned_uploads_expire(api: Api) -> None:
         return not path.exists()
 
     await until(removed, 15, "the expired upload's file to be removed")
+
+
+async def test_a_streamed_body_that_overruns_the_upload_is_refused_whole(api: Api) -> None:
+    artist = await api.register("artist")
+    location = await _fresh(api, artist["access"])
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(5):  # chunked: no Content-Length to refuse it up front
+            yield b"z" * 1000
+            await asyncio.sleep(0.01)
+
+    status, _, reply = await patch(api, artist["access"], location, 1000, body())  # type: ignore[arg-type]
+    assert status == 413 and reply["error"]["code"] == "too_large", reply
+    assert await _offset(api, artist["access"], location) == 1000
+    assert (api.app[VIDEO_CONFIG].uploads_dir / location.rsplit("/", 1)[1]).stat().st_size == 1000
