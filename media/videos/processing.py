@@ -84,10 +84,14 @@ async def process(app: web.Application, video_id: uuid.UUID) -> str:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, _clean_work, cfg, video_id)
     source = source_path(cfg, upload_id)
+    if not await loop.run_in_executor(None, source.is_file):
+        # A worker that does not see the shared store must not fail the video: retry.
+        raise FileNotFoundError(f"upload {upload_id} is not in the media store {cfg.media_dir}")
     try:
         shape: Probe = await loop.run_in_executor(None, probe, source)
     except Refused as exc:
         await _fail(app, video_id, str(exc))
+        await loop.run_in_executor(None, lambda: source.unlink(missing_ok=True))
         return "failed"
     work = cfg.videos_dir / f".{video_id}.work-{secrets.token_hex(4)}"
     await loop.run_in_executor(None, lambda: work.mkdir(parents=True, mode=0o755))
