@@ -73,7 +73,7 @@ def _release(r: releases.Release) -> dict[str, object]:
 
 
 @routes.post("/api/distribution/upload", name="distribution_upload")
-@api.spec({202: Accepted}, form=UPLOAD_FORM, tag="distribution")
+@api.spec({202: Accepted}, content=UPLOAD_FORM, tag="distribution")
 async def upload_release(request: web.Request) -> web.Response:
     """Upload a single (multipart: metadata JSON, audio, cover); checked, coded, then built."""
     principal = await require_user(request, "artist")

@@ -65,7 +65,8 @@ class Spec:
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tag: str = ""
     headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    form: Media | None = None  # a non-JSON body the handler reads itself (multipart uploads)
+    # A body that is not JSON (a file's bytes), read by the handler itself.
+    content: Media | None = None
 
 
 SPECS: dict[Callable[..., Any], Spec] = {}
@@ -82,13 +83,13 @@ def spec(
     path: Mapping[str, Mapping[str, Any]] | None = None,
     tag: str = "",
     headers: Mapping[str, Mapping[str, Any]] | None = None,
-    form: Media | None = None,
+    content: Media | None = None,
 ) -> Callable[[H], H]:
     """Declare a handler's body, query, required headers and replies (under the route decorator)."""
 
     def register(handler: H) -> H:
         SPECS[handler] = Spec(
-            responses, body, body_required, query, public, path or {}, tag, headers or {}, form
+            responses, body, body_required, query, public, path or {}, tag, headers or {}, content
         )
         return handler
 
@@ -235,10 +236,10 @@ def openapi(app: web.Application) -> dict[str, Any]:
                 "required": item.body_required,
                 "content": {"application/json": {"schema": refs[(item.body, "validation")]}},
             }
-        elif item.form is not None:
+        elif item.content is not None:
             op["requestBody"] = {
                 "required": True,
-                "content": {item.form.media_type: {"schema": dict(item.form.schema)}},
+                "content": {item.content.media_type: {"schema": dict(item.content.schema)}},
             }
         paths.setdefault(path, {})[method] = op
     return {

@@ -8,6 +8,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from media.videos import config as video_config
 from server.config import Config
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "nginx" / "nginx.conf.template"
@@ -92,6 +93,8 @@ def render(config: Config, layout: NginxLayout) -> str:
         "replay_dir": str(config.replay_dir),
         # forensics/ writes the log under <state dir>/log; nginx maps /log/… onto it.
         "forensic_root": str(config.state_dir),
+        "vod_dir": str(video_config.load(config).videos_dir),
+        "upload_chunk_max": str(video_config.load(config).max_chunk_bytes),
         "record_block": record,
         "max_body": str(config.max_body_bytes),
         "gate_cache_seconds": str(layout.gate_cache_seconds),
@@ -119,6 +122,8 @@ def prepare_dirs(config: Config, layout: NginxLayout) -> None:
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
+    # The app writes the video ladders; nginx's workers only read them.
+    video_config.load(config).videos_dir.mkdir(parents=True, exist_ok=True)
     if layout.worker_user:
         import pwd
 

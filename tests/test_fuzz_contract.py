@@ -40,6 +40,8 @@ from tests.services import Services
 ROOT = Path(__file__).resolve().parents[1]
 # Generated requests per operation, valid and invalid mixed; the run is exactly this bounded.
 EXAMPLES = 30
+# tus chunks are raw bytes: any bytes are a well-formed body.
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=4096))
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,16 @@ def _objects(admin: Served) -> dict[str, str]:
     assert paid["ticket"]["status"] == "valid", paid
     session = admin.call("POST", f"/api/live/{event['id']}/playback")
     export = admin.call("POST", "/api/forensics/export")
+    upload = requests.post(
+        admin.url + "/api/videos/uploads",
+        headers={
+            "Authorization": f"Bearer {admin.token()}",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "1000",
+        },
+        timeout=30,
+    )
+    assert upload.status_code == 201, upload.text
     return {
         "event": event["id"],
         "doomed": doomed["id"],
@@ -164,6 +176,8 @@ def _objects(admin: Served) -> dict[str, str]:
         "session": session["session_id"],
         "export": export["id"],
         "user": _register(admin.url)["id"],
+        "video": upload.headers["Video-Id"],
+        "upload": upload.headers["Location"].rsplit("/", 1)[1],
     }
 
 
@@ -183,6 +197,10 @@ def _path_values(path: str, known: dict[str, str]) -> dict[str, str]:
         return {"id": known["export"]}
     if path.startswith("/api/admin/users/"):
         return {"id": known["user"]}
+    if path.startswith("/api/videos/uploads/"):
+        return {"upload_id": known["upload"]}
+    if path.startswith("/api/videos/{id}"):
+        return {"id": known["video"]}
     return {}
 
 

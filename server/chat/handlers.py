@@ -16,7 +16,7 @@ from aiohttp import web
 from server.chat import connections, messages, moderation, rooms
 from server.chat.direct import ChatEngineServer
 from server.chat.fanout import ChatLocalManager, ChatRedisManager
-from server.chat.hub import HUB, Connection
+from server.chat.hub import HUB, Connection, user_room
 from server.chat.metrics import CONNECTIONS, CONNECTS, EVENTS, HANDLE_SECONDS
 from server.chat.payloads import (
     EventRef,
@@ -194,6 +194,7 @@ def register(app: web.Application) -> None:
                 "internal error", {"code": "internal"}
             ) from None
         hub.connections[sid] = conn
+        await sio.enter_room(sid, user_room(conn.principal.user_id))
         CONNECTS.labels("ok").inc()
         CONNECTIONS.inc()
 

@@ -35,6 +35,11 @@ def room_of(event_id: uuid.UUID) -> str:
     return f"ev:{event_id}"
 
 
+def user_room(user_id: uuid.UUID) -> str:
+    """The Socket.IO room of one account's sockets (notices meant for that user alone)."""
+    return f"user:{user_id}"
+
+
 @dataclass
 class Connection:
     """One authenticated Socket.IO connection of this process."""

@@ -22,9 +22,10 @@ from server.revocations import LOADED_KEY, PLAYBACK_PREFIX, playback_ttl, rebuil
 
 REVOKED_PREFIX = PLAYBACK_PREFIX
 
-# Live HLS is served under /play/, packaged replays under /replay/. The session's kind is
-# signed into its tokens, so each opens only its own path.
-PATH_OF_KIND = {"live": "play", "replay": "replay"}
+# Live HLS is served under /play/, packaged replays under /replay/, videos on demand under
+# /vod/ (the token's "event" is then the video). The kind is signed into each token, so each
+# opens only its own path.
+PATH_OF_KIND = {"live": "play", "replay": "replay", "vod": "vod"}
 KIND_OF_PATH = {path: kind for kind, path in PATH_OF_KIND.items()}
 
 # Told after a viewer's access to an event is taken back (refund, chargeback): (app, viewer,
@@ -173,13 +174,13 @@ async def session_owner(app: web.Application, session_id: uuid.UUID) -> uuid.UUI
 # The raw request path must be canonical: nginx picks the file from the decoded,
 # normalised path, so anything it could rewrite (%2F, dot segments) is refused here.
 _PLAY_PATH = re.compile(
-    r"/(play|replay)/([A-Za-z0-9_-]+)/"
+    r"/(play|replay|vod)/([A-Za-z0-9_-]+)/"
     r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/[A-Za-z0-9_-]+\.(?:m3u8|ts)"
 )
 
 
 def parse_play_path(uri: str) -> tuple[str, str, str] | None:
-    """(kind, token, event id) from `/<play|replay>/<token>/<event_id>/<file>`, or None."""
+    """(kind, token, event id) from `/<play|replay|vod>/<token>/<event_id>/<file>`, or None."""
     match = _PLAY_PATH.fullmatch(uri.split("?", 1)[0])
     return None if match is None else (match.group(1), match.group(2), match.group(3))
 

@@ -1,7 +1,7 @@
 """Compact HMAC-signed playback tokens, verified without any database query.
 
-Layout (before base64url): version byte, kind byte (live or replay: the only path the token
-opens), expiry as u64 epoch seconds, viewer, event and session UUIDs (16 bytes each), then
+Layout (before base64url): version byte, kind byte (live, replay or vod: the only path the
+token opens), expiry as u64 epoch seconds, viewer, event and session UUIDs (16 bytes each), then
 the first 16 bytes of HMAC-SHA256 over all of that.
 """
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 _VERSION = 2
 _BODY = struct.Struct(">BBQ16s16s16s")
-KINDS = ("live", "replay")
+# Appended only: a kind's byte is its index, so existing tokens keep their meaning.
+KINDS = ("live", "replay", "vod")
 _MAC_LEN = 16
 _TOKEN_LEN = len(base64.urlsafe_b64encode(b"\0" * (_BODY.size + _MAC_LEN)).rstrip(b"="))
 

@@ -1,0 +1,1 @@
+"""Feeds of videos and live cards."""
