@@ -81,6 +81,19 @@ class PaymentProvider(ABC):
         """Start a payment the buyer then confirms."""
 
     @abstractmethod
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        """Start a tip's payment the fan then confirms (the dev provider's is confirmed by
+        `confirm`)."""
+
+    @abstractmethod
     async def retrieve(self, payment_id: str) -> Payment:
         """The payment's current state."""
 
@@ -145,6 +158,11 @@ class StripeProvider(PaymentProvider):
             max_network_retries=2,
         )
 
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The Stripe client (Billing objects are driven through it by subscriptions)."""
+        return self._client
+
     @staticmethod
     def _payment(obj: Any) -> Payment:
         pi = obj.to_dict()
@@ -174,6 +192,28 @@ class StripeProvider(PaymentProvider):
                     "currency": currency.lower(),
                     # ids only: nothing personal goes to the payment provider's metadata
                     "metadata": {"ticket_id": str(ticket_id), "event_id": str(event_id)},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise PaymentError(f"stripe: {exc.user_message or exc}") from None
+        return self._payment(pi)
+
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        try:
+            pi = await self._client.v1.payment_intents.create_async(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "metadata": {"tip_id": str(tip_id), "artist_id": str(artist_id)},
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -272,6 +312,22 @@ class DevPaymentProvider(PaymentProvider):
         async with self._app[DB].acquire() as conn:
             row = await store.dev_insert(
                 conn, "devpi_" + secrets.token_hex(12), ticket_id, amount, currency, idempotency_key
+            )
+        return self._payment(row)
+
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        async with self._app[DB].acquire() as conn:
+            # The dev table's owner column takes any id: a tip's here.
+            row = await store.dev_insert(
+                conn, "devpi_" + secrets.token_hex(12), tip_id, amount, currency, idempotency_key
             )
         return self._payment(row)
 
