@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import uuid
 from typing import Any, Literal, cast
 
@@ -49,7 +48,7 @@ async def get(conn: asyncpg.Connection, account_id: uuid.UUID) -> dict[str, Any]
     row = await conn.fetchrow(
         "SELECT realm, notifications FROM account_preferences WHERE user_id = $1", account_id
     )
-    stored = {} if row is None else json.loads(row["notifications"])
+    stored = {} if row is None else row["notifications"]  # the pool decodes jsonb
     return {
         "realm": DEFAULT_REALM if row is None else row["realm"],
         "notifications": {k: bool(stored.get(k, v)) for k, v in NOTIFICATIONS.items()},
@@ -75,7 +74,7 @@ async def update(
                    updated_at = $4""",
             account_id,
             realm,
-            None if notifications is None else json.dumps(notifications),
+            notifications,
             app[CLOCK].now(),
         )
         return await get(conn, account_id)
