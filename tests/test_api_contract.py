@@ -13,6 +13,9 @@ PUBLIC = {
     "POST /api/auth/register",
     "POST /api/auth/login",
     "POST /api/auth/refresh",
+    "POST /api/auth/password/forgot",
+    "POST /api/auth/password/reset",
+    "GET /api/users/{id}/avatar",
     "GET /api/live",
     "GET /api/live/{id}",
     "GET /api/live/{id}/viewers",
@@ -50,6 +53,7 @@ NO_BODY = {
     "POST /api/forensics/snapshot",
     "POST /api/tickets/{id}/reenter",
     "POST /api/tickets/{id}/refund",
+    "POST /api/tips/{id}/refund",
     "POST /api/ledger/payouts/batches",
 }
 
