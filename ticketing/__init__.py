@@ -20,6 +20,7 @@ from ticketing import (
     payments,
     refunds,
     routes,
+    subscriptions,
     sweeper,
     tips,
     validation,
@@ -38,6 +39,7 @@ def setup(app: web.Application) -> None:
     app.setdefault(RENEWAL_CHECKS, []).append(location.check_renewal)
     sweeper.setup(app)
     tips.setup(app)
+    subscriptions.setup(app)
     app.cleanup_ctx.append(_runtime)
 
 

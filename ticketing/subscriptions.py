@@ -23,10 +23,11 @@ import stripe
 from aiohttp import web
 
 import ledger
-from server import audit
+from server import audit, jobs
 from server.accounts.service import find_account
 from server.accounts.tokens import Principal
 from server.errors import ApiError, conflict, not_found
+from server.jobs.registry import every
 from server.keys import CLOCK, DB
 from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
@@ -61,6 +62,12 @@ class BillingInvoice:
     amount_paid: int
     currency: str
     period_end: datetime | None
+    payment_id: str | None = None
+
+
+def invoice_posting_id(invoice_ref: str) -> uuid.UUID:
+    """The id an invoice's ledger posting is made under (and reversed by)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"mhc-invoice:{invoice_ref}")
 
 
 def _when(value: Any) -> datetime | None:
@@ -89,6 +96,9 @@ def _invoice(obj: Any) -> BillingInvoice:
         sub = (parent.get("subscription_details") or {}).get("subscription")
     if isinstance(sub, dict):
         sub = sub.get("id")
+    payment = data.get("payment_intent")
+    if isinstance(payment, dict):
+        payment = payment.get("id")
     lines = (data.get("lines") or {}).get("data") or []
     period_end = (lines[0].get("period") or {}).get("end") if lines else None
     return BillingInvoice(
@@ -98,6 +108,7 @@ def _invoice(obj: Any) -> BillingInvoice:
         int(data.get("amount_paid") or 0),
         str(data.get("currency") or "").upper(),
         _when(period_end or data.get("period_end")),
+        payment,
     )
 
 
@@ -159,6 +170,7 @@ async def sums_by_bucket(
                       count(*) AS count, sum(amount_minor) AS amount
                FROM subscription_invoices
                WHERE artist_id = $1 AND paid_at >= $2 AND paid_at < $3
+                 AND refunded_at IS NULL
                GROUP BY 1, 2 ORDER BY 1, 2""",
             artist_id,
             start,
@@ -418,8 +430,9 @@ async def _record_paid(
     period_end = invoice.period_end or (app[CLOCK].now() + DEV_PERIOD)
     inserted = await conn.fetchval(
         """INSERT INTO subscription_invoices (invoice_ref, subscription_id, artist_id,
-               amount_minor, currency, period_end, paid_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING invoice_ref""",
+               amount_minor, currency, period_end, paid_at, payment_ref)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING
+           RETURNING invoice_ref""",
         invoice.id,
         sub["id"],
         sub["artist_id"],
@@ -427,6 +440,7 @@ async def _record_paid(
         invoice.currency,
         period_end,
         app[CLOCK].now(),
+        invoice.payment_id,
     )
     if inserted is None:
         return None
@@ -436,7 +450,7 @@ async def _record_paid(
             app,
             conn,
             ledger.tip(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"mhc-invoice:{invoice.id}"),
+                invoice_posting_id(invoice.id),
                 sub["artist_id"],
                 invoice.currency,
                 invoice.amount_paid,
@@ -551,9 +565,12 @@ async def on_subscription(app: web.Application, provider_ref: str) -> str:
         if sub is None:
             return "unknown_subscription"
         if billed.status in ("canceled", "incomplete_expired", "unpaid"):
+            # Ended at the provider (its period over, or cancelled there at once): access
+            # ends now at the latest.
             await conn.execute(
                 """UPDATE subscriptions SET status = 'canceled',
-                       canceled_at = coalesce(canceled_at, $2)
+                       canceled_at = coalesce(canceled_at, $2),
+                       access_until = least(access_until, $2)
                    WHERE id = $1""",
                 sub["id"],
                 app[CLOCK].now(),
@@ -565,3 +582,100 @@ async def on_subscription(app: web.Application, provider_ref: str) -> str:
             billed.cancel_at_period_end,
         )
     return "updated"
+
+
+async def on_refunded_payment(app: web.Application, payment_id: str, reason: str) -> str | None:
+    """A paid invoice refunded (or charged back) at the provider: its posting is reversed and
+    the access it bought ends now. None when the payment is no invoice of ours."""
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn, conn.transaction():
+        invoice = await conn.fetchrow(
+            """SELECT invoice_ref, subscription_id, artist_id, amount_minor, currency, refunded_at
+               FROM subscription_invoices WHERE payment_ref = $1 FOR UPDATE""",
+            payment_id,
+        )
+        if invoice is None:
+            return None
+        if invoice["refunded_at"] is not None:
+            return "duplicate"
+        await conn.execute(
+            "UPDATE subscription_invoices SET refunded_at = $2 WHERE invoice_ref = $1",
+            invoice["invoice_ref"],
+            now,
+        )
+        await conn.execute(
+            "UPDATE subscriptions SET access_until = least(access_until, $2) WHERE id = $1",
+            invoice["subscription_id"],
+            now,
+        )
+        if invoice["amount_minor"] > 0:
+            await ledger.tip_reversed(
+                app,
+                conn,
+                ledger.TipReversal(
+                    invoice_posting_id(invoice["invoice_ref"]),
+                    invoice["artist_id"],
+                    invoice["currency"].strip(),
+                    "chargeback" if reason == "dispute_lost" else "refund",
+                ),
+            )
+        await audit.record(
+            app,
+            conn,
+            "SUBSCRIPTION_INVOICE_REFUNDED",
+            subject=invoice["subscription_id"],
+            invoice=invoice["invoice_ref"],
+            reason=reason,
+            amount=invoice["amount_minor"],
+            currency=invoice["currency"].strip(),
+        )
+    return "refunded"
+
+
+async def renew_due(app: web.Application, limit: int = 500) -> int:
+    """The development provider's billing run: each subscription whose paid period is over is
+    renewed for another period (paid at once), or ends if it was cancelled; returns how many
+    were renewed."""
+    now = app[CLOCK].now()
+    async with app[DB].acquire() as conn:
+        due = await conn.fetch(
+            f"""SELECT {_COLUMNS} FROM subscriptions
+                WHERE provider = 'dev' AND status = 'active' AND access_until <= $1
+                ORDER BY access_until LIMIT $2""",
+            now,
+            limit,
+        )
+    renewed = 0
+    for sub in due:
+        async with app[DB].acquire() as conn, conn.transaction():
+            if sub["cancel_at_period_end"]:
+                await conn.execute(
+                    """UPDATE subscriptions SET status = 'canceled'
+                       WHERE id = $1 AND status = 'active'""",
+                    sub["id"],
+                )
+                continue
+            # Named by the period it pays for, so a run repeated (or raced) bills it once.
+            invoice = BillingInvoice(
+                f"devin_{sub['id']}_{int(sub['access_until'].timestamp())}",
+                sub["provider_ref"],
+                True,
+                sub["amount_minor"],
+                sub["currency"].strip(),
+                sub["access_until"] + DEV_PERIOD,
+            )
+            if await _record_paid(app, conn, sub, invoice) is not None:
+                renewed += 1
+    return renewed
+
+
+async def renew_job(app: web.Application) -> None:
+    """The schedule: renew what is due (development payments only)."""
+    await renew_due(app)
+
+
+def setup(app: web.Application) -> None:
+    """With development payments, renew subscriptions on a schedule (Stripe bills by itself)."""
+    cfg = app[TICKETING_CONFIG]
+    if cfg.provider == "dev":
+        jobs.schedule(app, "ticketing.dev_renewals", every(cfg.sweep_seconds), renew_job)

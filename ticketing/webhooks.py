@@ -41,9 +41,10 @@ async def _payment_intent(app: web.Application, payment_id: str) -> str:
 async def _charge_refunded(app: web.Application, charge_id: str) -> str:
     charge = await app[RUNTIME].provider.retrieve_charge(charge_id)
     if charge.payment_id is not None and charge.amount_refunded >= charge.amount:
-        outcome = await tips.on_refunded_payment(app, charge.payment_id, "refunded_at_provider")
-        if outcome is not None:
-            return outcome
+        for settle in (tips.on_refunded_payment, subscriptions.on_refunded_payment):
+            outcome = await settle(app, charge.payment_id, "refunded_at_provider")
+            if outcome is not None:
+                return outcome
     return await refunds.on_charge_refunded(app, charge_id)
 
 
@@ -54,9 +55,10 @@ async def _dispute(app: web.Application, dispute_id: str) -> str:
     if payment_id is None and dispute.charge_id is not None:
         payment_id = (await provider.retrieve_charge(dispute.charge_id)).payment_id
     if dispute.status == "lost" and payment_id is not None:
-        outcome = await tips.on_refunded_payment(app, payment_id, "dispute_lost")
-        if outcome is not None:
-            return outcome
+        for settle in (tips.on_refunded_payment, subscriptions.on_refunded_payment):
+            outcome = await settle(app, payment_id, "dispute_lost")
+            if outcome is not None:
+                return outcome
     return await refunds.on_dispute(app, dispute_id)
 
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import stripe
 
-from server.keys import DB
+from server.keys import CLOCK, DB
 from tests.conftest import Api
 from tests.ledger.helpers import balance
 from tests.streaming import until
-from tests.ticketing.conftest import deliver, make_user
+from tests.ticketing.conftest import deliver, make_user, paid_event, refresh_token
 from ticketing.reports import sales_by_bucket, tips_by_bucket
-from ticketing.subscriptions import is_subscriber
+from ticketing.subscriptions import is_subscriber, renew_due
 from ticketing.tips import split_tip
 
 
@@ -269,3 +269,155 @@ async def test_reports_bucket_tips_and_sales(dapi: Api) -> None:
     assert [(b.count, b.amount) for b in week] == [(2, 1000)]
     assert week[0].start.weekday() == 0
     assert none == [] and sales == []
+
+
+async def test_sales_report_counts_kept_sales_of_the_artist(dapi: Api) -> None:
+    artist, other_artist = await make_user(dapi, "artist"), await make_user(dapi, "artist")
+    fans = [await make_user(dapi) for _ in range(3)]
+    events = [await paid_event(dapi, artist, price=2999), await paid_event(dapi, other_artist)]
+    tickets = []
+    for fan, event in ((fans[0], events[0]), (fans[1], events[0]), (fans[2], events[1])):
+        status, body = await dapi.call(
+            "POST", "/api/tickets/purchase", token=fan["access"], json={"event_id": event["id"]}
+        )
+        assert status == 201, body
+        status, done = await dapi.call("POST", body["payment"]["confirm_url"], token=fan["access"])
+        assert status == 200 and done["outcome"] == "issued", done
+        tickets.append(done["ticket"]["id"])
+    status, _ = await dapi.call("POST", f"/api/tickets/{tickets[1]}/refund", token=artist["access"])
+    assert status == 200
+    now = datetime.now(UTC)
+    async with dapi.app[DB].acquire() as conn:
+        sales = await sales_by_bucket(
+            conn, artist["id"], now - timedelta(days=1), now + timedelta(days=1), "day"
+        )
+        others = await sales_by_bucket(
+            conn, other_artist["id"], now - timedelta(days=1), now + timedelta(days=1), "week"
+        )
+    assert [(b.count, b.amount, b.currency) for b in sales] == [(1, 2999, "EUR")]
+    assert [(b.count, b.amount) for b in others] == [(1, 299)]
+
+
+async def test_a_subscription_ended_at_stripe_is_followed(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist, fan = await _priced_artist(tapi), await make_user(tapi)
+    status, sub = await tapi.call(
+        "POST",
+        "/api/subscriptions",
+        token=fan["access"],
+        json={"artistId": str(artist["id"]), "paymentMethod": "pm_card_visa"},
+    )
+    assert status == 201, sub
+    async with tapi.app[DB].acquire() as conn:
+        ref = await conn.fetchval(
+            "SELECT provider_ref FROM subscriptions WHERE id = $1", uuid.UUID(sub["id"])
+        )
+    billed = (await stripe_client.v1.subscriptions.retrieve_async(ref)).to_dict()
+    invoice = billed["latest_invoice"]
+    invoice = invoice if isinstance(invoice, str) else invoice["id"]
+    status, hook = await deliver(tapi, "invoice.paid", {"id": invoice, "object": "invoice"})
+    assert status == 200 and hook["outcome"] == "invoice_paid", hook
+    assert await _subscriber(tapi, fan, artist)
+    await stripe_client.v1.subscriptions.cancel_async(ref)
+    status, hook = await deliver(
+        tapi, "customer.subscription.deleted", {"id": ref, "object": "subscription"}
+    )
+    assert status == 200 and hook["outcome"] == "canceled", hook
+    _, mine = await tapi.call("GET", "/api/subscriptions", token=fan["access"])
+    assert mine["subscriptions"][0]["status"] == "canceled"
+    assert not await _subscriber(tapi, fan, artist)
+    # Ended, the fan may subscribe again.
+    status, again = await tapi.call(
+        "POST",
+        "/api/subscriptions",
+        token=fan["access"],
+        json={"artistId": str(artist["id"]), "paymentMethod": "pm_card_visa"},
+    )
+    assert status == 201, again
+
+
+async def test_dev_billing_renews_each_period_and_ends_a_cancelled_one(dapi: Api) -> None:
+    artist, fan, leaving = (
+        await _priced_artist(dapi, 400),
+        await make_user(dapi),
+        await make_user(dapi),
+    )
+    subs = {}
+    for who in (fan, leaving):
+        status, subs[who["id"]] = await dapi.call(
+            "POST", "/api/subscriptions", token=who["access"], json={"artistId": str(artist["id"])}
+        )
+        assert status == 201
+    await dapi.call(
+        "DELETE", f"/api/subscriptions/{subs[leaving['id']]['id']}", token=leaving["access"]
+    )
+    first_end = datetime.fromisoformat(subs[fan["id"]]["access_until"])
+    clock = dapi.app[CLOCK]
+    clock.advance(31 * 86400)
+    fan, leaving = refresh_token(dapi, fan), refresh_token(dapi, leaving)
+    try:
+        renewed = await asyncio.gather(renew_due(dapi.app), renew_due(dapi.app))
+        assert sum(renewed) >= 1
+        async with dapi.app[DB].acquire() as conn:
+            now = clock.now()
+            assert await is_subscriber(conn, fan["id"], artist["id"], at=now)
+            assert not await is_subscriber(conn, leaving["id"], artist["id"], at=now)
+        _, mine = await dapi.call("GET", "/api/subscriptions", token=fan["access"])
+        assert datetime.fromisoformat(mine["subscriptions"][0]["access_until"]) == (
+            first_end + timedelta(days=30)
+        )
+        _, theirs = await dapi.call("GET", "/api/subscriptions", token=leaving["access"])
+        assert theirs["subscriptions"][0]["status"] == "canceled"
+        share = split_tip(400, 1000).artist
+
+        async def posted() -> bool:
+            # Two invoices of the staying fan, one of the leaving fan: each posted once.
+            return (await balance(dapi.app, artist["id"])).available == 3 * share
+
+        await until(posted, 30, "the renewal's posting")
+    finally:
+        clock.advance(-31 * 86400)
+
+
+async def test_a_refunded_invoice_is_reversed_and_ends_access(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist, fan = await _priced_artist(tapi, 800), await make_user(tapi)
+    status, sub = await tapi.call(
+        "POST",
+        "/api/subscriptions",
+        token=fan["access"],
+        json={"artistId": str(artist["id"]), "paymentMethod": "pm_card_visa"},
+    )
+    assert status == 201, sub
+    async with tapi.app[DB].acquire() as conn:
+        ref = await conn.fetchval(
+            "SELECT provider_ref FROM subscriptions WHERE id = $1", uuid.UUID(sub["id"])
+        )
+    billed = (await stripe_client.v1.subscriptions.retrieve_async(ref)).to_dict()
+    invoice_id = billed["latest_invoice"]
+    invoice_id = invoice_id if isinstance(invoice_id, str) else invoice_id["id"]
+    await deliver(tapi, "invoice.paid", {"id": invoice_id, "object": "invoice"})
+    share = split_tip(800, 1000).artist
+
+    async def posted() -> bool:
+        return (await balance(tapi.app, artist["id"])).available == share
+
+    await until(posted, 30, "the invoice's posting")
+    invoice = (await stripe_client.v1.invoices.retrieve_async(invoice_id)).to_dict()
+    payment = invoice["payment_intent"]
+    await stripe_client.v1.refunds.create_async(params={"payment_intent": payment})
+    pi = (await stripe_client.v1.payment_intents.retrieve_async(payment)).to_dict()
+    charge = (
+        pi["latest_charge"] if isinstance(pi["latest_charge"], str) else pi["latest_charge"]["id"]
+    )
+    for expected in ("refunded", "duplicate"):
+        status, hook = await deliver(tapi, "charge.refunded", {"id": charge, "object": "charge"})
+        assert status == 200 and hook["outcome"] == expected, hook
+    assert not await _subscriber(tapi, fan, artist)
+
+    async def reversed_() -> bool:
+        return (await balance(tapi.app, artist["id"])).available == 0
+
+    await until(reversed_, 30, "the reversal")

@@ -47,6 +47,8 @@ CREATE TABLE subscription_invoices (
     amount_minor bigint NOT NULL CHECK (amount_minor >= 0),
     currency char(3) NOT NULL,
     period_end timestamptz NOT NULL,
-    paid_at timestamptz NOT NULL
+    paid_at timestamptz NOT NULL,
+    payment_ref text UNIQUE,
+    refunded_at timestamptz
 );
 CREATE INDEX subscription_invoices_artist ON subscription_invoices (artist_id, paid_at);
