@@ -40,6 +40,7 @@ class Payment:
     currency: str
     ticket_id: uuid.UUID | None
     client_secret: str | None = None
+    tip_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class StripeProvider(PaymentProvider):
             currency=str(pi["currency"]).upper(),
             ticket_id=_uuid(metadata.get("ticket_id")),
             client_secret=pi.get("client_secret"),
+            tip_id=_uuid(metadata.get("tip_id")) if metadata.get("tip_id") else None,
         )
 
     async def create(

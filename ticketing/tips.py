@@ -312,6 +312,10 @@ async def sync_payment(app: web.Application, payment_id: str) -> str:
     payment = await app[RUNTIME].provider.retrieve(payment_id)
     async with app[DB].acquire() as conn:
         tip = await by_payment_ref(conn, payment.id)
+        if tip is None and payment.tip_id is not None:
+            # Created at the provider, but the reply was lost before its id was kept.
+            await _set_payment_ref(conn, payment.tip_id, payment.id)
+            tip = await by_payment_ref(conn, payment.id)
     if tip is None:
         return "unknown_payment"
     if payment.status == payments.SUCCEEDED:
@@ -329,8 +333,16 @@ async def sync_payment(app: web.Application, payment_id: str) -> str:
 
 async def _settle_success(app: web.Application, tip: Any, payment: Payment) -> str:
     if (payment.amount, payment.currency) != (tip["amount_minor"], tip["currency"].strip()):
+        # Money that is not what the tip says is never kept: the tip fails, the payment goes back.
         log.error("payment %s amount/currency does not match tip %s", payment.id, tip["id"])
-        return "ignored"
+        if tip["status"] not in ("pending", "failed"):
+            return "ignored"
+        await app[RUNTIME].provider.refund(
+            payment.id, idempotency_key=refund_key(tip["id"]), reason="amount_mismatch"
+        )
+        async with app[DB].acquire() as conn:
+            await _transition(conn, tip["id"], ("pending",), "failed", app[CLOCK].now())
+        return "refunded_amount_mismatch"
     async with app[DB].acquire() as conn, conn.transaction():
         row = await _transition(conn, tip["id"], ("pending",), "succeeded", app[CLOCK].now())
         if row is None:

@@ -35,7 +35,10 @@ async def _payment_intent(app: web.Application, payment_id: str) -> str:
         tip = await tips.by_payment_ref(conn, payment_id)
     if tip is not None:
         return await tips.sync_payment(app, payment_id)
-    return await orders.sync_payment(app, payment_id)
+    outcome = await orders.sync_payment(app, payment_id)
+    if outcome == "unknown_payment":  # perhaps a tip whose payment id was never kept
+        return await tips.sync_payment(app, payment_id)
+    return outcome
 
 
 async def _charge_refunded(app: web.Application, charge_id: str) -> str:

@@ -343,3 +343,50 @@ async def test_tips_are_rate_limited_per_fan(dapi: Api, burst: int) -> None:
     )
     statuses = sorted(s for s, _ in results)
     assert statuses.count(201) == burst and statuses.count(429) == 5, statuses
+
+
+async def _payment_of(api: Api, tip_id: str) -> str:
+    async with api.app[DB].acquire() as conn:
+        return str(
+            await conn.fetchval("SELECT payment_ref FROM tips WHERE id = $1", uuid.UUID(tip_id))
+        )
+
+
+async def test_a_payment_whose_id_was_never_kept_still_settles_its_tip(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
+    _, body = await _tip(tapi, fan, artistId=str(artist["id"]), amount=600, currency="EUR")
+    payment_id = await _payment_of(tapi, body["tip_id"])
+    async with tapi.app[DB].acquire() as conn:  # what a crash right after creation leaves
+        await conn.execute(
+            "UPDATE tips SET payment_ref = NULL WHERE id = $1", uuid.UUID(body["tip_id"])
+        )
+    await pay(stripe_client, payment_id)
+    status, hook_ = await deliver(
+        tapi, "payment_intent.succeeded", {"id": payment_id, "object": "payment_intent"}
+    )
+    assert status == 200 and hook_["outcome"] == "tip_paid", hook_
+
+
+async def test_a_payment_of_another_amount_is_refunded_not_kept(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist, fan = await make_user(tapi, "artist"), await make_user(tapi)
+    _, body = await _tip(tapi, fan, artistId=str(artist["id"]), amount=600, currency="EUR")
+    payment_id = await _payment_of(tapi, body["tip_id"])
+    await stripe_client.v1.payment_intents.update_async(payment_id, params={"amount": 100})
+    await pay(stripe_client, payment_id)
+    status, hook_ = await deliver(
+        tapi, "payment_intent.succeeded", {"id": payment_id, "object": "payment_intent"}
+    )
+    assert status == 200 and hook_["outcome"] == "refunded_amount_mismatch", hook_
+    pi = (await stripe_client.v1.payment_intents.retrieve_async(payment_id)).to_dict()
+    latest = pi["latest_charge"]
+    charge = await stripe_client.v1.charges.retrieve_async(
+        latest if isinstance(latest, str) else latest["id"]
+    )
+    assert charge.amount_refunded == 100
+    _, history = await tapi.call("GET", "/api/tips", token=fan["access"])
+    assert history["tips"][0]["status"] == "failed"
+    assert (await balance(tapi.app, artist["id"])).available == 0
