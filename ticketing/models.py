@@ -283,7 +283,7 @@ class TipHistory(Reply):
 class TipQuery(Query):
     """A page of the fan's tips."""
 
-    before: Annotated[str, StringConstraints(max_length=40)] | None = None
+    before: Annotated[str, StringConstraints(max_length=60)] | None = None
     limit: Annotated[int, Field(ge=1, le=100), QueryInt] = 50
 
 

@@ -3,7 +3,6 @@ replays, sales, tips and subscriptions."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -317,20 +316,16 @@ async def my_tips(request: web.Request) -> web.Response:
     before = None
     if query.before is not None:
         try:
-            before = datetime.fromisoformat(query.before)
-        except ValueError:
+            before = tips.parse_cursor(query.before)
+        except (ValueError, OverflowError, OSError):
             raise bad_request(
                 "before must be a cursor from a previous page", "invalid_cursor"
             ) from None
-        if before.tzinfo is None:
-            raise bad_request("before must be a cursor from a previous page", "invalid_cursor")
     async with request.app[DB].acquire() as conn:
         rows = await tips.history(conn, principal.user_id, query.limit, before)
     items = [tips.tip_json(r) for r in rows]
     more = len(rows) == query.limit
-    return api.reply(
-        {"tips": items, "next": rows[-1]["created_at"].isoformat() if more else None}, TipHistory
-    )
+    return api.reply({"tips": items, "next": tips.cursor(rows[-1]) if more else None}, TipHistory)
 
 
 @routes.post("/api/tips/{id}/refund", name="tips_refund")

@@ -29,6 +29,7 @@ from server.accounts.tokens import Principal
 from server.errors import ApiError, conflict, not_found
 from server.jobs.registry import every
 from server.keys import CLOCK, DB
+from server.wire import timestamp_or_none
 from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.payments import PaymentError, StripeProvider
@@ -183,9 +184,6 @@ async def sums_by_bucket(
 def sub_json(row: Any, now: datetime) -> dict[str, Any]:
     """A subscription as the API shows it."""
 
-    def iso(v: datetime | None) -> str | None:
-        return None if v is None else v.isoformat().replace("+00:00", "Z")
-
     return {
         "id": str(row["id"]),
         "artist_id": str(row["artist_id"]),
@@ -194,10 +192,10 @@ def sub_json(row: Any, now: datetime) -> dict[str, Any]:
         "provider": row["provider"],
         "status": row["status"],
         "cancel_at_period_end": row["cancel_at_period_end"],
-        "current_period_end": iso(row["current_period_end"]),
-        "access_until": iso(row["access_until"]),
+        "current_period_end": timestamp_or_none(row["current_period_end"]),
+        "access_until": timestamp_or_none(row["access_until"]),
         "has_access": row["access_until"] is not None and row["access_until"] > now,
-        "created_at": iso(row["created_at"]),
+        "created_at": timestamp_or_none(row["created_at"]),
     }
 
 

@@ -13,7 +13,7 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -28,6 +28,7 @@ from server.chat.messages import highlight
 from server.errors import ApiError, conflict, not_found
 from server.keys import CLOCK, DB
 from server.live.service import find_event
+from server.wire import timestamp, timestamp_or_none
 from ticketing import payments
 from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
@@ -83,10 +84,8 @@ def tip_json(row: Any) -> dict[str, Any]:
         "message": row["message"],
         "status": row["status"],
         "provider": row["provider"],
-        "created_at": row["created_at"].isoformat().replace("+00:00", "Z"),
-        "paid_at": None
-        if row["paid_at"] is None
-        else row["paid_at"].isoformat().replace("+00:00", "Z"),
+        "created_at": timestamp(row["created_at"]),
+        "paid_at": timestamp_or_none(row["paid_at"]),
     }
 
 
@@ -153,18 +152,41 @@ async def _transition(
     )
 
 
+def cursor(row: Any) -> str:
+    """The keyset cursor after `row`: its creation (microseconds since the epoch) and id."""
+    micros = int(row["created_at"].timestamp()) * 1_000_000 + row["created_at"].microsecond
+    return f"{micros}.{row['id']}"
+
+
+def parse_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    """A cursor's position, or ValueError."""
+    micros, _, tip_id = raw.partition(".")
+    if not (micros.isascii() and micros.isdigit() and len(micros) <= 17):
+        raise ValueError("bad cursor")
+    moment = datetime.fromtimestamp(int(micros) // 1_000_000, UTC).replace(
+        microsecond=int(micros) % 1_000_000
+    )
+    return moment, uuid.UUID(tip_id)
+
+
 async def history(
-    conn: asyncpg.Connection, fan_id: uuid.UUID, limit: int, before: datetime | None
+    conn: asyncpg.Connection,
+    fan_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
 ) -> list[asyncpg.Record]:
-    """A fan's tips, newest first."""
+    """A fan's tips, newest first, after the keyset position `before`."""
+    at, tip_id = before if before is not None else (None, None)
     return list(
         await conn.fetch(
             f"""SELECT {_COLUMNS} FROM tips
-                WHERE fan_id = $1 AND ($3::timestamptz IS NULL OR created_at < $3)
+                WHERE fan_id = $1
+                  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
                 ORDER BY created_at DESC, id DESC LIMIT $2""",
             fan_id,
             limit,
-            before,
+            at,
+            tip_id,
         )
     )
 

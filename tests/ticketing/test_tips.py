@@ -327,7 +327,16 @@ async def test_bad_tips_are_refused_and_nothing_is_recorded(dapi: Api) -> None:
     assert status == 401
     _, history = await dapi.call("GET", "/api/tips", token=fan["access"])
     assert history["tips"] == []
-    for bad in ("yesterday", "2030-01-01T00:00:00", "x" * 41):
+    for bad in (
+        "yesterday",
+        "2030-01-01T00:00:00",
+        "x" * 41,
+        "x" * 61,
+        "123.not-a-uuid",
+        f"999999999999999999.{uuid.uuid4()}",
+        f"-5.{uuid.uuid4()}",
+        f"١٢٣.{uuid.uuid4()}",
+    ):
         status, reply = await dapi.call("GET", f"/api/tips?before={bad}", token=fan["access"])
         assert status == 400, (bad, reply)
 
@@ -390,3 +399,21 @@ async def test_a_payment_of_another_amount_is_refunded_not_kept(
     _, history = await tapi.call("GET", "/api/tips", token=fan["access"])
     assert history["tips"][0]["status"] == "failed"
     assert (await balance(tapi.app, artist["id"])).available == 0
+
+
+async def test_history_pages_by_keyset_without_gaps_or_repeats(dapi: Api) -> None:
+    artist, fan = await make_user(dapi, "artist"), await make_user(dapi)
+    made = []
+    for amount in (100, 200, 300, 400, 500):
+        _, body = await _tip(dapi, fan, artistId=str(artist["id"]), amount=amount, currency="EUR")
+        made.append(body["tip_id"])
+    seen: list[str] = []
+    path = "/api/tips?limit=2"
+    while True:
+        status, page = await dapi.call("GET", path, token=fan["access"])
+        assert status == 200 and len(page["tips"]) <= 2, page
+        seen += [t["id"] for t in page["tips"]]
+        if page["next"] is None:
+            break
+        path = f"/api/tips?limit=2&before={page['next']}"
+    assert seen == made[::-1]
