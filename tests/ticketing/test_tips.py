@@ -417,3 +417,34 @@ async def test_history_pages_by_keyset_without_gaps_or_repeats(dapi: Api) -> Non
             break
         path = f"/api/tips?limit=2&before={page['next']}"
     assert seen == made[::-1]
+
+
+async def test_concurrent_refunds_reverse_once(dapi: Api) -> None:
+    artist, fan = await make_user(dapi, "artist"), await make_user(dapi)
+    _, body = await _tip(dapi, fan, artistId=str(artist["id"]), amount=3000, currency="EUR")
+    share = split_tip(3000, 1000).artist
+
+    async def posted() -> bool:
+        return (await balance(dapi.app, artist["id"])).available == share
+
+    await until(posted, 30, "posted")
+    results = await asyncio.gather(
+        *(
+            dapi.call("POST", f"/api/tips/{body['tip_id']}/refund", token=artist["access"])
+            for _ in range(6)
+        )
+    )
+    assert all(s in (200, 409) for s, _ in results) and any(s == 200 for s, _ in results)
+
+    async def reversed_() -> bool:
+        b = await balance(dapi.app, artist["id"])
+        return (b.available, b.receivable) == (0, 0)
+
+    await until(reversed_, 30, "reversed")
+    async with dapi.app[DB].acquire() as conn:
+        count = await conn.fetchval(
+            """SELECT count(DISTINCT posting_id) FROM ledger_transfers
+               WHERE ref = $1 AND code = 'tip_refund'""",
+            body["tip_id"],
+        )
+    assert count == 1
