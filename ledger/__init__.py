@@ -7,7 +7,9 @@ The public API other packages use (and nothing else of this package):
 - `post_later(app, conn, posting)`: the same, once the caller's transaction commits.
 - `ticket_paid(app, conn, TicketSale(...))`, `ticket_reversed(app, conn, TicketReversal(...))`:
   ticketing's hand-over, inside its own transaction.
-- `tip(...)`, `royalty(...)`: the postings of a fan's tip and of a DSP's royalty line.
+- `tip(...)`, `royalty(...)`: the postings of a fan's tip (artist, platform and processing
+  legs; a subscription's paid invoice posts as one) and of a DSP's royalty line;
+  `tip_reversed(app, conn, TipReversal(...))` reverses a tip once the caller commits.
 - `payouts.PayoutMethod`, `payouts.add_method(app, method)`, `payouts.settle(...)`: how a
   payout method (SEPA here; others at their setup) plugs in.
 - `mirror`: the `chain` payout method, paying withdrawals through the RoyaltyMirror contract.
@@ -22,7 +24,7 @@ from ledger import chain_routes, config, mirror, outbox, payouts, postings, rout
 from ledger.accounts import Account
 from ledger.errors import LedgerError
 from ledger.keys import LEDGER_CONFIG
-from ledger.outbox import post_later, royalty, tip
+from ledger.outbox import TipReversal, post_later, royalty, tip, tip_reversed
 from ledger.postings import Leg, Posted, Posting, Resolve, Transfer, leg_id, post
 from ledger.tickets import TicketReversal, TicketSale, ticket_paid, ticket_reversed
 from server import jobs
@@ -38,6 +40,7 @@ __all__ = [
     "Resolve",
     "TicketReversal",
     "TicketSale",
+    "TipReversal",
     "Transfer",
     "leg_id",
     "post",
@@ -47,6 +50,7 @@ __all__ = [
     "ticket_paid",
     "ticket_reversed",
     "tip",
+    "tip_reversed",
 ]
 
 
@@ -61,6 +65,7 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(routes.routes)
     app.router.add_routes(chain_routes.routes)
     jobs.register(app, outbox.POST_JOB, outbox.post_job)
+    jobs.register(app, outbox.TIP_REVERSAL_JOB, outbox.tip_reversal_job)
     jobs.register(app, tickets.SALE_JOB, tickets.sale_job)
     jobs.register(app, tickets.REVERSAL_JOB, tickets.reversal_job)
     mirror.setup(app)

@@ -14,6 +14,7 @@ import ledger
 import media
 import ticketing
 from server import chat, db, jobs, middleware
+from server.accounts import reset as accounts_reset
 from server.accounts import service as accounts_service
 from server.accounts.routes import routes as account_routes
 from server.clock import Clock
@@ -86,6 +87,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     ):
         app.router.add_routes(table)
     jobs.setup(app)  # the registry each package adds its jobs and schedules to
+    accounts_reset.setup(app)
     chat.setup(app)  # Socket.IO at /socket.io/ and the chat routes
     live_sweeper.setup(app)
     for setup in PACKAGE_SETUPS:

@@ -1,4 +1,5 @@
-"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replay access."""
+"""Pay-per-view tickets: purchase, payments, rotating signed QR codes, validation, replay access;
+fans' tips and monthly subscriptions to artists."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from server.keys import CONFIG, REDIS
 from server.live.service import STATUS_OUTBOX
 from server.playback.service import RENEWAL_CHECKS
 from server.ratelimit import RateLimit, RateLimiter
-from ticketing import config, location, payments, refunds, routes, sweeper, validation
+from ticketing import (
+    config,
+    location,
+    payments,
+    refunds,
+    routes,
+    subscriptions,
+    sweeper,
+    tips,
+    validation,
+)
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
 
 log = logging.getLogger(__name__)
@@ -27,6 +38,8 @@ def setup(app: web.Application) -> None:
     app.setdefault(STATUS_OUTBOX, []).append(refunds.on_status_in_transaction)
     app.setdefault(RENEWAL_CHECKS, []).append(location.check_renewal)
     sweeper.setup(app)
+    tips.setup(app)
+    subscriptions.setup(app)
     app.cleanup_ctx.append(_runtime)
 
 
@@ -53,6 +66,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         validate_ticket_limit=RateLimit(
             "ticket_validate_ticket", cfg.validate_ticket_burst, cfg.validate_ticket_per_minute / 60
         ),
+        tip_limit=limiter.bucket(RateLimit("tip_create", cfg.tip_burst, cfg.tip_per_minute / 60)),
     )
     app[RUNTIME] = rt
     yield

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from server.config import Config, ConfigError, env_number, env_value
 
@@ -44,6 +45,24 @@ class TicketingConfig:
     # Unpaid holds at once: throwaway accounts (or one address) cannot sit on a small event.
     holds_per_account: int = 3
     holds_per_address: int = 10
+    # Tips and subscriptions: bounds in minor units, the platform's fee (the processing fee is
+    # the ticket split's), the currencies accepted, and how often one fan may start a tip.
+    tip_min: int = 100
+    tip_max: int = 50_000
+    tip_platform_bps: int = 1000
+    currencies: tuple[str, ...] = ("EUR", "USD", "GBP")
+    tip_burst: int = 10
+    tip_per_minute: int = 10
+    subscription_min: int = 100
+    subscription_max: int = 10_000
+
+
+def _currencies(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("MHC_MONEY_CURRENCIES", "EUR,USD,GBP")
+    codes = tuple(c.strip().upper() for c in raw.split(",") if c.strip())
+    if not codes or any(len(c) != 3 or not c.isalpha() or not c.isascii() for c in codes):
+        raise ConfigError("MHC_MONEY_CURRENCIES must list ISO 4217 codes like EUR,USD")
+    return codes
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -121,4 +140,27 @@ def load(core: Config, env: Mapping[str, str] | None = None) -> TicketingConfig:
         validate_ticket_per_minute=_int(e, "MHC_VALIDATE_TICKET_PER_MINUTE", 10, 1, 1_000_000),
         holds_per_account=_int(e, "MHC_HOLDS_PER_ACCOUNT", 3, 1, 10_000),
         holds_per_address=_int(e, "MHC_HOLDS_PER_ADDRESS", 10, 1, 1_000_000),
+        **_money(e),
     )
+
+
+def _money(e: Mapping[str, str]) -> dict[str, Any]:
+    tip_min = _int(e, "MHC_TIP_MIN", 100, 1, 10**9)
+    tip_max = _int(e, "MHC_TIP_MAX", 50_000, 1, 10**9)
+    if tip_max < tip_min:
+        raise ConfigError("MHC_TIP_MAX must not be below MHC_TIP_MIN")
+    sub_min = _int(e, "MHC_SUBSCRIPTION_MIN", 100, 1, 10**9)
+    sub_max = _int(e, "MHC_SUBSCRIPTION_MAX", 10_000, 1, 10**9)
+    if sub_max < sub_min:
+        raise ConfigError("MHC_SUBSCRIPTION_MAX must not be below MHC_SUBSCRIPTION_MIN")
+    return {
+        "tip_min": tip_min,
+        "tip_max": tip_max,
+        # The processing fee takes the ticket split's share; both must leave the artist some.
+        "tip_platform_bps": _int(e, "MHC_TIP_PLATFORM_BPS", 1000, 0, 8000),
+        "currencies": _currencies(e),
+        "tip_burst": _int(e, "MHC_TIP_BURST", 10, 1, 10_000),
+        "tip_per_minute": _int(e, "MHC_TIP_PER_MINUTE", 10, 1, 100_000),
+        "subscription_min": sub_min,
+        "subscription_max": sub_max,
+    }

@@ -23,6 +23,7 @@ class Runtime:
     limits: RateLimiter
     validate_ip_limit: RateLimit
     validate_ticket_limit: RateLimit
+    tip_limit: Bucket
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

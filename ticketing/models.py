@@ -9,7 +9,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstrain
 
 from server.api import Body, Query, Reply
 from server.playback.models import PlaybackGrant
-from server.validate import IsoTime
+from server.validate import Clean, IsoTime, JsonInt, QueryInt
 
 # Purchase and validation once named the event `streamId`; it is still taken, `event_id` is
 # the documented name, as on every other route.
@@ -219,3 +219,115 @@ class Sales(Reply):
     split_rule: SplitRule
     totals: list[SalesTotal]
     sales: list[Sale]
+
+
+# --- tips and subscriptions ---------------------------------------------------------------
+
+MinorUnits = Annotated[int, Field(ge=1, le=10**9, description="integer minor units"), JsonInt]
+CurrencyCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code like EUR")
+]
+
+
+class TipIn(Body):
+    """A tip to an artist, optionally for one of their videos or events (not both)."""
+
+    artist_id: uuid.UUID = Field(validation_alias=AliasChoices("artistId", "artist_id"))
+    amount: MinorUnits
+    currency: CurrencyCode
+    video_id: uuid.UUID | None = Field(None, validation_alias=AliasChoices("videoId", "video_id"))
+    event_id: uuid.UUID | None = Field(None, validation_alias=AliasChoices("eventId", "event_id"))
+    message: Annotated[str, Clean(min_len=0, max_len=280)] = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TipIn:
+        if self.video_id is not None and self.event_id is not None:
+            raise ValueError("a tip is for a video or for an event, not both")
+        return self
+
+
+class TipStarted(Reply):
+    """The tip's payment, for the client to confirm (already settled with dev payments)."""
+
+    tip_id: uuid.UUID
+    client_secret: str | None
+    provider: str
+    status: str
+    amount: int
+    currency: str
+
+
+class TipView(Reply):
+    """A tip as its fan (or its artist) sees it."""
+
+    id: uuid.UUID
+    artist_id: uuid.UUID
+    video_id: uuid.UUID | None
+    event_id: uuid.UUID | None
+    amount: int
+    currency: str
+    message: str
+    status: str
+    provider: str
+    created_at: IsoTime
+    paid_at: IsoTime | None
+
+
+class TipHistory(Reply):
+    """The fan's tips, newest first; `next` continues the list."""
+
+    tips: list[TipView]
+    next: str | None
+
+
+class TipQuery(Query):
+    """A page of the fan's tips."""
+
+    before: Annotated[str, StringConstraints(max_length=60)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100), QueryInt] = 50
+
+
+class PriceIn(Body):
+    """The monthly price an artist asks of new subscribers."""
+
+    amount: MinorUnits
+    currency: CurrencyCode
+
+
+class PriceView(Reply):
+    """An artist's monthly subscription price."""
+
+    artist_id: uuid.UUID
+    amount: int
+    currency: str
+
+
+class SubscribeIn(Body):
+    """The artist to subscribe to, and (with Stripe) the payment method the client set up."""
+
+    artist_id: uuid.UUID = Field(validation_alias=AliasChoices("artistId", "artist_id"))
+    payment_method: Annotated[str, Clean(max_len=200)] | None = Field(
+        None, validation_alias=AliasChoices("paymentMethod", "payment_method")
+    )
+
+
+class SubscriptionView(Reply):
+    """A fan's subscription to an artist."""
+
+    id: uuid.UUID
+    artist_id: uuid.UUID
+    amount: int
+    currency: str
+    provider: str
+    status: str
+    cancel_at_period_end: bool
+    current_period_end: IsoTime | None
+    access_until: IsoTime | None
+    has_access: bool
+    created_at: IsoTime
+
+
+class SubscriptionList(Reply):
+    """The fan's subscriptions, newest first."""
+
+    subscriptions: list[SubscriptionView]

@@ -278,7 +278,9 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
             async with conn.transaction():
                 row = await store.mark_paid(conn, ticket["id"], now)
                 if row is not None:
-                    await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+                    await store.insert_sale(
+                        conn, row, split(row["amount_minor"]), now, event.artist_id
+                    )
                     await _record_issue(app, conn, row, payment, late=False)
                     await _post_sale(app, conn, row, event.artist_id)
             if row is None:
@@ -294,7 +296,7 @@ async def settle_success(app: web.Application, ticket: Any, payment: Payment) ->
         async with app[DB].acquire() as conn, conn.transaction():
             row = await store.reacquire(conn, ticket, event.capacity, now)
             if row is not None:
-                await store.insert_sale(conn, row, split(row["amount_minor"]), now)
+                await store.insert_sale(conn, row, split(row["amount_minor"]), now, event.artist_id)
                 await _record_issue(app, conn, row, payment, late=True)
                 await _post_sale(app, conn, row, event.artist_id)
     except store.SeatUnavailable:

@@ -40,6 +40,7 @@ class Payment:
     currency: str
     ticket_id: uuid.UUID | None
     client_secret: str | None = None
+    tip_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,19 @@ class PaymentProvider(ABC):
         idempotency_key: str,
     ) -> Payment:
         """Start a payment the buyer then confirms."""
+
+    @abstractmethod
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        """Start a tip's payment the fan then confirms (the dev provider's is confirmed by
+        `confirm`)."""
 
     @abstractmethod
     async def retrieve(self, payment_id: str) -> Payment:
@@ -145,6 +159,11 @@ class StripeProvider(PaymentProvider):
             max_network_retries=2,
         )
 
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The Stripe client (Billing objects are driven through it by subscriptions)."""
+        return self._client
+
     @staticmethod
     def _payment(obj: Any) -> Payment:
         pi = obj.to_dict()
@@ -156,6 +175,7 @@ class StripeProvider(PaymentProvider):
             currency=str(pi["currency"]).upper(),
             ticket_id=_uuid(metadata.get("ticket_id")),
             client_secret=pi.get("client_secret"),
+            tip_id=_uuid(metadata.get("tip_id")) if metadata.get("tip_id") else None,
         )
 
     async def create(
@@ -174,6 +194,28 @@ class StripeProvider(PaymentProvider):
                     "currency": currency.lower(),
                     # ids only: nothing personal goes to the payment provider's metadata
                     "metadata": {"ticket_id": str(ticket_id), "event_id": str(event_id)},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise PaymentError(f"stripe: {exc.user_message or exc}") from None
+        return self._payment(pi)
+
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        try:
+            pi = await self._client.v1.payment_intents.create_async(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "metadata": {"tip_id": str(tip_id), "artist_id": str(artist_id)},
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -272,6 +314,22 @@ class DevPaymentProvider(PaymentProvider):
         async with self._app[DB].acquire() as conn:
             row = await store.dev_insert(
                 conn, "devpi_" + secrets.token_hex(12), ticket_id, amount, currency, idempotency_key
+            )
+        return self._payment(row)
+
+    async def create_tip(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        tip_id: uuid.UUID,
+        artist_id: uuid.UUID,
+        idempotency_key: str,
+    ) -> Payment:
+        async with self._app[DB].acquire() as conn:
+            # The dev table's owner column takes any id: a tip's here.
+            row = await store.dev_insert(
+                conn, "devpi_" + secrets.token_hex(12), tip_id, amount, currency, idempotency_key
             )
         return self._payment(row)
 

@@ -1,5 +1,5 @@
 """HTTP routes of ticketing: purchase, tickets and codes, validation, refunds, webhooks,
-replays and sales."""
+replays, sales, tips and subscriptions."""
 
 from __future__ import annotations
 
@@ -10,15 +10,28 @@ from aiohttp import web
 from server import api, validate
 from server.accounts.auth import ensure_not_revoked, require_user, unchecked_user
 from server.clientip import client_ip
-from server.errors import ApiError, conflict, not_found
+from server.errors import ApiError, bad_request, conflict, not_found
 from server.keys import CLOCK, DB
-from ticketing import orders, qr, refunds, replays, sales, store, validation, webhooks
+from ticketing import (
+    orders,
+    qr,
+    refunds,
+    replays,
+    sales,
+    store,
+    subscriptions,
+    tips,
+    validation,
+    webhooks,
+)
 from ticketing.errors import PROVIDER_ERROR, OrderError
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.models import (
     Admission,
     DevConfirmation,
     DevConfirmIn,
+    PriceIn,
+    PriceView,
     Purchase,
     PurchaseIn,
     QrCode,
@@ -26,8 +39,16 @@ from ticketing.models import (
     ReplayGrant,
     Sales,
     StripeEvent,
+    SubscribeIn,
+    SubscriptionList,
+    SubscriptionView,
     Ticket,
     Tickets,
+    TipHistory,
+    TipIn,
+    TipQuery,
+    TipStarted,
+    TipView,
     ValidateIn,
     WebhookReceipt,
 )
@@ -259,3 +280,110 @@ async def event_sales(request: web.Request) -> web.Response:
     return api.reply(
         await sales.event_sales(request.app, principal, validate.path_uuid(request)), Sales
     )
+
+
+# --- tips and subscriptions ---------------------------------------------------------------
+
+
+@routes.post("/api/tips", name="tips_create")
+@api.spec({201: TipStarted}, body=TipIn, tag="tips")
+async def tip(request: web.Request) -> web.Response:
+    """Tip an artist: starts a payment the client confirms (dev payments settle at once)."""
+    principal = await require_user(request)
+    body = await api.body(request, TipIn)
+    try:
+        started = await tips.create(
+            request.app,
+            principal,
+            artist_id=body.artist_id,
+            amount=body.amount,
+            currency=body.currency,
+            video_id=body.video_id,
+            event_id=body.event_id,
+            message=body.message,
+        )
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(started, TipStarted, status=201)
+
+
+@routes.get("/api/tips", name="tips_mine")
+@api.spec({200: TipHistory}, query=TipQuery, tag="tips")
+async def my_tips(request: web.Request) -> web.Response:
+    """The caller's tips, newest first (`next` is the `before` of the following page)."""
+    principal = await require_user(request)
+    query = api.query(request, TipQuery)
+    before = None
+    if query.before is not None:
+        try:
+            before = tips.parse_cursor(query.before)
+        except (ValueError, OverflowError, OSError):
+            raise bad_request(
+                "before must be a cursor from a previous page", "invalid_cursor"
+            ) from None
+    async with request.app[DB].acquire() as conn:
+        rows = await tips.history(conn, principal.user_id, query.limit, before)
+    items = [tips.tip_json(r) for r in rows]
+    more = len(rows) == query.limit
+    return api.reply({"tips": items, "next": tips.cursor(rows[-1]) if more else None}, TipHistory)
+
+
+@routes.post("/api/tips/{id}/refund", name="tips_refund")
+@api.spec({200: TipView}, tag="tips")
+async def refund_tip(request: web.Request) -> web.Response:
+    """An admin or the tipped artist refunds a paid tip; its ledger postings are reversed."""
+    principal = await require_user(request)
+    try:
+        row = await tips.refund(request.app, principal, validate.path_uuid(request))
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(row, TipView)
+
+
+@routes.put("/api/artists/me/subscription-price", name="subscription_price")
+@api.spec({200: PriceView}, body=PriceIn, tag="subscriptions")
+async def subscription_price(request: web.Request) -> web.Response:
+    """The artist's monthly price for new subscribers (running ones keep theirs)."""
+    principal = await require_user(request)
+    body = await api.body(request, PriceIn)
+    return api.reply(
+        await subscriptions.set_price(request.app, principal, body.amount, body.currency),
+        PriceView,
+    )
+
+
+@routes.post("/api/subscriptions", name="subscriptions_create")
+@api.spec({201: SubscriptionView}, body=SubscribeIn, tag="subscriptions")
+async def subscribe(request: web.Request) -> web.Response:
+    """Subscribe monthly to an artist at their price."""
+    principal = await require_user(request)
+    body = await api.body(request, SubscribeIn)
+    try:
+        sub = await subscriptions.subscribe(
+            request.app, principal, body.artist_id, body.payment_method
+        )
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(sub, SubscriptionView, status=201)
+
+
+@routes.get("/api/subscriptions", name="subscriptions_mine")
+@api.spec({200: SubscriptionList}, tag="subscriptions")
+async def my_subscriptions(request: web.Request) -> web.Response:
+    """The caller's subscriptions, newest first."""
+    principal = await require_user(request)
+    return api.reply(
+        {"subscriptions": await subscriptions.mine(request.app, principal)}, SubscriptionList
+    )
+
+
+@routes.delete("/api/subscriptions/{id}", name="subscriptions_cancel")
+@api.spec({200: SubscriptionView}, tag="subscriptions")
+async def cancel_subscription(request: web.Request) -> web.Response:
+    """Cancel at the end of the paid period: access lasts until then."""
+    principal = await require_user(request)
+    try:
+        sub = await subscriptions.cancel(request.app, principal, validate.path_uuid(request))
+    except OrderError as exc:
+        raise order_error(exc) from None
+    return api.reply(sub, SubscriptionView)

@@ -382,12 +382,18 @@ async def paid_tickets(conn: asyncpg.Connection, event_id: uuid.UUID) -> list[as
 # --- sales -------------------------------------------------------------------------------
 
 
-async def insert_sale(conn: asyncpg.Connection, ticket: Any, parts: Split, now: datetime) -> None:
+async def insert_sale(
+    conn: asyncpg.Connection,
+    ticket: Any,
+    parts: Split,
+    now: datetime,
+    artist_id: uuid.UUID | None = None,
+) -> None:
     """Record the split of a sale (once per ticket)."""
     await conn.execute(
         """INSERT INTO ticket_sales (ticket_id, event_id, price_minor, currency, artist_minor,
-                                     platform_minor, processing_minor, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                     platform_minor, processing_minor, created_at, artist_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (ticket_id) DO UPDATE SET refunded_at = NULL""",
         ticket["id"],
         ticket["event_id"],
@@ -397,6 +403,27 @@ async def insert_sale(conn: asyncpg.Connection, ticket: Any, parts: Split, now: 
         parts.platform,
         parts.processing,
         now,
+        artist_id,
+    )
+
+
+async def sales_by_bucket(
+    conn: asyncpg.Connection, artist_id: uuid.UUID, start: datetime, end: datetime, bucket: str
+) -> list[asyncpg.Record]:
+    """An artist's kept sales per bucket and currency: start, count, amount."""
+    return list(
+        await conn.fetch(
+            """SELECT date_trunc($4, created_at, 'UTC') AS start, currency,
+                      count(*) AS count, sum(price_minor) AS amount
+               FROM ticket_sales
+               WHERE artist_id = $1 AND created_at >= $2 AND created_at < $3
+                 AND refunded_at IS NULL
+               GROUP BY 1, 2 ORDER BY 1, 2""",
+            artist_id,
+            start,
+            end,
+            bucket,
+        )
     )
 
 

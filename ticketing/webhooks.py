@@ -17,7 +17,7 @@ from aiohttp import web
 
 from server.errors import ApiError, bad_request, conflict
 from server.keys import CLOCK, DB
-from ticketing import orders, refunds, store
+from ticketing import orders, refunds, store, subscriptions, tips
 from ticketing.keys import RUNTIME, TICKETING_CONFIG
 from ticketing.metrics import WEBHOOKS
 from ticketing.payments import PaymentError
@@ -27,13 +27,56 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=2)
 
 Handler = Callable[[web.Application, str], Awaitable[str]]
+
+
+async def _payment_intent(app: web.Application, payment_id: str) -> str:
+    """A payment is a tip's or a ticket's; each settles its own."""
+    async with app[DB].acquire() as conn:
+        tip = await tips.by_payment_ref(conn, payment_id)
+    if tip is not None:
+        return await tips.sync_payment(app, payment_id)
+    outcome = await orders.sync_payment(app, payment_id)
+    if outcome == "unknown_payment":  # perhaps a tip whose payment id was never kept
+        return await tips.sync_payment(app, payment_id)
+    return outcome
+
+
+async def _charge_refunded(app: web.Application, charge_id: str) -> str:
+    charge = await app[RUNTIME].provider.retrieve_charge(charge_id)
+    if charge.payment_id is not None and charge.amount_refunded >= charge.amount:
+        for settle in (tips.on_refunded_payment, subscriptions.on_refunded_payment):
+            outcome = await settle(app, charge.payment_id, "refunded_at_provider")
+            if outcome is not None:
+                return outcome
+    return await refunds.on_charge_refunded(app, charge_id)
+
+
+async def _dispute(app: web.Application, dispute_id: str) -> str:
+    provider = app[RUNTIME].provider
+    dispute = await provider.retrieve_dispute(dispute_id)
+    payment_id = dispute.payment_id
+    if payment_id is None and dispute.charge_id is not None:
+        payment_id = (await provider.retrieve_charge(dispute.charge_id)).payment_id
+    if dispute.status == "lost" and payment_id is not None:
+        for settle in (tips.on_refunded_payment, subscriptions.on_refunded_payment):
+            outcome = await settle(app, payment_id, "dispute_lost")
+            if outcome is not None:
+                return outcome
+    return await refunds.on_dispute(app, dispute_id)
+
+
 HANDLERS: dict[str, Handler] = {
-    "payment_intent.succeeded": orders.sync_payment,
-    "payment_intent.payment_failed": orders.sync_payment,
-    "payment_intent.canceled": orders.sync_payment,
-    "payment_intent.processing": orders.sync_payment,
-    "charge.refunded": refunds.on_charge_refunded,
-    "charge.dispute.closed": refunds.on_dispute,
+    "payment_intent.succeeded": _payment_intent,
+    "payment_intent.payment_failed": _payment_intent,
+    "payment_intent.canceled": _payment_intent,
+    "payment_intent.processing": _payment_intent,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.closed": _dispute,
+    "invoice.paid": subscriptions.on_invoice,
+    "invoice.payment_succeeded": subscriptions.on_invoice,
+    "invoice.payment_failed": subscriptions.on_invoice,
+    "customer.subscription.updated": subscriptions.on_subscription,
+    "customer.subscription.deleted": subscriptions.on_subscription,
 }
 
 

@@ -73,6 +73,7 @@ class User(Reply):
     display_name: str
     role: str
     created_at: IsoTime
+    avatar_url: str | None = None
 
 
 class Session(Reply):
@@ -83,3 +84,66 @@ class Session(Reply):
     expires_in: int
     token_type: Literal["Bearer"]
     user: User
+
+
+class ForgotIn(Body):
+    """The address to send a reset link to (if it has an account)."""
+
+    email: Annotated[str, Clean(max_len=254)]
+
+
+class ResetIn(Body):
+    """A reset token from the mail and the new password."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: NewPassword
+
+
+class Accepted(Reply):
+    """The request was taken; what follows happens out of band."""
+
+    accepted: bool
+
+
+class Notifications(Reply):
+    """What the account is told about."""
+
+    live_started: bool
+    new_videos: bool
+    comment_replies: bool
+    tips_received: bool
+    email: bool
+
+
+class NotificationsIn(Body):
+    """Notification settings to change (the others stay)."""
+
+    live_started: bool | None = None
+    new_videos: bool | None = None
+    comment_replies: bool | None = None
+    tips_received: bool | None = None
+    email: bool | None = None
+
+
+Realm = Literal["inferno", "purgatorio", "paradiso"]
+
+
+class Preferences(Reply):
+    """The account's theme, notification settings and avatar."""
+
+    realm: Realm
+    notifications: Notifications
+    avatar_url: str | None
+
+
+class PreferencesIn(Body):
+    """Preferences to change (what is left out stays)."""
+
+    realm: Realm | None = None
+    notifications: NotificationsIn | None = None
+
+
+class Avatar(Reply):
+    """Where the new avatar is served."""
+
+    avatar_url: str

@@ -1,15 +1,29 @@
-"""HTTP routes under /api/auth and /api/admin/users."""
+"""HTTP routes under /api/auth, /api/me, /api/users and /api/admin/users."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from server import api, validate
-from server.accounts import service, store
+from server.accounts import preferences, reset, service, store
 from server.accounts.auth import require_user
-from server.accounts.models import LoginIn, LogoutIn, RefreshIn, RegisterIn, RoleIn, Session, User
+from server.accounts.models import (
+    Accepted,
+    Avatar,
+    ForgotIn,
+    LoginIn,
+    LogoutIn,
+    Preferences,
+    PreferencesIn,
+    RefreshIn,
+    RegisterIn,
+    ResetIn,
+    RoleIn,
+    Session,
+    User,
+)
 from server.clientip import client_ip
-from server.errors import not_found
+from server.errors import ApiError, not_found
 from server.keys import DB
 
 routes = web.RouteTableDef()
@@ -62,9 +76,10 @@ async def me(request: web.Request) -> web.Response:
     principal = await require_user(request)
     async with request.app[DB].acquire() as conn:
         row = await store.user_by_id(conn, principal.user_id)
-    if row is None:
-        raise not_found("user")
-    return api.reply(service.user_json(row), User)
+        if row is None:
+            raise not_found("user")
+        avatar = await preferences.avatar_url(conn, principal.user_id)
+    return api.reply({**service.user_json(row), "avatar_url": avatar}, User)
 
 
 @routes.post("/api/admin/users/{id}/role", name="admin_set_role")
@@ -76,3 +91,82 @@ async def set_role(request: web.Request) -> web.Response:
     role = (await api.body(request, RoleIn)).role
     row = await service.change_role(request.app, user_id, role, admin.user_id, "api")
     return api.reply(service.user_json(row), User)
+
+
+@routes.post("/api/auth/password/forgot", name="auth_password_forgot")
+@api.spec({202: Accepted}, body=ForgotIn, public=True, tag="accounts")
+async def password_forgot(request: web.Request) -> web.Response:
+    """Mail a reset link if the address has an account; always 202, whatever the address."""
+    body = await api.body(request, ForgotIn)
+    await reset.forgot(request.app, body.email, client_ip(request))
+    return api.reply(Accepted(accepted=True), status=202)
+
+
+@routes.post("/api/auth/password/reset", name="auth_password_reset")
+@api.spec({200: api.Ok}, body=ResetIn, public=True, tag="accounts")
+async def password_reset(request: web.Request) -> web.Response:
+    """Set a new password with a mailed token; every session of the account ends."""
+    body = await api.body(request, ResetIn)
+    await reset.reset(request.app, body.token, body.password, client_ip(request))
+    return api.reply(api.Ok(ok=True))
+
+
+@routes.get("/api/me/preferences", name="me_preferences")
+@api.spec({200: Preferences}, tag="accounts")
+async def get_preferences(request: web.Request) -> web.Response:
+    """The caller's realm theme, notification settings and avatar URL."""
+    principal = await require_user(request)
+    async with request.app[DB].acquire() as conn:
+        prefs = await preferences.get(conn, principal.user_id)
+    return api.reply(prefs, Preferences)
+
+
+@routes.patch("/api/me/preferences", name="me_preferences_update")
+@api.spec({200: Preferences}, body=PreferencesIn, tag="accounts")
+async def patch_preferences(request: web.Request) -> web.Response:
+    """Change some preferences; the rest stay."""
+    principal = await require_user(request)
+    body = await api.body(request, PreferencesIn)
+    notifications = (
+        None if body.notifications is None else body.notifications.model_dump(exclude_none=True)
+    )
+    return api.reply(
+        await preferences.update(request.app, principal.user_id, body.realm, notifications),
+        Preferences,
+    )
+
+
+_IMAGE = {"type": "string", "format": "binary"}
+
+
+@routes.put("/api/me/avatar", name="me_avatar")
+@api.spec({200: Avatar}, tag="accounts")
+async def put_avatar(request: web.Request) -> web.Response:
+    """Upload an avatar (PNG, JPEG, WebP or GIF body, at most 5 MiB): stored as a square PNG."""
+    principal = await require_user(request)
+    cap = preferences.MAX_AVATAR_BYTES
+    if request.content_length is not None and request.content_length > cap:
+        raise ApiError(413, "too_large", f"an avatar is at most {cap} bytes")
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > cap:
+            raise ApiError(413, "too_large", f"an avatar is at most {cap} bytes")
+    url = await preferences.set_avatar(request.app, principal.user_id, bytes(data))
+    return api.reply(Avatar(avatar_url=url))
+
+
+@routes.get("/api/users/{id}/avatar", name="user_avatar")
+@api.spec({200: api.Media("image/png", _IMAGE)}, public=True, tag="accounts")
+async def get_avatar(request: web.Request) -> web.Response:
+    """An account's avatar (a 256 px square PNG)."""
+    user_id = validate.path_uuid(request)
+    async with request.app[DB].acquire() as conn:
+        data = await preferences.avatar(conn, user_id)
+    if data is None:
+        raise not_found("avatar")
+    return web.Response(
+        body=data,
+        content_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )

@@ -191,3 +191,31 @@ async def display_names(
         "SELECT id, display_name FROM users WHERE id = ANY($1::uuid[])", list(user_ids)
     )
     return {row["id"]: row["display_name"] for row in rows}
+
+
+async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """A user by email (case-insensitive)."""
+    return await conn.fetchrow(
+        f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email
+    )
+
+
+async def set_password(
+    conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str, valid_after_ms: int
+) -> None:
+    """Replace a user's password and refuse access tokens issued before `valid_after_ms`."""
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, tokens_valid_after_ms = $3 WHERE id = $1",
+        user_id,
+        password_hash,
+        valid_after_ms,
+    )
+
+
+async def revoke_all_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime) -> None:
+    """Revoke every refresh token of every family of a user."""
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+        now,
+    )

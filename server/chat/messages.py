@@ -66,3 +66,26 @@ async def send(app: web.Application, conn: Connection, payload: SendMessage) -> 
             retry_after_ms=int(detail),
         )
     raise ApiError(503, "unavailable", "chat state could not be loaded; retry")
+
+
+async def highlight(
+    app: web.Application,
+    event_id: uuid.UUID,
+    author_id: uuid.UUID,
+    author_name: str,
+    text: str,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """Post a highlighted message on someone's behalf (a paid tip): no rate limit or slow mode
+    applies, it is kept like any message and broadcast with a `highlight` field."""
+    chat = app[CHAT]
+    now = app[CLOCK].now()
+    message_id = uuid.uuid4()
+    message = {
+        **wire.message_dict(message_id, event_id, author_id, author_name, text, now),
+        "highlight": detail,
+    }
+    if text:
+        chat.writer.enqueue((message_id, event_id, author_id, author_name, text, now))
+    await chat.hub.emit_room(event_id, "message", message)
+    return message
