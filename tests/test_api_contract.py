@@ -21,6 +21,12 @@ PUBLIC = {
     "GET /healthz",
     "GET /readyz",
     "POST /api/payments/stripe/webhook",
+    "POST /api/recommendation/video/{id}/view",
+    "POST /api/recommendation/video/{id}/watchtime",
+    "GET /api/feed/discovery",
+    "GET /api/feed/trending",
+    "GET /api/artists/{id}",
+    "GET /api/videos/{id}/comments",
 }
 # Routes whose JSON body the models parse.
 JSON_BODIES = {
@@ -42,6 +48,8 @@ JSON_BODIES = {
     "POST /api/distribution/withdraw",
     "POST /api/ledger/payout-accounts/sepa",
     "POST /api/ledger/payouts/batches/{id}/settle",
+    "POST /api/recommendation/video/{id}/watchtime",
+    "POST /api/recommendation/video/{id}/like",
 }
 # POST routes that act on the path alone and take no body.
 NO_BODY = {
@@ -51,6 +59,8 @@ NO_BODY = {
     "POST /api/tickets/{id}/reenter",
     "POST /api/tickets/{id}/refund",
     "POST /api/ledger/payouts/batches",
+    "POST /api/recommendation/video/{id}/view",
+    "POST /api/artists/{id}/follow",
 }
 
 

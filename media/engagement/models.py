@@ -88,7 +88,9 @@ class Profile(Reply):
 class FeedQuery(Query):
     """A feed page: the cursor of the previous page's `next`, and how many items (1-50)."""
 
-    cursor: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    cursor: (
+        Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_.=-]+$")] | None
+    ) = None
     limit: Annotated[int, Field(ge=1, le=50)] = 20
 
 
@@ -132,7 +134,9 @@ class FeedPage(Reply):
 class CommentQuery(Query):
     """A page of comments: the previous page's `next`, and how many top-level comments."""
 
-    cursor: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    cursor: (
+        Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_.=-]+$")] | None
+    ) = None
     limit: Annotated[int, Field(ge=1, le=50)] = 20
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from server.errors import bad_request
 
-MAX_CHARS = 1024
+MAX_CHARS = 512
 _MAC_BYTES = 16
 
 
@@ -44,6 +44,9 @@ def decode(key: bytes, cursor: str, feed: str, viewer: str | None) -> dict[str, 
         body, mac = _unb64(body_text), _unb64(mac_text)
     except (binascii.Error, ValueError):
         raise invalid from None
+    # Only the canonical spelling: base64's spare low bits would give one cursor many forms.
+    if _b64(body) != body_text or _b64(mac) != mac_text:
+        raise invalid
     expected = hmac.new(key, body, hashlib.sha256).digest()[:_MAC_BYTES]
     if not hmac.compare_digest(mac, expected):
         raise invalid
