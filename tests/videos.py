@@ -1,7 +1,7 @@
 """Ready videos for tests that need one.
 
-Stand-in until the upload pipeline lands: registers the video with `media.videos` and indexes
-it for the feeds in one transaction, as the pipeline does when a video becomes ready.
+Stand-in until the upload pipeline lands: indexes the video for the feeds, as the pipeline
+does when a video becomes ready (the stand-in `media.videos` reads that index).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ async def ready_video(api: Api, artist_token: str, **meta: Any) -> dict[str, Any
         created_at=meta.get("created_at", now),
         ready_at=meta.get("created_at", now),
     )
-    videos.register(video)
     async with api.app[DB].acquire() as conn, conn.transaction():
         await index.index(
             conn,

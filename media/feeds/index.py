@@ -82,3 +82,44 @@ async def mark_seen(
         video_id,
         at,
     )
+
+
+_ENTRY = "video_id, artist_id, title, realm, visibility, tags, duration_s, published_at"
+
+
+def _entry(row: asyncpg.Record) -> FeedEntry:
+    return FeedEntry(
+        video_id=row["video_id"],
+        artist_id=row["artist_id"],
+        title=row["title"],
+        realm=row["realm"],
+        visibility=row["visibility"],
+        tags=tuple(row["tags"]),
+        duration_s=row["duration_s"],
+        published_at=row["published_at"],
+    )
+
+
+async def entry(conn: asyncpg.Connection, video_id: uuid.UUID) -> FeedEntry | None:
+    """A video's feed entry, or None when it is not indexed."""
+    row = await conn.fetchrow(f"SELECT {_ENTRY} FROM feed_entries WHERE video_id = $1", video_id)
+    return None if row is None else _entry(row)
+
+
+async def entries_by_artist(
+    conn: asyncpg.Connection,
+    artist_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
+) -> list[FeedEntry]:
+    """An artist's feed entries, newest first, older than `before`."""
+    rows = await conn.fetch(
+        f"""SELECT {_ENTRY} FROM feed_entries
+        WHERE artist_id = $1 AND ($3::timestamptz IS NULL OR (published_at, video_id) < ($3, $4))
+        ORDER BY published_at DESC, video_id DESC LIMIT $2""",
+        artist_id,
+        limit,
+        before[0] if before else None,
+        before[1] if before else None,
+    )
+    return [_entry(r) for r in rows]

@@ -90,10 +90,10 @@ async def trending(
 ) -> Page:
     """Public videos, hottest first."""
     key = app[ENGAGE_CONFIG].cursor_key
-    cards: list[dict[str, Any]] = []
+    # Live cards are read before taking a connection: they take one of their own.
+    cards = await _live_cards(app, limit // 2, None) if after is None else []
     async with app[DB].acquire() as conn:
         if after is None:
-            cards = await _live_cards(app, limit // 2, None)
             rows = await conn.fetch(
                 f"""SELECT {_COLUMNS} FROM feed_entries WHERE visibility = 'public'
                 ORDER BY hot DESC, video_id DESC LIMIT $1""",
@@ -127,11 +127,12 @@ async def trending(
 async def following(app: web.Application, viewer: uuid.UUID, after: str | None, limit: int) -> Page:
     """The newest videos of the artists the viewer follows."""
     key = app[ENGAGE_CONFIG].cursor_key
-    cards: list[dict[str, Any]] = []
     async with app[DB].acquire() as conn:
         artists = await follows.followed_artists(conn, viewer)
+    # Live cards are read holding no connection: they take one of their own.
+    cards = await _live_cards(app, limit // 2, set(artists)) if after is None else []
+    async with app[DB].acquire() as conn:
         if after is None:
-            cards = await _live_cards(app, limit // 2, set(artists))
             published, last = datetime.max.replace(tzinfo=UTC), uuid.UUID(int=(1 << 128) - 1)
         else:
             at = cursor.decode(key, after, "following", _viewer(viewer))

@@ -1,7 +1,7 @@
 """Videos: the typed video other packages receive, and who may see it.
 
-Stand-in until the video pipeline lands: the same signatures, backed by an in-memory
-registry (`register`), so feeds and engagement can be built and tested against it.
+Stand-in until the video pipeline lands, with the same signatures: a ready video is one the
+pipeline has indexed for the feeds (`media.feeds.index`), so these read the feed index.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 import asyncpg
 
+from media.feeds import index
 from server.accounts import service as accounts
 from server.errors import ApiError
 
@@ -42,42 +43,57 @@ class Video:
     ready_at: datetime | None
 
 
-_VIDEOS: dict[uuid.UUID, Video] = {}
-
-
-def register(video: Video) -> None:
-    """Add or replace a video in the stand-in registry."""
-    _VIDEOS[video.id] = video
+def _video(entry: index.FeedEntry) -> Video:
+    return Video(
+        id=entry.video_id,
+        artist_id=entry.artist_id,
+        title=entry.title,
+        description="",
+        tags=entry.tags,
+        realm=cast(Realm, entry.realm),
+        visibility=cast(Visibility, entry.visibility),
+        state="ready",
+        progress=100,
+        failure=None,
+        duration_s=entry.duration_s,
+        width=None,
+        height=None,
+        created_at=entry.published_at,
+        ready_at=entry.published_at,
+    )
 
 
 async def get(conn: asyncpg.Connection, video_id: uuid.UUID) -> Video | None:
     """A video that is not deleted, or None."""
-    return _VIDEOS.get(video_id)
+    found = await index.entry(conn, video_id)
+    return None if found is None else _video(found)
+
+
+async def _may_see(conn: asyncpg.Connection, video: Video, viewer_id: uuid.UUID | None) -> bool:
+    from media import follows
+
+    if video.visibility == "public":
+        return True
+    if viewer_id is None:
+        return False
+    if video.artist_id == viewer_id:
+        return True
+    account = await accounts.find_account(conn, viewer_id)
+    if account is not None and account.role == "admin":
+        return True
+    return video.visibility == "followers" and await follows.is_following(
+        conn, viewer_id, video.artist_id
+    )
 
 
 async def viewable(
     conn: asyncpg.Connection, video_id: uuid.UUID, viewer_id: uuid.UUID | None
 ) -> Video:
     """A ready video the viewer may see, else 404 `video_not_found` (existence never leaks)."""
-    from media import follows
-
-    video = _VIDEOS.get(video_id)
-    if video is not None and viewer_id is not None:
-        if video.artist_id == viewer_id:
-            return video
-        account = await accounts.find_account(conn, viewer_id)
-        if account is not None and account.role == "admin":
-            return video
-    if video is not None and video.state == "ready":
-        if video.visibility == "public":
-            return video
-        if (
-            video.visibility == "followers"
-            and viewer_id is not None
-            and await follows.is_following(conn, viewer_id, video.artist_id)
-        ):
-            return video
-    raise ApiError(404, "video_not_found", "video not found")
+    video = await get(conn, video_id)
+    if video is None or not await _may_see(conn, video, viewer_id):
+        raise ApiError(404, "video_not_found", "video not found")
+    return video
 
 
 async def by_artist(
@@ -89,16 +105,14 @@ async def by_artist(
     before: tuple[datetime, uuid.UUID] | None,
 ) -> list[Video]:
     """An artist's videos the viewer may see, newest first."""
-    found = []
-    for video in sorted(_VIDEOS.values(), key=lambda v: (v.created_at, v.id), reverse=True):
-        if video.artist_id != artist_id:
-            continue
-        if before is not None and (video.created_at, video.id) >= before:
-            continue
-        try:
-            found.append(await viewable(conn, video.id, viewer_id))
-        except ApiError:
-            continue
-        if len(found) >= limit:
+    found: list[Video] = []
+    while len(found) < limit:
+        batch = await index.entries_by_artist(conn, artist_id, limit, before)
+        for entry in batch:
+            video = _video(entry)
+            if await _may_see(conn, video, viewer_id):
+                found.append(video)
+        if len(batch) < limit:
             break
-    return found
+        before = (batch[-1].published_at, batch[-1].video_id)
+    return found[:limit]
