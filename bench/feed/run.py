@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -68,22 +68,27 @@ async def _seed(dsn: str, n_videos: int, n_views: int) -> list[uuid.UUID]:
     """The feed index, view rows and counters, and the baseline table; returns the video ids."""
     rng = random.Random(7)
     now = datetime.now(UTC)
+    now_s, t0_s = now.timestamp(), heat.T0.timestamp()
     artists = [uuid.uuid4() for _ in range(ARTISTS)]
     videos = [uuid.uuid4() for _ in range(n_videos)]
     owner = [artists[rng.randrange(ARTISTS)] for _ in range(n_videos)]
-    published = [now - timedelta(seconds=rng.uniform(0, 30 * 86400)) for _ in range(n_videos)]
-    hot = [heat.term(heat.PUBLISH, p) for p in published]
+    published_s = [now_s - rng.uniform(0, 30 * 86400) for _ in range(n_videos)]
+    published = [datetime.fromtimestamp(p, UTC) for p in published_s]
+    log_publish, log_view = math.log(heat.PUBLISH), math.log(heat.VIEW)
+    hot = [log_publish + (p - t0_s) / heat.TAU for p in published_s]
     # Zipf-like popularity: a few videos take most views.
     weights = [1 / (rank + 1) ** 0.9 for rank in range(n_videos)]
     rng.shuffle(weights)
     picks = rng.choices(range(n_videos), weights=weights, k=n_views)
     views = [0] * n_videos
     viewer_rows: list[tuple[object, ...]] = []
+    week = 7 * 86400
     for n, v in enumerate(picks):
-        at = max(published[v], now - timedelta(seconds=rng.uniform(0, 7 * 86400)))
+        at = max(published_s[v], now_s - rng.random() * week)
         views[v] += 1
-        hot[v] = _logaddexp(hot[v], heat.term(heat.VIEW, at))
-        viewer_rows.append((videos[v], f"d:bench-{n}", at, 0.0))
+        # The same log-add-exp the engagement path runs in SQL.
+        hot[v] = _logaddexp(hot[v], log_view + (at - t0_s) / heat.TAU)
+        viewer_rows.append((videos[v], f"d:bench-{n}", datetime.fromtimestamp(at, UTC), 0.0))
     entries = [
         (
             videos[i],
@@ -154,7 +159,8 @@ async def _load(
     async def loop() -> None:
         nonlocal done
         while time.monotonic() < deadline:
-            done += await act(latencies)
+            made = await act(latencies)
+            done += made
 
     await asyncio.gather(*(loop() for _ in range(READERS)))
     return done, latencies
