@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -166,3 +167,28 @@ async def test_pages_hold_at_most_50_and_limits_are_checked(api: Api) -> None:
         assert status == 400, (limit, body)
     status, body = await api.call("GET", "/api/feed/trending?limit=50")
     assert status == 200 and len(body["items"]) <= 50
+
+
+async def test_an_edit_reindexes_without_losing_heat(api: Api) -> None:
+    artist = await api.register("artist")
+    hot = await ready_video(api, artist["access"], title="before")
+    cold = await ready_video(api, artist["access"])
+    for _ in range(5):
+        await view(api, hot["id"], device=device())
+    async with api.app[DB].acquire() as conn:
+        entry = await index.entry(conn, uuid.UUID(hot["id"]))
+        assert entry is not None
+        await index.index(conn, dataclasses.replace(entry, title="after"))
+    items = await walk(api, "trending", limit=50)
+    ids = video_ids(items)
+    assert ids.index(hot["id"]) < ids.index(cold["id"])
+    assert (
+        next(i for i in items if i["type"] == "video" and i["video"]["id"] == hot["id"])["video"][
+            "title"
+        ]
+        == "after"
+    )
+    async with api.app[DB].acquire() as conn:
+        await index.index(conn, dataclasses.replace(entry, visibility="private"))
+    assert hot["id"] not in video_ids(await walk(api, "trending", limit=50))
+    assert (await view(api, hot["id"], device=device()))[0] == 404
