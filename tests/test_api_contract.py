@@ -30,6 +30,12 @@ PUBLIC = {
     "POST /api/videos/{id}/playback",
     "GET /api/videos/{id}/poster",
     "GET /api/artists/{id}/videos",
+    "POST /api/recommendation/video/{id}/view",
+    "POST /api/recommendation/video/{id}/watchtime",
+    "GET /api/feed/discovery",
+    "GET /api/feed/trending",
+    "GET /api/artists/{id}",
+    "GET /api/videos/{id}/comments",
 }
 # Routes whose JSON body the models parse.
 JSON_BODIES = {
@@ -52,8 +58,9 @@ JSON_BODIES = {
     "POST /api/ledger/payout-accounts/sepa",
     "POST /api/ledger/payouts/batches/{id}/settle",
     "PATCH /api/videos/{id}",
+    "POST /api/recommendation/video/{id}/watchtime",
+    "POST /api/recommendation/video/{id}/like",
 }
-# Routes whose body is not JSON, by media type.
 # Routes whose body is not JSON: a file's bytes, or a multipart form the handler streams.
 RAW_BODIES = {
     "PATCH /api/videos/uploads/{upload_id}": "application/offset+octet-stream",
@@ -71,6 +78,8 @@ NO_BODY = {
     "POST /api/distribution/releases/{id}/takedown",
     "POST /api/videos/uploads",
     "POST /api/videos/{id}/playback",
+    "POST /api/recommendation/video/{id}/view",
+    "POST /api/artists/{id}/follow",
 }
 
 

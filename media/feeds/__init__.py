@@ -1,1 +1,2 @@
-"""Feeds of videos and live cards."""
+"""Feeds: the feed index (`media.feeds.index`, filled by the video pipeline), trending heat,
+and the discovery, trending and following feeds."""

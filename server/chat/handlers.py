@@ -172,6 +172,18 @@ def _handler(app: web.Application, name: str, operation: Operation) -> Callable[
     return handle
 
 
+def add_operation(
+    app: web.Application,
+    name: str,
+    payload: type[Payload],
+    run: Callable[[web.Application, Connection, Any], Awaitable[dict[str, Any]]],
+) -> None:
+    """Serve another package's client event on the chat's server, under the chat's rules:
+    an authenticated connection, its event budget, typed payloads, acks and metrics."""
+    assert name not in RESERVED_EVENTS and name not in OPERATIONS, f"{name} is taken"
+    app[HUB].sio.on(name, _handler(app, name, Operation(payload, run)))
+
+
 def register(app: web.Application) -> None:
     """Install the connect/disconnect handlers and every client event on the app's server."""
     hub = app[HUB]

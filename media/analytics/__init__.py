@@ -1,0 +1,1 @@
+"""Artist analytics: rollups maintained on write, and the report read from them."""
