@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
 from typing import Any
 
-from media.feeds import index
-from server.keys import DB
 from server.live import service as live
 from tests.conftest import Api
 from tests.media.engage import artist_with_video, device, view
@@ -80,15 +76,15 @@ async def test_watch_time_heats_a_video(api: Api) -> None:
     assert ids.index(a["id"]) < ids.index(b["id"])
 
 
-async def test_only_public_videos_trend_and_unindexed_ones_leave(api: Api) -> None:
+async def test_only_public_videos_trend_and_deleted_ones_leave(api: Api) -> None:
     artist = await api.register("artist")
     private = await ready_video(api, artist["access"], visibility="private")
     followers = await ready_video(api, artist["access"], visibility="followers")
     public = await ready_video(api, artist["access"])
     ids = video_ids(await walk(api, "trending", limit=50))
     assert public["id"] in ids and private["id"] not in ids and followers["id"] not in ids
-    async with api.app[DB].acquire() as conn:
-        await index.unindex(conn, uuid.UUID(public["id"]))
+    status, _ = await api.call("DELETE", f"/api/videos/{public['id']}", token=artist["access"])
+    assert status in (200, 204)
     assert public["id"] not in video_ids(await walk(api, "trending", limit=50))
 
 
@@ -175,10 +171,10 @@ async def test_an_edit_reindexes_without_losing_heat(api: Api) -> None:
     cold = await ready_video(api, artist["access"])
     for _ in range(5):
         await view(api, hot["id"], device=device())
-    async with api.app[DB].acquire() as conn:
-        entry = await index.entry(conn, uuid.UUID(hot["id"]))
-        assert entry is not None
-        await index.index(conn, dataclasses.replace(entry, title="after"))
+    status, _ = await api.call(
+        "PATCH", f"/api/videos/{hot['id']}", token=artist["access"], json={"title": "after"}
+    )
+    assert status == 200
     items = await walk(api, "trending", limit=50)
     ids = video_ids(items)
     assert ids.index(hot["id"]) < ids.index(cold["id"])
@@ -188,7 +184,9 @@ async def test_an_edit_reindexes_without_losing_heat(api: Api) -> None:
         ]
         == "after"
     )
-    async with api.app[DB].acquire() as conn:
-        await index.index(conn, dataclasses.replace(entry, visibility="private"))
+    status, _ = await api.call(
+        "PATCH", f"/api/videos/{hot['id']}", token=artist["access"], json={"visibility": "private"}
+    )
+    assert status == 200
     assert hot["id"] not in video_ids(await walk(api, "trending", limit=50))
     assert (await view(api, hot["id"], device=device()))[0] == 404
