@@ -173,7 +173,9 @@ async def _check_tiles(
             f"tiles cover {covered} of {size} records: run `mhc forensics build-tiles`",
         )
     loop = asyncio.get_running_loop()
+    seen: set[tiles.TileId] = set()
     async for level, idx, stored in tilestore.iter_tiles(conn):
+        seen.add((level, idx))
         width = len(stored) // HASH_SIZE
         expected = tree.level(tiles.HEIGHT * level, idx * tiles.WIDTH, width)
         name = tiles.tile_path(level, idx, width)
@@ -184,6 +186,10 @@ async def _check_tiles(
         on_disk = await loop.run_in_executor(None, tilefiles.read, log_dir, level, idx, width)
         if on_disk is not None and on_disk != expected:
             return ChainBreak(_first_leaf(level, idx), f"file {name} does not match the records")
+    for level, idx, width in tiles.tiles_for_size(size):
+        if (level, idx) not in seen:
+            name = tiles.tile_path(level, idx, width)
+            return ChainBreak(_first_leaf(level, idx), f"stored {name} is missing")
     return None
 
 

@@ -217,13 +217,13 @@ def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Repor
     used_key = _check_key(d, key, report)
     head = _check_checkpoint(d, used_key, manifest, report)
     tree = MerkleTree()
-    prefix_and_hashes = _check_records(d, jobs, report, tree)
-    if prefix_and_hashes is None:
+    prefix_and_count = _check_records(d, jobs, report, tree)
+    if prefix_and_count is None:
         report.add("range", SKIP, "needs records that verify")
         report.add("root", SKIP, "needs records that verify")
     else:
-        prefix, hashes = prefix_and_hashes
-        if _check_range(len(prefix) + 1, len(prefix) + len(hashes), head, manifest, report):
+        prefix, count = prefix_and_count
+        if _check_range(len(prefix) + 1, len(prefix) + count, head, manifest, report):
             _check_root(tree, head, report)
         else:
             report.add("root", SKIP, "needs records 1..size of a verified checkpoint")
@@ -323,8 +323,8 @@ def _check_checkpoint(
 
 def _check_records(
     d: Path, jobs: int, report: Report, tree: MerkleTree
-) -> tuple[list[bytes], list[bytes]] | None:
-    """Check the record chain from the last prefix hash; return prefix and record hashes.
+) -> tuple[list[bytes], int] | None:
+    """Check the record chain from the last prefix hash; return prefix and record count.
 
     The Merkle tree over prefix and records grows in `tree` as spans verify.
     """
@@ -335,7 +335,7 @@ def _check_records(
         return None
     first = len(prefix) + 1
     try:
-        hashes, brk = _chain(
+        count, brk = _chain(
             d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs, prefix, tree
         )
     except OSError as e:
@@ -345,13 +345,11 @@ def _check_records(
         report.first_bad_seq = brk.seq
         report.add("records", FAIL, str(brk))
         return None
-    if not hashes:
+    if not count:
         report.add("records", FAIL, f"{bf.RECORDS} holds no records")
         return None
-    report.add(
-        "records", OK, f"seq {first}..{first + len(hashes) - 1}: order, links and hashes hold"
-    )
-    return prefix, hashes
+    report.add("records", OK, f"seq {first}..{first + count - 1}: order, links and hashes hold")
+    return prefix, count
 
 
 def _check_range(
@@ -435,9 +433,9 @@ def _chain(
     jobs: int,
     prefix: Sequence[bytes],
     tree: MerkleTree,
-) -> tuple[list[bytes], ChainBreak | None]:
+) -> tuple[int, ChainBreak | None]:
     """Verify records.jsonl as a chain, across worker processes when it is big; grow the
-    Merkle tree over prefix and records alongside."""
+    Merkle tree over prefix and records alongside; return how many records verified."""
     size = path.stat().st_size
     if jobs <= 0:
         jobs = min(os.cpu_count() or 1, 8) if size >= PARALLEL_MIN_BYTES else 1
@@ -446,11 +444,11 @@ def _chain(
         with path.open("rb") as f:
             alone, brk = verify_lines(f, expected_prev, first_seq)
         tree.extend_packed(_leaves(alone))
-        return alone, brk
+        return len(alone), brk
     # More spans than workers: the tree grows here from finished spans while later ones
     # are still being hashed, and the leaf hashes are made in the workers.
     spans = _spans(path, jobs * 4)
-    hashes: list[bytes] = []
+    count, last = 0, b""
     with ProcessPoolExecutor(jobs) as pool:
         futures = [
             pool.submit(
@@ -465,21 +463,23 @@ def _chain(
         ]
         tree.extend_packed(_leaves(prefix))
         for future, (start, _, before) in zip(futures, spans, strict=True):
+            # Hashes cross the process boundary packed: one buffer, not a million objects.
             part, leaves, brk, head_prev = future.result()
-            if hashes and head_prev != hashes[-1]:
+            if count and head_prev != last:
                 # The worker took its first record's prev on trust and it is wrong:
                 # check that line here against the real link, in the usual order.
                 with path.open("rb") as f:
                     f.seek(start)
-                    _, brk = verify_lines([f.readline()], hashes[-1], first_seq + before)
+                    _, brk = verify_lines([f.readline()], last, first_seq + before)
                 brk = brk or ChainBreak(first_seq + before, "prev does not match")
-            else:
-                hashes += part
-                tree.extend_packed(leaves[: len(part) * 32])
+            elif part:
+                count += len(part) // 32
+                last = part[-32:]
+                tree.extend_packed(leaves)
             if brk is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-                return hashes, brk
-    return hashes, None
+                return count, brk
+    return count, None
 
 
 def _leaves(hashes: Sequence[bytes]) -> bytes:
@@ -507,7 +507,7 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
 
 def _verify_span(
     path: str, start: int, end: int, first_seq: int, expected_prev: bytes | None
-) -> tuple[list[bytes], bytes, ChainBreak | None, bytes | None]:
+) -> tuple[bytes, bytes, ChainBreak | None, bytes | None]:
     """Verify one span of records.jsonl; without expected_prev, trust its first prev."""
     with open(path, "rb") as f:
         f.seek(start)
@@ -521,7 +521,7 @@ def _verify_span(
         except (ValueError, KeyError, TypeError, RecursionError):
             head_prev = None  # the caller then checks this line against the real link
     hashes, brk = verify_lines(lines, head_prev or GENESIS_PREV, first_seq)
-    return hashes, _leaves(hashes), brk, head_prev
+    return b"".join(hashes), _leaves(hashes), brk, head_prev
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -108,6 +108,14 @@ async def test_tile_edited_in_the_database_is_caught(trail: Trail) -> None:  # n
     assert status == 500 and body["error"]["code"] == "log_damaged"
 
 
+async def test_tile_removed_from_the_database_is_caught(trail: Trail) -> None:  # noqa: F811
+    await trail.append(600)
+    await trail.sql("DELETE FROM forensic_tiles WHERE level = 0 AND idx = 1")
+    result = await service.verify(trail.app)
+    assert not result.ok and result.first_bad_seq == 257, result
+    assert "tile/0/001 is missing" in (result.reason or "")
+
+
 async def test_tile_file_edited_on_disk_is_caught(trail: Trail) -> None:  # noqa: F811
     await trail.append(600)
     await service.create_checkpoint(trail.app)
