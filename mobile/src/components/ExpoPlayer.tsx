@@ -12,6 +12,14 @@ export function ExpoPlayer({ url, onTick, testID }: PlayerProps) {
   });
 
   useEffect(() => {
+    // play() before the source is loaded is dropped on some platforms: start once it is ready.
+    const sub = player.addListener('statusChange', ({ status }) => {
+      if (status === 'readyToPlay' && !player.playing) player.play();
+    });
+    return () => sub.remove();
+  }, [player]);
+
+  useEffect(() => {
     if (!onTick) return;
     const timer = setInterval(() => onTick(player.currentTime, player.playing), 1000);
     return () => clearInterval(timer);
