@@ -158,3 +158,23 @@ describe('Api client', () => {
     ]);
   });
 });
+
+describe('Api client at start', () => {
+  it('holds requests made while the saved session loads, then sends them signed', async () => {
+    const { fetchImpl, calls } = fakeFetch(() => json(200, { tickets: [] }));
+    let release: (s: unknown) => void = () => undefined;
+    const slowStore = {
+      load: () => new Promise((resolve) => (release = resolve)),
+      save: async () => undefined,
+    } as unknown as ReturnType<typeof memoryStore>;
+    const api = new Api(() => BASE, slowStore, { fetch: fetchImpl });
+    const restored = api.restore();
+    const pending = tickets.mine(api);
+    await Promise.resolve();
+    expect(calls).toHaveLength(0);
+    release({ access: 'a1', refresh: 'r1', expiresAt: Date.now() + 600_000, user: reply('', '').user });
+    await restored;
+    await pending;
+    expect(calls[0].headers.Authorization).toBe('Bearer a1');
+  });
+});

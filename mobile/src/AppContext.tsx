@@ -17,7 +17,14 @@ interface AppState {
 const Context = createContext<AppState | null>(null);
 
 export function createApi(): Api {
-  return new Api(serverUrl, secureSessionStore);
+  // The server URL setting (phones) is read with the session, before any request leaves.
+  return new Api(serverUrl, {
+    load: async () => {
+      await loadServerUrl();
+      return secureSessionStore.load();
+    },
+    save: secureSessionStore.save,
+  });
 }
 
 export function AppProvider({ children, api: given }: { children: ReactNode; api?: Api }) {
@@ -30,7 +37,6 @@ export function AppProvider({ children, api: given }: { children: ReactNode; api
     const unsubscribe = api.subscribe(setSession);
     let alive = true;
     (async () => {
-      await loadServerUrl();
       const saved = await getItem('mhc.realm');
       if (saved === 'inferno' || saved === 'purgatorio' || saved === 'paradiso') setRealmState(saved);
       await api.restore();

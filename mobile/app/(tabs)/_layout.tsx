@@ -21,7 +21,7 @@ export default function TabsLayout() {
     >
       <Tabs.Screen name="feed" options={{ title: 'Feed', tabBarIcon: icon('▶') }} />
       <Tabs.Screen name="live" options={{ title: 'Live', tabBarIcon: icon('●') }} />
-      <Tabs.Screen name="tickets" options={{ title: 'Tickets', tabBarIcon: icon('🎟') }} />
+      <Tabs.Screen name="tickets" options={{ title: 'Tickets', tabBarIcon: icon('◆') }} />
       <Tabs.Screen name="studio" options={{ title: 'Studio', tabBarIcon: icon('★'), href: artist ? undefined : null }} />
       <Tabs.Screen name="account" options={{ title: 'Account', tabBarIcon: icon('☰') }} />
     </Tabs>

@@ -46,6 +46,7 @@ const REFRESH_MARGIN_MS = 30_000;
 export class Api {
   private session: Session | null = null;
   private refreshing: Promise<Session> | null = null;
+  private restoring: Promise<Session | null> | null = null;
   private listeners = new Set<(session: Session | null) => void>();
   private readonly fetchImpl: Fetch;
   private readonly now: () => number;
@@ -67,10 +68,20 @@ export class Api {
     return path.startsWith('http') ? path : this.baseUrl() + path;
   }
 
-  async restore(): Promise<Session | null> {
-    this.session = await this.store.load();
-    this.emit();
-    return this.session;
+  /** Loads the saved session once; requests made meanwhile wait for it instead of going out bare. */
+  restore(): Promise<Session | null> {
+    if (!this.restoring) {
+      this.restoring = (async () => {
+        const saved = await this.store.load().catch(() => null);
+        // A sign-in that finished while the store was read wins over what was saved before.
+        if (!this.session && saved) {
+          this.session = saved;
+          this.emit();
+        }
+        return this.session;
+      })();
+    }
+    return this.restoring;
   }
 
   subscribe(listener: (session: Session | null) => void): () => void {
@@ -99,6 +110,7 @@ export class Api {
 
   /** A fresh access token, refreshing first when it is about to expire (null: signed out). */
   async accessToken(): Promise<string | null> {
+    await this.restore();
     if (!this.session) return null;
     if (this.session.expiresAt - this.now() < REFRESH_MARGIN_MS) {
       await this.refresh();
@@ -136,6 +148,7 @@ export class Api {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    await this.restore();
     const auth = options.auth ?? true;
     if (!auth || !this.session) return this.send<T>(method, path, options);
     await this.accessToken();
