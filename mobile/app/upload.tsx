@@ -1,6 +1,7 @@
 import * as DocumentPicker from 'expo-document-picker';
 import { useRouter } from 'expo-router';
 import { useEffect, useRef, useState } from 'react';
+import { AppState } from 'react-native';
 import { videos } from '../src/api/endpoints';
 import type { Realm, Video, VideoProgress, Visibility } from '../src/api/types';
 import { useApp } from '../src/AppContext';
@@ -93,6 +94,15 @@ export default function Upload() {
     const fresh = await videos.get(api, target.videoId);
     setVideo({ id: fresh.id, state: fresh.state, progress: fresh.progress, failure: fresh.failure });
   });
+
+  // Back from the background with the upload broken off (the OS cut the connection): carry on
+  // from the server's offset.
+  useEffect(() => {
+    const sub = AppState.addEventListener('change', (state) => {
+      if (state === 'active' && start.error && asset && pending && !start.busy) void start.run();
+    });
+    return () => sub.remove();
+  }, [start, asset, pending]);
 
   const uploading = start.busy;
   return (
