@@ -15,11 +15,13 @@ export default function AnalyticsScreen() {
   const data = useAsync(() => {
     const to = new Date();
     const from = new Date(to.getTime() - RANGES[range] * 86_400_000);
-    return artists.analytics(api, from.toISOString(), to.toISOString(), range === '90d' ? 'week' : 'day');
+    // The range is whole UTC days, inclusive.
+    const day = (d: Date) => d.toISOString().slice(0, 10);
+    return artists.analytics(api, day(from), day(to), range === '90d' ? 'week' : 'day');
   }, [api, range]);
   const buckets = data.data?.buckets ?? [];
   const label = (start: string) => start.slice(5, 10);
-  const currency = buckets.find((b) => b.tips.amount || b.sales.amount)?.tips.currency ?? 'EUR';
+  const currency = buckets.map((b) => b.tips?.currency ?? b.sales?.currency).find(Boolean) ?? 'EUR';
   const money = (v: number) => formatMoney(v, currency);
   return (
     <Screen>
@@ -29,12 +31,12 @@ export default function AnalyticsScreen() {
       <BarChart title="Views" points={buckets.map((b) => ({ label: label(b.start), value: b.views }))} />
       <BarChart title="Watch time (min)" points={buckets.map((b) => ({ label: label(b.start), value: Math.round(b.watch_seconds / 60) }))} />
       <BarChart title="Likes" points={buckets.map((b) => ({ label: label(b.start), value: b.likes }))} />
-      <BarChart title="Tips" points={buckets.map((b) => ({ label: label(b.start), value: b.tips.amount }))} format={money} />
-      <BarChart title="Ticket sales" points={buckets.map((b) => ({ label: label(b.start), value: b.sales.amount }))} format={money} />
+      <BarChart title="Tips" points={buckets.map((b) => ({ label: label(b.start), value: b.tips?.amount ?? 0 }))} format={money} />
+      <BarChart title="Ticket sales" points={buckets.map((b) => ({ label: label(b.start), value: b.sales?.amount ?? 0 }))} format={money} />
       <Body muted>Top videos</Body>
       {(data.data?.top_videos ?? []).map((v) => (
-        <Body key={v.id} testID="top-video">
-          {v.title ?? v.id} · {v.views ?? 0} views
+        <Body key={v.video_id} testID="top-video">
+          {v.title ?? 'Untitled'} · {v.views} views · {v.likes} likes
         </Body>
       ))}
     </Screen>

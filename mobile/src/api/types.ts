@@ -188,7 +188,7 @@ export interface ArtistProfile {
 export interface Money {
   count: number;
   amount: number;
-  currency: string;
+  currency: string | null;
 }
 
 export interface AnalyticsBucket {
@@ -204,7 +204,7 @@ export interface AnalyticsBucket {
 
 export interface Analytics {
   buckets: AnalyticsBucket[];
-  top_videos: Array<Partial<Video> & { id: string; title?: string; views?: number }>;
+  top_videos: Array<{ video_id: string; title: string | null; views: number; watch_seconds: number; likes: number }>;
 }
 
 export interface TipReply {
