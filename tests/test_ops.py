@@ -100,10 +100,23 @@ async def test_migrations_are_idempotent_and_concurrent(services: Services) -> N
         await c.close()
 
 
-async def test_browser_client_is_served(api: Api) -> None:
+async def test_browser_client_is_served(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MHC_WEB_DIR", str(tmp_path / "missing"))
     status, html = await api.call("GET", "/")
-    assert status == 200 and "<video" in html and "/static/app.js" in html
-    status, js = await api.call("GET", "/static/app.js")
-    assert status == 200 and "/api/live" in js
-    status, _ = await api.call("GET", "/static/../server/config.py")
-    assert status in (403, 404)
+    assert status == 200 and "not built" in html
+    build = tmp_path / "dist"
+    (build / "_expo" / "static" / "js").mkdir(parents=True)
+    (build / "index.html").write_text('<script src="/_expo/static/js/entry.js"></script>')
+    (build / "_expo" / "static" / "js" / "entry.js").write_text("/* app */")
+    (tmp_path / "secret.txt").write_text("outside")
+    monkeypatch.setenv("MHC_WEB_DIR", str(build))
+    for path in ("/", "/feed", "/event/123", "/watch/abc"):
+        status, html = await api.call("GET", path)
+        assert status == 200 and "/_expo/static/js/entry.js" in html, path
+    status, js = await api.call("GET", "/_expo/static/js/entry.js")
+    assert status == 200 and js == "/* app */"
+    for path in ("/_expo/../../secret.txt", "/_expo/%2e%2e/%2e%2e/secret.txt", "/_expo/nope.js"):
+        status, _ = await api.call("GET", path)
+        assert status in (403, 404), path

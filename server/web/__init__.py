@@ -1,1 +1,1 @@
-"""The browser client: one page that logs in, lists events and plays a granted stream."""
+"""The browser client: the mobile app's web build (`mobile/dist`), served at `/`."""

@@ -1,0 +1,2 @@
+// Phones decode QR codes natively: nothing to set up.
+export {};
