@@ -86,6 +86,18 @@ async def counts(conn: asyncpg.Connection, video_id: uuid.UUID) -> VideoCounts:
     return VideoCounts(row["views"], row["likes"], row["watch_seconds"])
 
 
+async def counts_many(
+    conn: asyncpg.Connection, video_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, VideoCounts]:
+    """Counters of several videos at once (zeros for those never engaged with)."""
+    rows = await conn.fetch(
+        "SELECT video_id, views, likes, watch_seconds FROM video_stats WHERE video_id = ANY($1)",
+        video_ids,
+    )
+    found = {r["video_id"]: VideoCounts(r["views"], r["likes"], r["watch_seconds"]) for r in rows}
+    return {v: found.get(v, VideoCounts(0, 0, 0.0)) for v in video_ids}
+
+
 async def _bump(
     conn: asyncpg.Connection, video_id: uuid.UUID, views: int, likes: int, watch: float
 ) -> asyncpg.Record:

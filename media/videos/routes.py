@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+# engagement imports media.videos too: only its attributes at call time are used here.
+from media.engagement import service as engagement
 from media.videos import cursor, service, tus
 from media.videos.models import (
     PageQuery,
@@ -39,8 +41,10 @@ _SHARED_VIEWER = uuid.UUID(int=0)
 _SHARED_SESSIONS = uuid.UUID("6f1c0a52-8e0e-4d53-9d0a-6b8a7c1e9f31")
 
 
-def video_json(app: web.Application, video: Video) -> dict[str, Any]:
-    """A video as the API shows it (counts are the engagement package's)."""
+def video_json(
+    app: web.Application, video: Video, counts: engagement.VideoCounts | None = None
+) -> dict[str, Any]:
+    """A video as the API shows it, with the engagement module's counters when given."""
     poster = None
     if video.state == "ready":
         poster = f"{app[CONFIG].public_url}/api/videos/{video.id}/poster"
@@ -61,8 +65,8 @@ def video_json(app: web.Application, video: Video) -> dict[str, Any]:
         "poster_url": poster,
         "created_at": timestamp(video.created_at),
         "ready_at": timestamp_or_none(video.ready_at),
-        "likes": 0,
-        "views": 0,
+        "likes": counts.likes if counts else 0,
+        "views": counts.views if counts else 0,
     }
 
 
@@ -144,7 +148,8 @@ async def get_video(request: web.Request) -> web.Response:
     viewer = await _viewer(request)
     async with request.app[DB].acquire() as conn:
         video = await service.viewable(conn, video_id, viewer)
-    return api.reply(video_json(request.app, video), VideoOut)
+        counts = await engagement.counts(conn, video.id)
+    return api.reply(video_json(request.app, video, counts), VideoOut)
 
 
 @routes.patch("/api/videos/{id}", name="video_edit")
@@ -158,7 +163,8 @@ async def edit_video(request: web.Request) -> web.Response:
         video = await service.edit(
             request.app, conn, video_id, principal.user_id, principal.is_admin, changes
         )
-    return api.reply(video_json(request.app, video), VideoOut)
+        counts = await engagement.counts(conn, video.id)
+    return api.reply(video_json(request.app, video, counts), VideoOut)
 
 
 @routes.delete("/api/videos/{id}", name="video_delete")
@@ -231,9 +237,12 @@ async def artist_videos(request: web.Request) -> web.Response:
         videos = await service.by_artist(
             conn, artist_id, viewer, limit=page.limit + 1, before=before
         )
+        videos = videos[: page.limit + 1]
+        counts = await engagement.counts_many(conn, [v.id for v in videos])
     more = len(videos) > page.limit
     videos = videos[: page.limit]
     nxt = cursor.encode(secret, videos[-1].created_at, videos[-1].id) if more else None
     return api.reply(
-        {"items": [video_json(request.app, v) for v in videos], "next": nxt}, VideoPage
+        {"items": [video_json(request.app, v, counts[v.id]) for v in videos], "next": nxt},
+        VideoPage,
     )

@@ -295,14 +295,6 @@ async def test_a_fan_buys_validates_watches_and_chats(stack: Stack, client: Api)
         assert Path(shot).stat().st_size > 1000, shot
 
 
-VIDEO_ROUTES = pytest.mark.xfail(
-    strict=True,
-    reason="the video, feed, engagement and tip routes of the video-platform issue are merged "
-    "separately; once they are, this passes and strict xfail fails until the mark is removed",
-)
-
-
-@VIDEO_ROUTES
 async def test_an_artist_uploads_and_a_fan_likes_comments_and_tips(
     stack: Stack, client: Api, tmp_path: Path
 ) -> None:

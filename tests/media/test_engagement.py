@@ -167,6 +167,12 @@ async def test_likes_are_idempotent_even_at_once(api: Api) -> None:
     await api.call("POST", url, token=other["access"], json={"liked": True})
     await api.call("POST", url, token=fan["access"], json={"liked": True})
     assert (await counts(api, video["id"])).likes == 2
+    # The video's own reply and its artist's list carry the same counters.
+    status, shown = await api.call("GET", f"/api/videos/{video['id']}")
+    assert status == 200 and shown["likes"] == 2, shown
+    status, listed = await api.call("GET", f"/api/artists/{video['artist_id']}/videos")
+    assert status == 200
+    assert [v["likes"] for v in listed["items"] if v["id"] == video["id"]] == [2], listed
 
 
 async def test_liking_needs_an_account_and_a_boolean(api: Api) -> None:
