@@ -3,11 +3,11 @@ over SFTP) and ingest each one."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from aiohttp import web
 
+from distribution import reports
 from distribution.royalties.ingest import IngestResult, ingest_file
 
 log = logging.getLogger(__name__)
@@ -19,11 +19,6 @@ CRON = "0 3 1 * * 0"
 async def fetch_and_ingest(app: web.Application) -> list[IngestResult]:
     """Fetch new reports from every enabled store and ingest them; one bad file does not stop
     the others (it is recorded as rejected)."""
-    try:
-        reports = importlib.import_module("distribution.reports")
-    except ModuleNotFoundError:
-        log.warning("no report fetching installed (distribution.reports); nothing fetched")
-        return []
     results = []
     for fetched in await reports.fetch_all(app):
         results.append(await ingest_file(app, fetched.dsp, fetched.path))

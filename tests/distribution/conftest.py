@@ -232,16 +232,10 @@ async def enqueue(api: Api, packages: list[ReleasePackage]) -> list[tuple[str, s
 
 
 async def owned_release(api: Api, artist_id: str) -> uuid.UUID:
-    """A release row owned by `artist_id`, as an upload leaves it. The release pipeline owns
-    this table; the stand-in is created only where its migration has not run."""
+    """A release row owned by `artist_id` with no build run, so that a test queues its own
+    packages (an upload would queue the pipeline's; `test_end_to_end.py` covers that path)."""
     release_id = uuid.uuid4()
     async with api.app[DB].acquire() as conn:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS distribution_releases (
-                   id uuid PRIMARY KEY, artist_id uuid NOT NULL, isrc text NOT NULL,
-                   upc text NOT NULL, metadata jsonb NOT NULL, audio jsonb NOT NULL,
-                   cover jsonb NOT NULL)"""
-        )
         digits = f"{secrets.randbelow(10**12):012d}"
         await conn.execute(
             """INSERT INTO distribution_releases (id, artist_id, isrc, upc, metadata, audio, cover)
