@@ -8,33 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from media import follows, videos
+from media.videos.wire import video_json
 from server.keys import DB
 from server.live import service as live
-from server.wire import timestamp, timestamp_or_none
 
 PROFILE_VIDEOS = 20
 UPCOMING_EVENTS = 20
-
-
-def video_json(video: videos.Video) -> dict[str, Any]:
-    """A video as profiles show it."""
-    return {
-        "id": str(video.id),
-        "artist_id": str(video.artist_id),
-        "title": video.title,
-        "description": video.description,
-        "tags": list(video.tags),
-        "realm": video.realm,
-        "visibility": video.visibility,
-        "state": video.state,
-        "progress": video.progress,
-        "failure": video.failure,
-        "duration_s": video.duration_s,
-        "width": video.width,
-        "height": video.height,
-        "created_at": timestamp(video.created_at),
-        "ready_at": timestamp_or_none(video.ready_at),
-    }
 
 
 async def profile(
@@ -52,6 +31,6 @@ async def profile(
         "display_name": name,
         "followers": count,
         "following": following,
-        "videos": [video_json(v) for v in shown],
+        "videos": [video_json(app, v) for v in shown],
         "upcoming_events": [e.to_json() for e in events],
     }

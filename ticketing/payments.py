@@ -187,19 +187,9 @@ class StripeProvider(PaymentProvider):
         event_id: uuid.UUID,
         idempotency_key: str,
     ) -> Payment:
-        try:
-            pi = await self._client.v1.payment_intents.create_async(
-                params={
-                    "amount": amount,
-                    "currency": currency.lower(),
-                    # ids only: nothing personal goes to the payment provider's metadata
-                    "metadata": {"ticket_id": str(ticket_id), "event_id": str(event_id)},
-                },
-                options={"idempotency_key": idempotency_key},
-            )
-        except stripe.StripeError as exc:
-            raise PaymentError(f"stripe: {exc.user_message or exc}") from None
-        return self._payment(pi)
+        # ids only: nothing personal goes to the payment provider's metadata
+        metadata = {"ticket_id": str(ticket_id), "event_id": str(event_id)}
+        return await self._intent(amount, currency, metadata, idempotency_key)
 
     async def create_tip(
         self,
@@ -210,13 +200,15 @@ class StripeProvider(PaymentProvider):
         artist_id: uuid.UUID,
         idempotency_key: str,
     ) -> Payment:
+        metadata = {"tip_id": str(tip_id), "artist_id": str(artist_id)}
+        return await self._intent(amount, currency, metadata, idempotency_key)
+
+    async def _intent(
+        self, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str
+    ) -> Payment:
         try:
             pi = await self._client.v1.payment_intents.create_async(
-                params={
-                    "amount": amount,
-                    "currency": currency.lower(),
-                    "metadata": {"tip_id": str(tip_id), "artist_id": str(artist_id)},
-                },
+                params={"amount": amount, "currency": currency.lower(), "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from media.videos.models import VideoOut
 from server.api import Body, Query, Reply
 
 MAX_WATCH_REPORT = 86400
@@ -54,26 +55,6 @@ class FollowOut(Reply):
     followers: int
 
 
-class ProfileVideo(Reply):
-    """A video on a profile."""
-
-    id: uuid.UUID
-    artist_id: uuid.UUID
-    title: str
-    description: str
-    tags: list[str]
-    realm: str
-    visibility: str
-    state: str
-    progress: int
-    failure: str | None
-    duration_s: float | None
-    width: int | None
-    height: int | None
-    created_at: str
-    ready_at: str | None
-
-
 class Profile(Reply):
     """An artist's profile."""
 
@@ -81,7 +62,7 @@ class Profile(Reply):
     display_name: str
     followers: int
     following: bool
-    videos: list[ProfileVideo]
+    videos: list[VideoOut]
     upcoming_events: list[dict[str, Any]]
 
 

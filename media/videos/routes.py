@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -21,13 +20,12 @@ from media.videos.models import (
 )
 from media.videos.processing import VIDEO_CONFIG, published
 from media.videos.transcode import MASTER, POSTER
-from media.videos.video import Video
+from media.videos.wire import video_json
 from server import api, validate
 from server.accounts.auth import optional_user, require_user
 from server.keys import CLOCK, CONFIG, DB
 from server.playback import tokens
 from server.playback.service import playback_url
-from server.wire import timestamp, timestamp_or_none
 
 routes = web.RouteTableDef()
 
@@ -39,35 +37,6 @@ _UPLOAD_PATH = {"upload_id": api.UUID_PARAM}
 # same entry of nginx's gate cache, so a popular video costs the app a check every few seconds.
 _SHARED_VIEWER = uuid.UUID(int=0)
 _SHARED_SESSIONS = uuid.UUID("6f1c0a52-8e0e-4d53-9d0a-6b8a7c1e9f31")
-
-
-def video_json(
-    app: web.Application, video: Video, counts: engagement.VideoCounts | None = None
-) -> dict[str, Any]:
-    """A video as the API shows it, with the engagement module's counters when given."""
-    poster = None
-    if video.state == "ready":
-        poster = f"{app[CONFIG].public_url}/api/videos/{video.id}/poster"
-    return {
-        "id": str(video.id),
-        "artist_id": str(video.artist_id),
-        "title": video.title,
-        "description": video.description,
-        "tags": list(video.tags),
-        "realm": video.realm,
-        "visibility": video.visibility,
-        "state": video.state,
-        "progress": video.progress,
-        "failure": video.failure,
-        "duration_s": video.duration_s,
-        "width": video.width,
-        "height": video.height,
-        "poster_url": poster,
-        "created_at": timestamp(video.created_at),
-        "ready_at": timestamp_or_none(video.ready_at),
-        "likes": counts.likes if counts else 0,
-        "views": counts.views if counts else 0,
-    }
 
 
 # ---- tus ---------------------------------------------------------------------------------------
@@ -149,7 +118,7 @@ async def get_video(request: web.Request) -> web.Response:
     async with request.app[DB].acquire() as conn:
         video = await service.viewable(conn, video_id, viewer)
         counts = await engagement.counts(conn, video.id)
-    return api.reply(video_json(request.app, video, counts), VideoOut)
+    return api.reply(video_json(request.app, video, counts.likes, counts.views), VideoOut)
 
 
 @routes.patch("/api/videos/{id}", name="video_edit")
@@ -164,7 +133,7 @@ async def edit_video(request: web.Request) -> web.Response:
             request.app, conn, video_id, principal.user_id, principal.is_admin, changes
         )
         counts = await engagement.counts(conn, video.id)
-    return api.reply(video_json(request.app, video, counts), VideoOut)
+    return api.reply(video_json(request.app, video, counts.likes, counts.views), VideoOut)
 
 
 @routes.delete("/api/videos/{id}", name="video_delete")
@@ -243,6 +212,11 @@ async def artist_videos(request: web.Request) -> web.Response:
     videos = videos[: page.limit]
     nxt = cursor.encode(secret, videos[-1].created_at, videos[-1].id) if more else None
     return api.reply(
-        {"items": [video_json(request.app, v, counts[v.id]) for v in videos], "next": nxt},
+        {
+            "items": [
+                video_json(request.app, v, counts[v.id].likes, counts[v.id].views) for v in videos
+            ],
+            "next": nxt,
+        },
         VideoPage,
     )
