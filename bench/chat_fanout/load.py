@@ -209,6 +209,15 @@ class Conn(asyncio.Protocol):
             self.transport.close()
 
 
+def server_cpu(pid: int | None) -> float:
+    """User + system CPU seconds the server process has used (Linux /proc; 0 without a pid)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[int], q: float) -> float:
     """The q-quantile of `values`, in milliseconds."""
     if not values:
@@ -241,10 +250,13 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     start = time.monotonic()
     measure_from, measure_to = start + warmup, start + warmup + duration
     seq = 0
+    cpu_from = 0.0
     while True:
         now = time.monotonic()
         if now >= measure_to:
             break
+        if measure_from <= now and not stats.measuring:
+            cpu_from = server_cpu(job.get("server_pid"))
         stats.measuring = measure_from <= now
         target = start + seq * interval
         if target > now:
@@ -255,6 +267,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             stats.sent_measured += 1
         seq += 1
     stats.measuring = False
+    server_cpu_s = server_cpu(job.get("server_pid")) - cpu_from
     window = time.monotonic() - measure_from
     # Wait for every ack, then until no delivery arrives for a second (30 s at most).
     settle_until = time.monotonic() + 30
@@ -289,6 +302,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": round(percentile(stats.latencies_ns, 0.99), 2),
         "max_ms": round(max(stats.latencies_ns, default=0) / 1e6, 2),
         "dropped_connections": stats.dropped,
+        "server_cpu_ms_per_message": round(server_cpu_s * 1000 / max(1, stats.sent_measured), 2),
     }
 
 
