@@ -119,6 +119,7 @@ async def new_event(dsn: str) -> str:
 def run_load(
     work: Path,
     name: str,
+    pid: int,
     url: str,
     event_id: str,
     tokens: list[str],
@@ -135,6 +136,7 @@ def run_load(
         "rate": args.rate,
         "warmup": args.warmup,
         "duration": args.duration,
+        "server_pid": pid,
     }
     path = work / f"job-{name}.json"
     path.write_text(json.dumps(job))
@@ -158,7 +160,8 @@ def show(name: str, r: dict[str, Any]) -> None:
         f"p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms max={r['max_ms']:.1f}ms "
         f"deliveries/s={r['deliveries_per_s']:.0f} (offered {r['offered_per_s']:.0f}) "
         f"lost={r['lost']} sent={r['sent']} acks={r['acks']} "
-        f"dropped={r['dropped_connections']}",
+        f"dropped={r['dropped_connections']} "
+        f"server CPU/message={r['server_cpu_ms_per_message']:.1f}ms",
         flush=True,
     )
 
@@ -229,7 +232,9 @@ def main() -> None:
                     if not tokens:
                         tokens = asyncio.run(seed(dsn, secret, users))
                     event_id = asyncio.run(new_event(dsn))
-                    ours = run_load(work, "ours", ours_url, event_id, tokens, clients, args)
+                    ours = run_load(
+                        work, "ours", ours_proc.pid, ours_url, event_id, tokens, clients, args
+                    )
                 finally:
                     stop(ours_proc)
             show("ours", ours)
@@ -246,7 +251,9 @@ def main() -> None:
                 try:
                     bare_url = f"http://127.0.0.1:{bare_port}"
                     wait_ready(bare_url, bare_proc)
-                    bare = run_load(work, "bare", bare_url, event_id, tokens, clients, args)
+                    bare = run_load(
+                        work, "bare", bare_proc.pid, bare_url, event_id, tokens, clients, args
+                    )
                 finally:
                     stop(bare_proc)
             show("bare", bare)
