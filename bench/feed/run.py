@@ -125,6 +125,30 @@ async def _seed(dsn: str, n_videos: int, n_views: int) -> list[uuid.UUID]:
                 for a in artists
             ],
         )
+        # The videos themselves, ready, as processing leaves them: a view checks the video.
+        await _copy(
+            conn,
+            "videos",
+            [
+                "id",
+                "artist_id",
+                "title",
+                "tags",
+                "realm",
+                "visibility",
+                "state",
+                "progress",
+                "duration_s",
+                "width",
+                "height",
+                "created_at",
+                "ready_at",
+            ],
+            [
+                (e[0], e[1], e[2], e[5], e[3], "public", "ready", 100, e[6], 1280, 720, e[7], e[7])
+                for e in entries
+            ],
+        )
         await _copy(conn, "feed_entries", columns, entries)
         await _copy(
             conn,
@@ -142,7 +166,9 @@ async def _seed(dsn: str, n_videos: int, n_views: int) -> list[uuid.UUID]:
         await _copy(conn, "bench_trending", columns, entries)
         await conn.execute("VACUUM ANALYZE feed_entries")
         await conn.execute("VACUUM ANALYZE bench_trending")
-        await conn.execute("ANALYZE video_viewers; ANALYZE video_stats; ANALYZE users")
+        await conn.execute(
+            "ANALYZE video_viewers; ANALYZE video_stats; ANALYZE users; ANALYZE videos"
+        )
     finally:
         await conn.close()
     return videos
