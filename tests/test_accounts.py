@@ -101,6 +101,33 @@ async def test_logout_revokes_access_and_refresh(api: Api) -> None:
     assert status == 401
 
 
+async def test_logout_everywhere_ends_every_session_of_the_account_only(api: Api) -> None:
+    phone = await api.register("fan")
+    email, password = phone["email"], phone["password"]
+    browser = await login(api, email, password)
+    other = await api.register("fan")
+    status, _ = await api.call(
+        "POST", "/api/auth/logout", token=phone["access"], json={"everywhere": True}
+    )
+    assert status == 200
+    for session in (phone, browser):
+        assert (await api.call("GET", "/api/auth/me", token=session["access"]))[0] == 401
+        refreshed = await api.call(
+            "POST", "/api/auth/refresh", json={"refresh": session["refresh"]}
+        )
+        assert refreshed[0] == 401, refreshed
+    # Another account is untouched, and the owner can sign in again.
+    assert (await api.call("GET", "/api/auth/me", token=other["access"]))[0] == 200
+    again = await login(api, email, password)
+    assert (await api.call("GET", "/api/auth/me", token=again["access"]))[0] == 200
+    # Only a boolean says "everywhere".
+    status, body = await api.call(
+        "POST", "/api/auth/logout", token=again["access"], json={"everywhere": "yes"}
+    )
+    assert status == 400, body
+    assert (await api.call("GET", "/api/auth/me", token=again["access"]))[0] == 200
+
+
 def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 

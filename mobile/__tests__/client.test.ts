@@ -135,6 +135,12 @@ describe('Api client', () => {
     expect(calls[0].body).toEqual({ refresh: 'r1' });
     expect(api.current).toBeNull();
 
+    await api.adopt(reply('a2', 'r2'));
+    await auth.logout(api, true);
+    expect(calls[1].url).toBe(`${BASE}/api/auth/logout`);
+    expect(calls[1].body).toEqual({ everywhere: true });
+    expect(api.current).toBeNull();
+
     const offline = new Api(() => BASE, memoryStore(), {
       fetch: (async () => {
         throw new TypeError('offline');

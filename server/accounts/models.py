@@ -54,9 +54,10 @@ class RefreshIn(Body):
 
 
 class LogoutIn(Body):
-    """Optionally the refresh token whose family ends too."""
+    """Optionally the refresh token whose family ends too, or every session of the account."""
 
     refresh: RefreshToken | None = None
+    everywhere: bool = False
 
 
 class RoleIn(Body):

@@ -62,10 +62,14 @@ async def refresh(request: web.Request) -> web.Response:
 @routes.post("/api/auth/logout", name="auth_logout")
 @api.spec({200: api.Ok}, body=LogoutIn, body_required=False, tag="accounts")
 async def logout(request: web.Request) -> web.Response:
-    """Revoke the access token and (when given) its refresh family."""
+    """Revoke the access token and (when given) its refresh family, or with `everywhere` every
+    access token and refresh family of the account."""
     principal = await require_user(request)
     body = await api.body(request, LogoutIn)
-    await service.logout(request.app, principal, body.refresh)
+    if body.everywhere:
+        await service.logout_everywhere(request.app, principal)
+    else:
+        await service.logout(request.app, principal, body.refresh)
     return api.reply(api.Ok(ok=True))
 
 

@@ -236,6 +236,20 @@ async def logout(app: web.Application, principal: Principal, refresh_token: str 
     await tokens_revoked(app, principal.user_id, principal.jti)
 
 
+async def logout_everywhere(app: web.Application, principal: Principal) -> None:
+    """End every session of the account: access tokens issued until now are refused and every
+    refresh family is revoked (phones, browsers, stolen copies alike)."""
+    valid_after_ms = int(app[CLOCK].time() * 1000) + 1
+    async with app[DB].acquire() as conn, conn.transaction():
+        await store.refuse_tokens_before(conn, principal.user_id, valid_after_ms)
+        await store.revoke_all_refresh(conn, principal.user_id, app[CLOCK].now())
+        await audit.record(
+            app, conn, "LOGGED_OUT_EVERYWHERE", actor=principal.user_id, subject=principal.user_id
+        )
+    await cache_valid_after(app, principal.user_id, valid_after_ms)
+    await tokens_revoked(app, principal.user_id, None)
+
+
 async def change_role(
     app: web.Application, user_id: uuid.UUID, role: str, actor: object, via: str
 ) -> Any:

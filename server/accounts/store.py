@@ -212,6 +212,17 @@ async def set_password(
     )
 
 
+async def refuse_tokens_before(
+    conn: asyncpg.Connection, user_id: uuid.UUID, valid_after_ms: int
+) -> None:
+    """Refuse the user's access tokens issued before `valid_after_ms`."""
+    await conn.execute(
+        "UPDATE users SET tokens_valid_after_ms = greatest(tokens_valid_after_ms, $2) WHERE id = $1",
+        user_id,
+        valid_after_ms,
+    )
+
+
 async def revoke_all_refresh(conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime) -> None:
     """Revoke every refresh token of every family of a user."""
     await conn.execute(

@@ -28,9 +28,9 @@ export default function Account() {
     setLocal((old) => (old ? { ...old, ...change } : old));
     setLocal(await account.savePreferences(api, change));
   });
-  const logout = useAction(async () => {
+  const logout = useAction(async (everywhere: boolean = false) => {
     forgetAll();
-    await auth.logout(api);
+    await auth.logout(api, everywhere);
     router.replace('/login');
   });
 
@@ -76,7 +76,14 @@ export default function Account() {
         </Card>
       ))}
       <View style={{ marginTop: 16 }}>
-        <Button kind="danger" title="Sign out" onPress={() => void logout.run()} busy={logout.busy} testID="logout" />
+        <Button kind="danger" title="Sign out" onPress={() => void logout.run(false)} busy={logout.busy} testID="logout" />
+        <Button
+          kind="danger"
+          title="Sign out everywhere"
+          onPress={() => void logout.run(true)}
+          busy={logout.busy}
+          testID="logout-everywhere"
+        />
         <ErrorBanner message={logout.error} />
       </View>
     </Screen>

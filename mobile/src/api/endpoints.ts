@@ -49,11 +49,14 @@ export const auth = {
   reset: (api: Api, token: string, password: string) =>
     api.post<unknown>('/api/auth/password/reset', { token, password }, { auth: false }),
   me: (api: Api) => api.get<User>('/api/auth/me'),
-  /** Revokes the access token and the whole refresh family, then forgets the session. */
-  async logout(api: Api): Promise<void> {
+  /** Revokes the access token and the whole refresh family (with `everywhere`, every session
+   * of the account on every device), then forgets the session. */
+  async logout(api: Api, everywhere = false): Promise<void> {
     const session = api.current;
     try {
-      if (session) await api.post('/api/auth/logout', { refresh: session.refresh });
+      if (session) {
+        await api.post('/api/auth/logout', everywhere ? { everywhere: true } : { refresh: session.refresh });
+      }
     } finally {
       await api.clear();
     }
