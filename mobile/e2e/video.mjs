@@ -56,8 +56,15 @@ try {
 
   await a.goto(`${BASE}/analytics`);
   await a.getByTestId('chart-Views').waitFor({ timeout: 20_000 });
-  const label = (await a.getByTestId('chart-Views').locator('div').first().textContent()) ?? '';
-  result.analyticsViews = Number(/·\s*(\d+)/.exec(label)?.[1] ?? 0);
+  // The chart draws at once and fills when the figures arrive: read it once they have.
+  const views = a.getByTestId('chart-Views').locator('div').first();
+  const shown = async () => Number(/·\s*(\d+)/.exec((await views.textContent()) ?? '')?.[1] ?? 0);
+  const until = Date.now() + 20_000;
+  result.analyticsViews = await shown();
+  while (result.analyticsViews < 1 && Date.now() < until) {
+    await a.waitForTimeout(100);
+    result.analyticsViews = await shown();
+  }
   result.screenshots.push(await shot(a, '15-analytics'));
   result.foreign = [...artist.foreign, ...fan.foreign];
   result.ok = true;
