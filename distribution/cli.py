@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from distribution.royalties import IngestResult, ingest_file
 from distribution.royalties.monthly import fetch_and_ingest
-from server.clitools import config_or_exit, require_services
+from server.clitools import command_app, config_or_exit, require_services
 
 
 def add_parser(sub: Any) -> None:
@@ -39,23 +36,14 @@ def _line(r: IngestResult) -> str:
 
 
 async def _ingest(args: argparse.Namespace) -> int:
-    from server.app import create_app
-
     cfg = config_or_exit()
     require_services(cfg)
-    # The CLI is not the server: no job worker; the postings it queues run in the workers.
-    cfg = dataclasses.replace(
-        cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off", "MHC_FORENSIC_SCHEDULER": "off"}
-    )
-    runner = web.AppRunner(create_app(cfg))
-    await runner.setup()
-    try:
+    # The postings it queues run in the servers' workers.
+    async with command_app(cfg) as app:
         if args.file:
-            results = [await ingest_file(runner.app, args.dsp, f) for f in args.file]
+            results = [await ingest_file(app, args.dsp, f) for f in args.file]
         else:
-            results = await fetch_and_ingest(runner.app)
-    finally:
-        await runner.cleanup()
+            results = await fetch_and_ingest(app)
     for r in results:
         print(_line(r))
     if not results:

@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.accounts.tokens import ROLES
-from server.clitools import config_or_exit, require_services
+from server.clitools import command_app, config_or_exit, require_services
 from server.config import Config
 
 
@@ -168,22 +168,13 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 async def _change_role(cfg: Config, user_id: uuid.UUID, role: str) -> None:
     """Through the same service as the admin API: live tokens stop, the log records it."""
+    import getpass
+
     from server.accounts import service
-    from server.app import create_app
 
-    # The CLI is not the server: no job worker, no in-app forensic scheduler.
-    cfg = dataclasses.replace(
-        cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off", "MHC_FORENSIC_SCHEDULER": "off"}
-    )
-    runner = web.AppRunner(create_app(cfg))
-    await runner.setup()
-    try:
-        import getpass
-
+    async with command_app(cfg) as app:
         # The forensic record names the operator account that ran the command.
-        await service.change_role(runner.app, user_id, role, f"cli:{getpass.getuser()}", "cli")
-    finally:
-        await runner.cleanup()
+        await service.change_role(app, user_id, role, f"cli:{getpass.getuser()}", "cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,11 +6,17 @@ CLI needs nothing from `server/cli.py`.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import NoReturn
+
+from aiohttp import web
 
 from server.config import STACK_ENV_FILE, Config, ConfigError, load_config
 
@@ -58,3 +64,31 @@ def fail(message: str, *, hint: bool = False) -> NoReturn:
     if extra:
         print(extra, file=sys.stderr)
     raise SystemExit(2)
+
+
+# A command's app shuts down in well under a second; past this, its work is done and
+# committed, so a stuck listener must not hold the operator's shell.
+COMMAND_CLEANUP_SECONDS = 15.0
+
+
+@asynccontextmanager
+async def command_app(cfg: Config) -> AsyncIterator[web.Application]:
+    """The app, started for one command: no job worker and no forensic scheduler (the
+    servers run those), and a shutdown that cannot hang the command."""
+    from server.app import create_app
+
+    cfg = dataclasses.replace(
+        cfg, env={**cfg.env, "MHC_JOBS_WORKER": "off", "MHC_FORENSIC_SCHEDULER": "off"}
+    )
+    runner = web.AppRunner(create_app(cfg))
+    await runner.setup()
+    try:
+        yield runner.app
+    finally:
+        try:
+            await asyncio.wait_for(runner.cleanup(), COMMAND_CLEANUP_SECONDS)
+        except TimeoutError:
+            logging.getLogger(__name__).warning(
+                "the app did not shut down within %.0f s; its work was already done",
+                COMMAND_CLEANUP_SECONDS,
+            )
