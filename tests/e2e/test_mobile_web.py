@@ -304,13 +304,18 @@ async def test_an_artist_uploads_and_a_fan_likes_comments_and_tips(
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg
     subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+        # Noise at a fixed 6 Mbit/s makes about 3 MB: several of the app's 1 MiB chunks, so
+        # the progress bar has steps to show between 0 and 100 %.
+        [ffmpeg, "-v", "error", "-f", "lavfi",
+         "-i", "testsrc=size=480x270:rate=25,noise=alls=40:allf=t+u",
          "-f", "lavfi", "-i", "sine=frequency=440", "-t", "4", "-c:v", "libx264",
-         "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(clip)],
+         "-preset", "ultrafast", "-b:v", "6M", "-minrate", "6M", "-maxrate", "6M",
+         "-bufsize", "6M", "-c:a", "aac", "-shortest", str(clip)],
         check=True,
     )  # fmt: skip
     result = await browser("video.mjs", stack, 300, CLIP=str(clip))
     assert result["uploadProgress"][-1] == 100, result["uploadProgress"]
+    assert clip.stat().st_size > 2 * 1024 * 1024, clip.stat().st_size
     assert len(set(result["uploadProgress"])) > 1, "progress was shown along the way"
     video_id = result["videoId"]
     status, video = await client.call("GET", f"/api/videos/{video_id}")
@@ -318,5 +323,5 @@ async def test_an_artist_uploads_and_a_fan_likes_comments_and_tips(
     assert video["likes"] == 1, video
     status, comments = await client.call("GET", f"/api/videos/{video_id}/comments")
     assert status == 200 and any(c["body"] == result["comment"] for c in comments["items"])
-    assert result["analyticsViews"] >= 1
+    assert result["analyticsViews"] >= 1, result
     assert result["tipShown"]
