@@ -32,7 +32,7 @@ async def _writer_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WRITER] = writer
     # Records committed without tiles (a log from before them) are covered, and tile files
     # lost after their commit (a crash, a wiped directory) are written again.
-    await service.build_tiles(app)
+    await service.build_tiles(app, wait=False)
     yield
     await writer.stop()
 

@@ -281,13 +281,28 @@ async def sync_files(app: web.Application) -> int:
 
 
 async def build_tiles(
-    app: web.Application, chunk: int = tilestore.CATCH_UP_CHUNK
+    app: web.Application, chunk: int = tilestore.CATCH_UP_CHUNK, *, wait: bool = True
 ) -> dict[str, Any]:
     """Cover the whole log with tiles, one committed chunk at a time (resumable), write the
-    files, and check that the tiles reproduce every checkpoint already signed."""
+    files, and check that the tiles reproduce every checkpoint already signed.
+
+    With `wait` false, a chunk whose append lock another process holds is left to that
+    process: every append batch covers what the tiles lack before it appends, so nothing
+    stays uncovered, and a start never hangs on a stuck peer's open transaction."""
+    covered = 0
     while True:
         async with app[DB].acquire() as conn, conn.transaction():
-            tail, _ = await store.lock_and_tail(conn)
+            if wait:
+                tail, _ = await store.lock_and_tail(conn)
+            else:
+                locked = await store.try_lock_and_tail(conn)
+                if locked is None:
+                    log.info(
+                        "another process is appending to the forensic log; it covers the tiles"
+                    )
+                    covered = await tilestore.size(conn)
+                    break
+                tail, _ = locked
             covered, _ = await tilestore.catch_up(conn, tail, chunk)
         if covered >= tail:
             break

@@ -24,6 +24,14 @@ async def lock_and_tail(conn: asyncpg.Connection) -> tuple[int, bytes]:
     return (0, GENESIS_PREV) if row is None else (row["seq"], bytes(row["hash"]))
 
 
+async def try_lock_and_tail(conn: asyncpg.Connection) -> tuple[int, bytes] | None:
+    """`lock_and_tail` when the append lock is free now; None when another process holds it."""
+    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", APPEND_LOCK):
+        return None
+    row = await conn.fetchrow("SELECT seq, hash FROM forensic_log ORDER BY seq DESC LIMIT 1")
+    return (0, GENESIS_PREV) if row is None else (row["seq"], bytes(row["hash"]))
+
+
 async def insert_records(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert (seq, ts, type, actor, subject, data, prev_hash, hash) rows in one round trip."""
     await conn.executemany(

@@ -185,6 +185,7 @@ def clock(app_server: tuple[web.Application, str]) -> Iterator[Clock]:
     clk = app_server[0][CLOCK]
     before = clk._offset
     yield clk
+    clk._frozen = None
     clk._offset = before
 
 

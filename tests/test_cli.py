@@ -137,3 +137,29 @@ def test_public_listeners_bind_loopback_unless_configured(tmp_path: Path) -> Non
     assert {"192.0.2.10:8000", "192.0.2.10:1935", "127.0.0.1:1935"} <= set(listens), listens
     done = mhc("nginx-config", MHC_BIND_ADDRESS="everywhere", **SECRETS)
     assert done.returncode == 2 and "MHC_BIND_ADDRESS" in done.stderr
+
+
+async def test_a_command_does_not_wait_on_another_process_mid_append(services: Services) -> None:
+    """A peer that stopped inside its append transaction (a paused or partitioned process)
+    holds the forensic append lock; starting the app for a command must not wait on it."""
+    import asyncio
+
+    import asyncpg
+
+    from forensics.store import APPEND_LOCK
+
+    env = {**SECRETS, "DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url}
+    assert (await asyncio.to_thread(mhc, "migrate", **env)).returncode == 0
+    email = f"held-{os.getpid()}-{id(env)}@example.test"
+    created = await asyncio.to_thread(mhc, "user", "create", "--email", email, **env)
+    assert created.returncode == 0, created.stderr
+    peer = await asyncpg.connect(services.database_url)
+    try:
+        async with peer.transaction():
+            await peer.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+            done = await asyncio.to_thread(
+                mhc, "user", "set-role", "--email", email, "--role", "artist", **env
+            )
+    finally:
+        await peer.close()
+    assert done.returncode == 0 and "now artist" in done.stdout, done.stderr
