@@ -1,5 +1,7 @@
-// Browsers with HLS of their own (Safari, recent Chromium) use expo-video; the others get
-// hls.js on a plain <video>, bundled with the app (no CDN).
+// Where Media Source Extensions exist, hls.js plays on a plain <video>, bundled with the app
+// (no CDN); only browsers without them (Safari on older iPhones) use their own HLS through
+// expo-video. Recent Chromium also answers "maybe" for HLS, but its own demuxer refuses the
+// MPEG-TS live playlists nginx-rtmp writes, so its answer is not taken.
 import Hls from 'hls.js';
 import { createElement, useEffect, useRef } from 'react';
 import { ExpoPlayer } from './ExpoPlayer';
@@ -7,6 +9,7 @@ import type { PlayerProps } from './playerTypes';
 
 export function nativeHls(): boolean {
   if (typeof document === 'undefined') return false;
+  if (Hls.isSupported()) return false;
   return document.createElement('video').canPlayType('application/vnd.apple.mpegurl') !== '';
 }
 
