@@ -283,45 +283,137 @@ def verify_lines(
     trailing newline aside): a line with a duplicate member, other spacing, escapes or
     member order is refused, so every reader of a verified line sees the same record.
     Equivalent to parsing every line with loads_strict and record_from_json, comparing
-    it with record_line and calling verify_chain with the stored hashes, but does the
-    common case with one C-level parse, one C-level encode and one SHA-256 per line.
+    it with record_line and calling verify_chain with the stored hashes. A line the fast
+    path (`_fast_line`) is not sure of goes through the strict one (`_strict_line`), which
+    alone decides what is refused and says why.
     """
     hashes: list[bytes] = []
     prev_hex, seq = expected_prev.hex(), first_seq
-    sha256, scan, dumps, high = hashlib.sha256, _scan, _dumps_sorted, _HIGH_RE.search
+    fast = _fast_line
     for raw in lines:
-        try:
-            line = raw.decode().removesuffix("\n")
-            obj, end = scan(line, 0)
-            if end != len(line) or type(obj) is not dict:
-                raise ValueError("line is not exactly one JSON object")
-            stored = obj.get("hash")
-            if obj.get("seq") != seq or type(obj["seq"]) is not int:
-                return hashes, ChainBreak(seq, f"expected seq {seq}, found seq {obj.get('seq')!r}")
-            if obj.get("prev") != prev_hex:
-                return hashes, ChainBreak(seq, "prev does not match the hash of the record before")
-            if obj.keys() != LINE_FIELDS or not _fast_shape(obj):
-                record_from_json(obj)  # raises, naming what is wrong
-                raise ValueError("record has the wrong shape")
-            plain = raw.isascii() or high(line) is None
-            canonical = dumps(obj) if plain else rfc8785.dumps(obj).decode()
-            if canonical != line:
-                return hashes, ChainBreak(seq, "line is not in canonical form (RFC 8785)")
-            # The line is canonical, so the record's canonical bytes are the line without
-            # its top-level "hash" member. That is the last ',"hash":"' in it: the members
-            # after it are hex, an integer and strings, whose quotes are escaped.
-            cut = line.rfind(_HASH_MEMBER)
-            digest = sha256((line[:cut] + line[cut + _HASH_MEMBER_LEN :]).encode()).digest()
-        except StopIteration:
-            return hashes, ChainBreak(seq, "line is not valid JSON")
-        except (ValueError, RecursionError) as e:  # nesting too deep to parse is malformed too
-            return hashes, ChainBreak(seq, f"malformed record: {e}")
+        digest = fast(raw, seq, prev_hex)
+        if digest is None:
+            checked = _strict_line(raw, seq, prev_hex)
+            if isinstance(checked, ChainBreak):
+                return hashes, checked
+            digest = checked
         prev_hex = digest.hex()
-        if stored != prev_hex:
-            return hashes, ChainBreak(seq, "stored hash does not match the recomputed hash")
         hashes.append(digest)
         seq += 1
     return hashes, None
+
+
+# The fast path parses with the C scanner and no per-object hook: floats and NaN stop the
+# scan, integers are bounded after it, and everything else is settled by comparing the
+# line with the canonical text rebuilt from what was parsed (below).
+_fast_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_float=_no_float, parse_constant=_no_float
+).scan_once
+_HASH_MEMBER_BYTES = _HASH_MEMBER.encode()
+
+
+def _fast_line(raw: bytes, seq: int, prev_hex: str) -> bytes | None:
+    """The record hash of a line that is certainly the canonical successor, else None.
+
+    The canonical text is rebuilt around one C encoding of `data`, with the expected seq
+    and prev and the parsed strings put in unescaped. If the line equals that text, it is
+    canonical: a string that needed an escape would make the rebuilt text shorter than
+    any JSON text of the same values, and a wrong type, a duplicate, extra or misordered
+    member, spacing or trailing text all change the text. `data`'s key order is RFC
+    8785's whenever no name needs UTF-16 ordering (the `_HIGH_RE` case, left to the
+    strict path); timestamps and integer bounds are checked apart."""
+    try:
+        line = raw.decode().removesuffix("\n")
+        obj, _ = _fast_scan(line, 0)
+        actor, subject, kind, data, ts, stored = (
+            obj["actor"],
+            obj["subject"],
+            obj["type"],
+            obj["data"],
+            obj["ts"],
+            obj["hash"],
+        )
+        if type(data) is not dict:
+            return None
+        # A string member that is not a str (a number, say) fails the concatenation or
+        # the comparison; either way the strict path says what is wrong.
+        actor_text = "null" if actor is None else '"' + actor + '"'
+        subject_text = "null" if subject is None else '"' + subject + '"'
+        canonical = (
+            f'{{"actor":{actor_text},"data":{_dumps_sorted(data)},"hash":"{stored}",'
+            f'"prev":"{prev_hex}","seq":{seq},"subject":{subject_text},'
+            f'"ts":"{ts}","type":"{kind}"}}'
+        )
+    except (ValueError, StopIteration, RecursionError, KeyError, TypeError):
+        return None
+    if (
+        canonical != line
+        or _TS_RE.fullmatch(ts) is None
+        or not (raw.isascii() or _HIGH_RE.search(line) is None)
+    ):
+        return None
+    try:
+        datetime.fromisoformat(ts)  # the calendar: no 31 April
+    except ValueError:
+        return None
+    for v in data.values():  # flat data is the common case: no call per record
+        t = type(v)
+        if t is int:
+            if not -MAX_INT <= v <= MAX_INT:
+                return None
+        elif (t is dict or t is list) and not _small_ints(v):
+            return None
+    # The record's canonical bytes are the line without its "hash" member, which the
+    # canonical order puts right after "data": the last ',"hash":"' in the line, since
+    # the members after it are hex, an integer and strings with no quote in them.
+    cut = raw.rfind(_HASH_MEMBER_BYTES)
+    h = hashlib.sha256(raw[:cut])
+    h.update(raw[cut + _HASH_MEMBER_LEN : len(raw) - 1 if raw.endswith(b"\n") else len(raw)])
+    digest = h.digest()
+    return digest if digest.hex() == stored else None
+
+
+def _small_ints(value: Any) -> bool:
+    """Whether every integer in a parsed value is within +-(2**53 - 1)."""
+    items = value.values() if type(value) is dict else value
+    for v in items:
+        t = type(v)
+        if t is int:
+            if not -MAX_INT <= v <= MAX_INT:
+                return False
+        elif (t is dict or t is list) and not _small_ints(v):
+            return False
+    return True
+
+
+def _strict_line(raw: bytes, seq: int, prev_hex: str) -> bytes | ChainBreak:
+    """The record hash of a line that is the canonical successor, or why it is not."""
+    try:
+        line = raw.decode().removesuffix("\n")
+        obj, end = _scan(line, 0)
+        if end != len(line) or type(obj) is not dict:
+            raise ValueError("line is not exactly one JSON object")
+        stored = obj.get("hash")
+        if obj.get("seq") != seq or type(obj["seq"]) is not int:
+            return ChainBreak(seq, f"expected seq {seq}, found seq {obj.get('seq')!r}")
+        if obj.get("prev") != prev_hex:
+            return ChainBreak(seq, "prev does not match the hash of the record before")
+        if obj.keys() != LINE_FIELDS or not _fast_shape(obj):
+            record_from_json(obj)  # raises, naming what is wrong
+            raise ValueError("record has the wrong shape")
+        plain = raw.isascii() or _HIGH_RE.search(line) is None
+        canonical = _dumps_sorted(obj) if plain else rfc8785.dumps(obj).decode()
+        if canonical != line:
+            return ChainBreak(seq, "line is not in canonical form (RFC 8785)")
+        cut = line.rfind(_HASH_MEMBER)
+        digest = hashlib.sha256((line[:cut] + line[cut + _HASH_MEMBER_LEN :]).encode()).digest()
+    except StopIteration:
+        return ChainBreak(seq, "line is not valid JSON")
+    except (ValueError, RecursionError) as e:  # nesting too deep to parse is malformed too
+        return ChainBreak(seq, f"malformed record: {e}")
+    if stored != digest.hex():
+        return ChainBreak(seq, "stored hash does not match the recomputed hash")
+    return digest
 
 
 def _fast_shape(obj: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -213,7 +213,18 @@ def _check_log(d: Path, key: VerifierKey | None, log_url: str, report: Report) -
 
 def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Report) -> None:
     """Run every check on an unpacked bundle."""
-    manifest = _check_manifest(d, report)
+    # The records file is nearly all of a bundle's bytes: its digest is taken in a thread
+    # (hashlib lets go of the GIL) while the chain is checked, not before it.
+    with ThreadPoolExecutor(1) as background:
+        records_digest = background.submit(bf.file_digest, d / bf.RECORDS)
+        _verify_contents(d, key, jobs, report, records_digest)
+
+
+def _verify_contents(
+    d: Path, key: VerifierKey | None, jobs: int, report: Report, records_digest: Future[str]
+) -> None:
+    manifest_checks = Report(report.bundle)
+    manifest = _check_manifest_form(d, manifest_checks)
     used_key = _check_key(d, key, report)
     head = _check_checkpoint(d, used_key, manifest, report)
     tree = MerkleTree()
@@ -228,10 +239,13 @@ def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Repor
         else:
             report.add("root", SKIP, "needs records 1..size of a verified checkpoint")
     _check_consistency(d, used_key, head, report)
+    if manifest is not None:
+        _check_manifest_files(d, manifest, records_digest, manifest_checks)
+    report.checks[:0] = manifest_checks.checks  # the manifest's line comes first
 
 
-def _check_manifest(d: Path, report: Report) -> dict[str, Any] | None:
-    """Check the manifest's form, file list and digests; return it if well formed."""
+def _check_manifest_form(d: Path, report: Report) -> dict[str, Any] | None:
+    """Check the manifest's form; return it if well formed."""
     try:
         # Duplicate members are refused: readers that keep the first would see another range.
         manifest = loads_strict((d / bf.MANIFEST).read_text(encoding="utf-8"))
@@ -250,6 +264,14 @@ def _check_manifest(d: Path, report: Report) -> dict[str, Any] | None:
     ):
         report.add("manifest", FAIL, f"not a {bf.FORMAT} manifest with origin, range and files")
         return None
+    return manifest
+
+
+def _check_manifest_files(
+    d: Path, manifest: dict[str, Any], records_digest: Future[str], report: Report
+) -> None:
+    """Check the manifest's file list and digests."""
+    files = manifest["files"]
     known = set(bf.REQUIRED) | set(bf.OPTIONAL)
     present = {p.name for p in d.iterdir()} - {bf.MANIFEST}
     problems = [f"{n} is not listed" for n in sorted(bf.REQUIRED) if n not in files]
@@ -260,13 +282,14 @@ def _check_manifest(d: Path, report: Report) -> dict[str, Any] | None:
     for name in sorted(set(files) & known):
         if name not in present:
             problems.append(f"{name} is missing")
-        elif bf.file_digest(d / name) != files[name]:
+        elif (records_digest.result() if name == bf.RECORDS else bf.file_digest(d / name)) != files[
+            name
+        ]:
             problems.append(f"{name} does not match its SHA-256 digest")
     if problems:
         report.add("manifest", FAIL, "; ".join(problems))
     else:
         report.add("manifest", OK, f"{len(files)} files match their SHA-256 digests")
-    return manifest
 
 
 def _check_key(d: Path, key: VerifierKey | None, report: Report) -> VerifierKey | None:
@@ -446,7 +469,9 @@ def _chain(
         tree.extend_packed(_leaves(alone))
         return len(alone), brk
     # More spans than workers: the tree grows here from finished spans while later ones
-    # are still being hashed, and the leaf hashes are made in the workers.
+    # are still being hashed, and the leaf hashes are made in the workers. A span after the
+    # first takes its first record's seq and prev on trust; they are checked here against
+    # the real link, so nobody reads the file once more just to count lines.
     spans = _spans(path, jobs * 4)
     count, last = 0, b""
     with ProcessPoolExecutor(jobs) as pool:
@@ -456,22 +481,21 @@ def _chain(
                 str(path),
                 start,
                 end,
-                first_seq + before,
-                expected_prev if i == 0 else None,
+                (first_seq, expected_prev) if i == 0 else None,
             )
-            for i, (start, end, before) in enumerate(spans)
+            for i, (start, end) in enumerate(spans)
         ]
         tree.extend_packed(_leaves(prefix))
-        for future, (start, _, before) in zip(futures, spans, strict=True):
+        for future, (start, _) in zip(futures, spans, strict=True):
             # Hashes cross the process boundary packed: one buffer, not a million objects.
-            part, leaves, brk, head_prev = future.result()
-            if count and head_prev != last:
-                # The worker took its first record's prev on trust and it is wrong:
-                # check that line here against the real link, in the usual order.
+            part, leaves, brk, head = future.result()
+            if count and head != (first_seq + count, last):
+                # What the worker took on trust is wrong: check that line here against
+                # the real link, in the usual order.
                 with path.open("rb") as f:
                     f.seek(start)
-                    _, brk = verify_lines([f.readline()], last, first_seq + before)
-                brk = brk or ChainBreak(first_seq + before, "prev does not match")
+                    _, brk = verify_lines([f.readline()], last, first_seq + count)
+                brk = brk or ChainBreak(first_seq + count, "prev does not match")
             elif part:
                 count += len(part) // 32
                 last = part[-32:]
@@ -487,8 +511,8 @@ def _leaves(hashes: Sequence[bytes]) -> bytes:
     return b"".join(leaf_hashes(hashes))
 
 
-def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
-    """Split a file at line ends into about parts spans: (start, end, lines before)."""
+def _spans(path: Path, parts: int) -> list[tuple[int, int]]:
+    """Split a file at line ends into about parts spans: (start, end) byte offsets."""
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         size, cuts = len(mm), [0]
         for k in range(1, parts):
@@ -497,31 +521,29 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int, int]]:
                 break
             cuts.append(nl + 1)
         cuts.append(size)
-        spans, before = [], 0
-        for start, end in pairwise(cuts):
-            if end > start:
-                spans.append((start, end, before))
-                before += mm[start:end].count(b"\n")
-    return spans
+    return [(start, end) for start, end in pairwise(cuts) if end > start]
 
 
 def _verify_span(
-    path: str, start: int, end: int, first_seq: int, expected_prev: bytes | None
-) -> tuple[bytes, bytes, ChainBreak | None, bytes | None]:
-    """Verify one span of records.jsonl; without expected_prev, trust its first prev."""
+    path: str, start: int, end: int, head: tuple[int, bytes] | None
+) -> tuple[bytes, bytes, ChainBreak | None, tuple[int, bytes] | None]:
+    """Verify one span of records.jsonl from `head` (first seq, expected prev); without
+    it, from its first record's own seq and prev, which it returns for checking."""
     with open(path, "rb") as f:
         f.seek(start)
         lines = f.read(end - start).split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    head_prev = expected_prev
-    if head_prev is None:
+    if head is None:
         try:
-            head_prev = bytes.fromhex(json.loads(lines[0])["prev"])
+            first = json.loads(lines[0])
+            if type(first["seq"]) is not int:
+                raise TypeError("seq is not an integer")
+            head = (first["seq"], bytes.fromhex(first["prev"]))
         except (ValueError, KeyError, TypeError, RecursionError):
-            head_prev = None  # the caller then checks this line against the real link
-    hashes, brk = verify_lines(lines, head_prev or GENESIS_PREV, first_seq)
-    return b"".join(hashes), _leaves(hashes), brk, head_prev
+            return b"", b"", None, None  # the caller checks this line against the real link
+    hashes, brk = verify_lines(lines, head[1], head[0])
+    return b"".join(hashes), _leaves(hashes), brk, head
 
 
 def main(argv: Sequence[str] | None = None) -> int:

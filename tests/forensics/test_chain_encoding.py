@@ -17,6 +17,7 @@ from forensics.chain import (
     canonical_bytes,
     canonical_json,
     format_ts,
+    loads_strict,
     parse_ts,
     record_from_json,
     record_hash,
@@ -348,3 +349,75 @@ def test_lines_after_a_prefix() -> None:
     assert verify_lines(lines[4:], record_hash(records[3]), 5)[1] is None
     brk = verify_lines(lines[4:], record_hash(records[2]), 5)[1]
     assert brk is not None and brk.seq == 5 and "prev" in brk.reason
+
+
+def _reference_accepts(line: bytes, prev: bytes, seq: int) -> bool:
+    """The definition `verify_lines` must match: strict parse, shape, exact re-encoding."""
+    try:
+        text = line.decode().removesuffix("\n")
+        record, stored = record_from_json(loads_strict(text))
+    except (ValueError, RecursionError):
+        return False
+    return (
+        record.seq == seq
+        and record.prev_hash == prev
+        and record_line(record) == text
+        and record_hash(record) == stored
+    )
+
+
+def _rehashed(text: str) -> str:
+    """The line with its "hash" recomputed as a writer would from the rest of the text, so
+    that only canonical form and shape decide whether it verifies."""
+    import re
+
+    found = re.search(r',"hash":"[0-9a-f]{64}"', text)
+    if found is None:
+        return text
+    rest = text[: found.start()] + text[found.end() :]
+    digest = hashlib.sha256(rest.encode()).hexdigest()
+    return text[: found.start()] + f',"hash":"{digest}"' + text[found.end() :]
+
+
+_MUTATIONS = [
+    lambda s, r: s,
+    lambda s, r: s.replace('"EUR"', '"USD \\\\ \\" \\n \\u001f é \u2028"', 1),
+    lambda s, r: s[: r.randrange(len(s))] + " " + s[r.randrange(len(s)) :],
+    lambda s, r: s.replace('"amount":', '"amount":1' + "0" * r.randrange(12, 18), 1),
+    lambda s, r: s.replace('"amount":', '"amount":1.5,"amount":', 1),
+    lambda s, r: s.replace('"currency":"EUR"', '"currency":"EUR","currency":"USD"', 1),
+    lambda s, r: s.replace('"currency"', '"\\u0063urrency"', 1),
+    lambda s, r: s.replace('"EUR"', '"E\\/R"', 1),
+    lambda s, r: s.replace('"data":{', '"data":{"\U0001f600":1,"\ue000":2,', 1),
+    lambda s, r: s.replace('"data":{', '"data":{"\ue000":2,"\U0001f600":1,', 1),
+    lambda s, r: s.replace('"ts":"2', '"ts":"3', 1),
+    lambda s, r: s.replace("T", " ", 1),
+    lambda s, r: s.replace('"seq":', '"seq":true,"seq":', 1),
+    lambda s, r: s.replace(',"prev"', ',"extra":null,"prev"', 1),
+    lambda s, r: s.replace('"actor":"', '"actor":"\\u0000', 1),
+    lambda s, r: s.replace('"actor":"', '"actor":"\\b\\u0008', 1),
+    lambda s, r: s.replace("}", "}}", 1),
+    lambda s, r: s[:-1],
+    lambda s, r: s + " ",
+    lambda s, r: s.replace('"data":{', '"data":{"deep":' + "[" * 50 + "]" * 50 + ",", 1),
+    lambda s, r: s.replace('"data":{', '"data":{"n":[-9007199254740992],', 1),
+    lambda s, r: s.replace('"data":{', '"data":{"n":{"m":9007199254740991},', 1),
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("mutation", range(len(_MUTATIONS)))
+def test_verifier_accepts_exactly_what_the_definition_accepts(mutation: int, seed: int) -> None:
+    """Mutated lines (spacing, escapes, duplicates, floats, huge integers, key order, shape),
+    re-hashed as a writer would, verify exactly when the strict definition accepts them."""
+    rng = random.Random(seed)
+    records = make_chain(3, {"amount": 5, "currency": "EUR"}, seed=seed)
+    lines = _lines(records)
+    text = lines[1].decode().removesuffix("\n")
+    candidate = _rehashed(_MUTATIONS[mutation](text, rng)).encode()
+    expected = _reference_accepts(candidate, record_hash(records[0]), 2)
+    if mutation < 2:  # unchanged, and a canonical change of content
+        assert expected
+    hashes, brk = verify_lines([lines[0], candidate])
+    assert (brk is None) == expected, (candidate, brk)
+    assert len(hashes) == (2 if expected else 1)
