@@ -152,6 +152,7 @@ def tclock(tapp: tuple[web.Application, str]) -> Iterator[Clock]:
     clk = tapp[0][CLOCK]
     before = clk._offset
     yield clk
+    clk._frozen = None
     clk._offset = before
 
 
