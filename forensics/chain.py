@@ -283,94 +283,79 @@ def verify_lines(
     trailing newline aside): a line with a duplicate member, other spacing, escapes or
     member order is refused, so every reader of a verified line sees the same record.
     Equivalent to parsing every line with loads_strict and record_from_json, comparing
-    it with record_line and calling verify_chain with the stored hashes. A line the fast
-    path (`_fast_line`) is not sure of goes through the strict one (`_strict_line`), which
-    alone decides what is refused and says why.
+    it with record_line and calling verify_chain with the stored hashes.
+
+    The loop is the fast path, written out in line because it runs a million times per
+    bundle: it accepts a line only when it is certainly the canonical successor, and
+    hands any other line to `_strict_line`, which alone refuses and says why. The fast
+    path parses with the C scanner and no per-object hook (floats and NaN stop the scan)
+    and rebuilds the canonical text around one C encoding of `data`, with the expected
+    seq and prev and the parsed strings put in unescaped. If the line equals that text it
+    is canonical: a string that needed an escape makes the rebuilt text shorter than any
+    JSON text of the same values, and a wrong type, a duplicate, extra or misordered
+    member, spacing or trailing text all change the text. `data`'s key order is RFC
+    8785's whenever no name needs UTF-16 ordering (the `_HIGH_RE` case, left to the
+    strict path); timestamps and integer bounds are checked apart.
     """
     hashes: list[bytes] = []
+    append = hashes.append
     prev_hex, seq = expected_prev.hex(), first_seq
-    fast = _fast_line
+    scan, dumps, sha256 = _fast_scan, _dumps_sorted, hashlib.sha256
+    ts_form, high, calendar = _TS_RE.fullmatch, _HIGH_RE.search, datetime.fromisoformat
     for raw in lines:
-        digest = fast(raw, seq, prev_hex)
+        digest = None
+        try:
+            line = raw.decode().removesuffix("\n")
+            obj, _ = scan(line, 0)
+            actor, subject, kind, data, ts, stored = (
+                obj["actor"],
+                obj["subject"],
+                obj["type"],
+                obj["data"],
+                obj["ts"],
+                obj["hash"],
+            )
+            # A string member that is not a str fails the concatenation or the comparison.
+            actor_text = "null" if actor is None else '"' + actor + '"'
+            subject_text = "null" if subject is None else '"' + subject + '"'
+            if (
+                type(data) is dict
+                and line
+                == f'{{"actor":{actor_text},"data":{dumps(data)},"hash":"{stored}",'
+                f'"prev":"{prev_hex}","seq":{seq},"subject":{subject_text},'
+                f'"ts":"{ts}","type":"{kind}"}}'
+                and ts_form(ts) is not None
+                and (raw.isascii() or high(line) is None)
+                and calendar(ts)  # no 31 April
+                and _small_ints(data)
+            ):
+                # The record's canonical bytes are the line without its "hash" member,
+                # which canonical order puts right after "data": the last ',"hash":"' in
+                # the line, as the members after it hold no quote.
+                cut = raw.rfind(_HASH_MEMBER_BYTES)
+                h = sha256(raw[:cut])
+                h.update(raw[cut + _HASH_MEMBER_LEN : len(raw) - raw.endswith(b"\n")])
+                digest = h.digest()
+                if digest.hex() == stored:
+                    prev_hex = stored
+                else:
+                    digest = None
+        except (ValueError, StopIteration, RecursionError, KeyError, TypeError):
+            digest = None
         if digest is None:
             checked = _strict_line(raw, seq, prev_hex)
             if isinstance(checked, ChainBreak):
                 return hashes, checked
-            digest = checked
-        prev_hex = digest.hex()
-        hashes.append(digest)
+            digest, prev_hex = checked, checked.hex()
+        append(digest)
         seq += 1
     return hashes, None
 
 
-# The fast path parses with the C scanner and no per-object hook: floats and NaN stop the
-# scan, integers are bounded after it, and everything else is settled by comparing the
-# line with the canonical text rebuilt from what was parsed (below).
 _fast_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
     parse_float=_no_float, parse_constant=_no_float
 ).scan_once
 _HASH_MEMBER_BYTES = _HASH_MEMBER.encode()
-
-
-def _fast_line(raw: bytes, seq: int, prev_hex: str) -> bytes | None:
-    """The record hash of a line that is certainly the canonical successor, else None.
-
-    The canonical text is rebuilt around one C encoding of `data`, with the expected seq
-    and prev and the parsed strings put in unescaped. If the line equals that text, it is
-    canonical: a string that needed an escape would make the rebuilt text shorter than
-    any JSON text of the same values, and a wrong type, a duplicate, extra or misordered
-    member, spacing or trailing text all change the text. `data`'s key order is RFC
-    8785's whenever no name needs UTF-16 ordering (the `_HIGH_RE` case, left to the
-    strict path); timestamps and integer bounds are checked apart."""
-    try:
-        line = raw.decode().removesuffix("\n")
-        obj, _ = _fast_scan(line, 0)
-        actor, subject, kind, data, ts, stored = (
-            obj["actor"],
-            obj["subject"],
-            obj["type"],
-            obj["data"],
-            obj["ts"],
-            obj["hash"],
-        )
-        if type(data) is not dict:
-            return None
-        # A string member that is not a str (a number, say) fails the concatenation or
-        # the comparison; either way the strict path says what is wrong.
-        actor_text = "null" if actor is None else '"' + actor + '"'
-        subject_text = "null" if subject is None else '"' + subject + '"'
-        canonical = (
-            f'{{"actor":{actor_text},"data":{_dumps_sorted(data)},"hash":"{stored}",'
-            f'"prev":"{prev_hex}","seq":{seq},"subject":{subject_text},'
-            f'"ts":"{ts}","type":"{kind}"}}'
-        )
-    except (ValueError, StopIteration, RecursionError, KeyError, TypeError):
-        return None
-    if (
-        canonical != line
-        or _TS_RE.fullmatch(ts) is None
-        or not (raw.isascii() or _HIGH_RE.search(line) is None)
-    ):
-        return None
-    try:
-        datetime.fromisoformat(ts)  # the calendar: no 31 April
-    except ValueError:
-        return None
-    for v in data.values():  # flat data is the common case: no call per record
-        t = type(v)
-        if t is int:
-            if not -MAX_INT <= v <= MAX_INT:
-                return None
-        elif (t is dict or t is list) and not _small_ints(v):
-            return None
-    # The record's canonical bytes are the line without its "hash" member, which the
-    # canonical order puts right after "data": the last ',"hash":"' in the line, since
-    # the members after it are hex, an integer and strings with no quote in them.
-    cut = raw.rfind(_HASH_MEMBER_BYTES)
-    h = hashlib.sha256(raw[:cut])
-    h.update(raw[cut + _HASH_MEMBER_LEN : len(raw) - 1 if raw.endswith(b"\n") else len(raw)])
-    digest = h.digest()
-    return digest if digest.hex() == stored else None
 
 
 def _small_ints(value: Any) -> bool:
