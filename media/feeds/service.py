@@ -6,7 +6,8 @@
   follows the artist + 1.0 in the viewer's preferred realm + 1.0 not yet viewed. The ranking
   is anchored at the first page's time (carried in the cursor), so paging is stable.
 Live events on air lead the first page of each feed as live cards (the following feed's only
-those of followed artists), taking at most half of it.
+those of followed artists), taking at most half of it; the on-air listing is up to
+`live.ON_AIR_TTL_S` old (one process re-reads it at once after starting or ending a show).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ Feed = Literal["discovery", "trending", "following"]
 FOLLOWED_BONUS = 1.5
 REALM_BONUS = 1.0
 UNSEEN_BONUS = 1.0
-_LIVE_SCAN = 50
 _COLUMNS = "video_id, artist_id, title, realm, visibility, tags, duration_s, published_at, hot"
 
 
@@ -76,7 +76,7 @@ async def _live_cards(
 ) -> list[dict[str, Any]]:
     if limit <= 0:
         return []
-    events = await live.listing(app, ("live",), _LIVE_SCAN)
+    events = await live.on_air(app)
     chosen = [e for e in events if artists is None or e.artist_id in artists][:limit]
     return [{"type": "live", "event": e.to_json()} for e in chosen]
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from server.clock import Clock
+from server.keys import DB
 from server.live import service as live
+from server.live import store as live_store
 from tests.conftest import Api
 from tests.media.engage import artist_with_video, device, view
 from tests.videos import ready_video
@@ -153,6 +157,24 @@ async def test_live_events_on_air_lead_the_first_page_as_live_cards(api: Api) ->
     finally:
         await live.publish_ended(api.app, event["id"], "test-client")
     status, body = await api.call("GET", "/api/feed/trending?limit=10")
+    assert event["id"] not in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+
+
+async def test_a_show_ended_by_another_process_leaves_the_feeds_within_the_listing_bound(
+    api: Api, clock: Clock
+) -> None:
+    artist = await api.register("artist")
+    event = await api.create_event(artist["access"], price=0)
+    assert await live.publish_started(api.app, event["stream_key"], "test-client") is not None
+    status, body = await api.call("GET", "/api/feed/trending?limit=10")
+    assert event["id"] in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+    # Another app process ends the show: this one learns of it only from the database.
+    async with api.app[DB].acquire() as conn:
+        now = clock.now()
+        assert await live_store.end_publish(conn, uuid.UUID(event["id"]), "test-client", now, now)
+    clock.advance(live.ON_AIR_TTL_S)
+    status, body = await api.call("GET", "/api/feed/trending?limit=10")
+    assert status == 200
     assert event["id"] not in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
 
 
