@@ -59,8 +59,11 @@ def _video(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _items(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    names = await accounts.display_names(conn, list({r["artist_id"] for r in rows}))
+async def _items(
+    app: web.Application, conn: asyncpg.Connection, rows: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
+    # Names up to accounts.NAMES_TTL_S old: most pages need no query for them.
+    names = await accounts.recent_display_names(app, conn, list({r["artist_id"] for r in rows}))
     return [
         {
             "type": "video",
@@ -110,7 +113,7 @@ async def trending(
                 last,
                 limit,
             )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == limit - len(cards):
         tail = rows[-1]
@@ -149,7 +152,7 @@ async def following(app: web.Application, viewer: uuid.UUID, after: str | None, 
             last,
             want,
         )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == want:
         tail = rows[-1]
@@ -212,7 +215,7 @@ async def discovery(
             last,
             want,
         )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == want:
         tail = rows[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from server.accounts.service import NAMES_TTL_S
 from server.clock import Clock
 from server.keys import DB
 from server.live import service as live
@@ -176,6 +177,26 @@ async def test_a_show_ended_by_another_process_leaves_the_feeds_within_the_listi
     status, body = await api.call("GET", "/api/feed/trending?limit=10")
     assert status == 200
     assert event["id"] not in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+
+
+async def test_a_renamed_artist_shows_under_the_new_name_within_the_names_bound(
+    api: Api, clock: Clock
+) -> None:
+    artist, video = await artist_with_video(api)
+
+    def name_on(items: list[dict[str, Any]]) -> str:
+        card = next(i for i in items if i["type"] == "video" and i["video"]["id"] == video["id"])
+        return str(card["artist"]["display_name"])
+
+    assert name_on(await walk(api, "trending", limit=50)) == artist["user"]["display_name"]
+    # No route renames an account; an operator's edit in the database does.
+    async with api.app[DB].acquire() as conn:
+        await conn.execute(
+            "UPDATE users SET display_name = 'Renamed' WHERE id = $1",
+            uuid.UUID(artist["user"]["id"]),
+        )
+    clock.advance(NAMES_TTL_S)
+    assert name_on(await walk(api, "trending", limit=50)) == "Renamed"
 
 
 async def test_pages_hold_at_most_50_and_limits_are_checked(api: Api) -> None:
