@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -197,6 +198,33 @@ async def test_a_renamed_artist_shows_under_the_new_name_within_the_names_bound(
         )
     clock.advance(NAMES_TTL_S)
     assert name_on(await walk(api, "trending", limit=50)) == "Renamed"
+
+
+async def test_pages_are_utf8_json_that_keep_names_as_written(api: Api) -> None:
+    status, artist = await api.call(
+        "POST",
+        "/api/auth/register",
+        json={
+            "email": f"artist-{uuid.uuid4().hex[:10]}@example.test",
+            "password": "a long enough password",
+            "role": "artist",
+            "display_name": "Béatrice «Vita Nova» Portinari",
+        },
+    )
+    assert status == 201, artist
+    video = await ready_video(api, artist["access"])
+    async with api.session.get(api.base_url + "/api/feed/trending?limit=1") as resp:
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+        json.loads(await resp.read())
+    card = next(
+        i
+        for i in await walk(api, "trending", limit=50)
+        if i["type"] == "video" and i["video"]["id"] == video["id"]
+    )
+    assert card["artist"] == {
+        "id": artist["user"]["id"],
+        "display_name": "Béatrice «Vita Nova» Portinari",
+    }
 
 
 async def test_pages_hold_at_most_50_and_limits_are_checked(api: Api) -> None:
