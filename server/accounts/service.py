@@ -1,7 +1,7 @@
 """Register, login, refresh and logout: the rules, apart from HTTP.
 
 Other packages read accounts through `find_account` (a typed `server.accounts.account.Account`)
-and `display_names`; none of them reads the users table or its rows.
+and `display_names` (or `recent_display_names`); none of them reads the users table or its rows.
 """
 
 from __future__ import annotations
@@ -61,14 +61,61 @@ async def display_names(
     return await store.display_names(conn, user_ids)
 
 
+# Feeds show the artist's name beside every video, many pages a second, while no route renames
+# an account (only an operator's edit in the database does). So one process keeps each name it
+# read for NAMES_TTL_S: a renamed account shows under its new name within that bound.
+NAMES_TTL_S = 60.0
+_NAMES_KEPT = 10_000
+
+
+class RecentNames:
+    """Display names read lately, each kept NAMES_TTL_S by the app's clock."""
+
+    def __init__(self) -> None:
+        self._names: dict[uuid.UUID, tuple[float, str]] = {}
+
+    async def get(
+        self, conn: asyncpg.Connection, now: float, user_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The names of the existing accounts among `user_ids`; only the missing ones are read."""
+        found: dict[uuid.UUID, str] = {}
+        missing: list[uuid.UUID] = []
+        for user_id in user_ids:
+            hit = self._names.get(user_id)
+            if hit is not None and hit[0] > now:
+                found[user_id] = hit[1]
+            else:
+                missing.append(user_id)
+        if missing:
+            read = await store.display_names(conn, missing)
+            if len(self._names) + len(read) > _NAMES_KEPT:
+                self._names = {k: v for k, v in self._names.items() if v[0] > now}
+            until = now + NAMES_TTL_S
+            for user_id, name in read.items():
+                self._names[user_id] = (until, name)
+            found.update(read)
+        return found
+
+
+RECENT_NAMES = web.AppKey("recent_display_names", RecentNames)
+
+
+async def recent_display_names(
+    app: web.Application, conn: asyncpg.Connection, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """`display_names`, each up to NAMES_TTL_S old (for pages that show many, many times)."""
+    return await app[RECENT_NAMES].get(conn, app[CLOCK].time(), user_ids)
+
+
 # Concurrent Argon2 work of one app. Each hash holds 64 MiB, so this bounds the memory a
 # burst of registrations or logins can take.
 HASH_SLOTS = web.AppKey("password_hash_slots", asyncio.Semaphore)
 
 
 def setup(app: web.Application) -> None:
-    """Give the app its password-hashing slots (before it starts: apps freeze at start)."""
+    """Give the app its password-hashing slots and recent names (apps freeze at start)."""
     app[HASH_SLOTS] = asyncio.Semaphore(app[CONFIG].password_hash_concurrency)
+    app[RECENT_NAMES] = RecentNames()
 
 
 async def _limit_registrations(app: web.Application, ip: str) -> None:

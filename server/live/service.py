@@ -1,13 +1,15 @@
 """Live event rules: creation, edits, stream keys and the publish lifecycle.
 
-Other packages read events through `get_event`, `find_event` and `listing`, which return the
-typed `server.live.event.Event` (its rules are methods: `is_open`, `is_run_by`,
+Other packages read events through `get_event`, `find_event`, `listing` and `on_air`, which
+return the typed `server.live.event.Event` (its rules are methods: `is_open`, `is_run_by`,
 `is_managed_by`); none of them reads the live_events table or its rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import math
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,6 +40,63 @@ STATUS_LISTENERS = web.AppKey("live_status_listeners", list[StatusListener])
 # job queue's outbox) exists exactly when the change commits.
 StatusOutbox = Callable[[web.Application, asyncpg.Connection, uuid.UUID, str], Awaitable[None]]
 STATUS_OUTBOX = web.AppKey("live_status_outbox", list[StatusOutbox])
+
+# Every feed's first page leads with the shows on air: thousands of first pages a second would
+# each run the same query, so one process reads the listing at most once per ON_AIR_TTL_S. A
+# show this process starts or ends drops it at once; one started or ended by another process
+# shows here within ON_AIR_TTL_S.
+ON_AIR_TTL_S = 1.0
+ON_AIR_LIMIT = 50
+
+
+class OnAir:
+    """The events on air (at most ON_AIR_LIMIT), kept ON_AIR_TTL_S; misses share one query."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._until = -math.inf
+        self._pending: asyncio.Future[list[Event]] | None = None
+        # Bumped by every drop: a read that began before a status change is not kept.
+        self._generation = 0
+
+    async def get(self, app: web.Application) -> list[Event]:
+        """The kept listing while it is fresh, else one read shared by concurrent callers."""
+        if app[CLOCK].time() < self._until:
+            return self._events
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._load(app, self._generation))
+        return await asyncio.shield(self._pending)
+
+    async def _load(self, app: web.Application, generation: int) -> list[Event]:
+        started = app[CLOCK].time()
+        try:
+            async with app[DB].acquire() as conn:
+                events = await store.listing(conn, ("live",), ON_AIR_LIMIT)
+            if generation == self._generation:
+                self._events, self._until = events, started + ON_AIR_TTL_S
+            return events
+        finally:
+            if generation == self._generation:
+                self._pending = None
+
+    def drop(self) -> None:
+        """Forget the listing now (a read under way is not kept either)."""
+        self._until = -math.inf
+        self._pending = None
+        self._generation += 1
+
+
+ON_AIR = web.AppKey("live_on_air", OnAir)
+
+
+def setup(app: web.Application) -> None:
+    """Give the app its on-air listing, dropped on every status change made here."""
+    app[ON_AIR] = OnAir()
+    app.setdefault(STATUS_LISTENERS, []).append(_drop_on_air)
+
+
+async def _drop_on_air(app: web.Application, event_id: uuid.UUID, status: str) -> None:
+    app[ON_AIR].drop()
 
 
 def new_stream_key() -> tuple[str, bytes]:
@@ -71,6 +130,11 @@ async def listing(
     """Events in the given states, soonest first (one artist's when `artist_id` is given)."""
     async with app[DB].acquire() as conn:
         return await store.listing(conn, statuses, limit, artist_id)
+
+
+async def on_air(app: web.Application) -> list[Event]:
+    """The events on air, soonest first (at most ON_AIR_LIMIT; up to ON_AIR_TTL_S old)."""
+    return await app[ON_AIR].get(app)
 
 
 def ensure_owner(principal: Principal, event: Event) -> None:

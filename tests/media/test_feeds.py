@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
+from server.accounts.service import NAMES_TTL_S
+from server.clock import Clock
+from server.keys import DB
 from server.live import service as live
+from server.live import store as live_store
 from tests.conftest import Api
 from tests.media.engage import artist_with_video, device, view
 from tests.videos import ready_video
@@ -154,6 +160,71 @@ async def test_live_events_on_air_lead_the_first_page_as_live_cards(api: Api) ->
         await live.publish_ended(api.app, event["id"], "test-client")
     status, body = await api.call("GET", "/api/feed/trending?limit=10")
     assert event["id"] not in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+
+
+async def test_a_show_ended_by_another_process_leaves_the_feeds_within_the_listing_bound(
+    api: Api, clock: Clock
+) -> None:
+    artist = await api.register("artist")
+    event = await api.create_event(artist["access"], price=0)
+    assert await live.publish_started(api.app, event["stream_key"], "test-client") is not None
+    status, body = await api.call("GET", "/api/feed/trending?limit=10")
+    assert event["id"] in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+    # Another app process ends the show: this one learns of it only from the database.
+    async with api.app[DB].acquire() as conn:
+        now = clock.now()
+        assert await live_store.end_publish(conn, uuid.UUID(event["id"]), "test-client", now, now)
+    clock.advance(live.ON_AIR_TTL_S)
+    status, body = await api.call("GET", "/api/feed/trending?limit=10")
+    assert status == 200
+    assert event["id"] not in [i["event"]["id"] for i in body["items"] if i["type"] == "live"]
+
+
+async def test_a_renamed_artist_shows_under_the_new_name_within_the_names_bound(
+    api: Api, clock: Clock
+) -> None:
+    artist, video = await artist_with_video(api)
+
+    def name_on(items: list[dict[str, Any]]) -> str:
+        card = next(i for i in items if i["type"] == "video" and i["video"]["id"] == video["id"])
+        return str(card["artist"]["display_name"])
+
+    assert name_on(await walk(api, "trending", limit=50)) == artist["user"]["display_name"]
+    # No route renames an account; an operator's edit in the database does.
+    async with api.app[DB].acquire() as conn:
+        await conn.execute(
+            "UPDATE users SET display_name = 'Renamed' WHERE id = $1",
+            uuid.UUID(artist["user"]["id"]),
+        )
+    clock.advance(NAMES_TTL_S)
+    assert name_on(await walk(api, "trending", limit=50)) == "Renamed"
+
+
+async def test_pages_are_utf8_json_that_keep_names_as_written(api: Api) -> None:
+    status, artist = await api.call(
+        "POST",
+        "/api/auth/register",
+        json={
+            "email": f"artist-{uuid.uuid4().hex[:10]}@example.test",
+            "password": "a long enough password",
+            "role": "artist",
+            "display_name": "Béatrice «Vita Nova» Portinari",
+        },
+    )
+    assert status == 201, artist
+    video = await ready_video(api, artist["access"])
+    async with api.session.get(api.base_url + "/api/feed/trending?limit=1") as resp:
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+        json.loads(await resp.read())
+    card = next(
+        i
+        for i in await walk(api, "trending", limit=50)
+        if i["type"] == "video" and i["video"]["id"] == video["id"]
+    )
+    assert card["artist"] == {
+        "id": artist["user"]["id"],
+        "display_name": "Béatrice «Vita Nova» Portinari",
+    }
 
 
 async def test_pages_hold_at_most_50_and_limits_are_checked(api: Api) -> None:
