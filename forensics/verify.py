@@ -16,13 +16,13 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from forensics import bundle as bf
 from forensics import tiles
@@ -529,21 +529,45 @@ def _verify_span(
 ) -> tuple[bytes, bytes, ChainBreak | None, tuple[int, bytes] | None]:
     """Verify one span of records.jsonl from `head` (first seq, expected prev); without
     it, from its first record's own seq and prev, which it returns for checking."""
+    hashes: list[bytes] = []
+    brk = None
     with open(path, "rb") as f:
-        f.seek(start)
-        lines = f.read(end - start).split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    if head is None:
-        try:
-            first = json.loads(lines[0])
-            if type(first["seq"]) is not int:
-                raise TypeError("seq is not an integer")
-            head = (first["seq"], bytes.fromhex(first["prev"]))
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return b"", b"", None, None  # the caller checks this line against the real link
-    hashes, brk = verify_lines(lines, head[1], head[0])
+        for lines in _line_chunks(f, start, end):
+            if head is None:
+                try:
+                    first = json.loads(lines[0])
+                    if type(first["seq"]) is not int:
+                        raise TypeError("seq is not an integer")
+                    head = (first["seq"], bytes.fromhex(first["prev"]))
+                except (ValueError, KeyError, TypeError, RecursionError):
+                    return b"", b"", None, None  # the caller checks this line itself
+            if not hashes:
+                seq, prev = head
+            part, brk = verify_lines(lines, prev, seq)
+            hashes += part
+            if brk is not None:
+                break
+            seq += len(part)
+            prev = part[-1] if part else prev
     return b"".join(hashes), _leaves(hashes), brk, head
+
+
+def _line_chunks(f: BinaryIO, start: int, end: int, size: int = 4 << 20) -> Iterator[list[bytes]]:
+    """The lines of f from byte start to end (both at line starts), a few MB at a time: a
+    span read in one piece would fault in its size twice over in fresh memory."""
+    f.seek(start)
+    left, carry = end - start, b""
+    while left > 0:
+        buf = f.read(min(size, left))
+        if not buf:
+            break
+        left -= len(buf)
+        lines = (carry + buf).split(b"\n")
+        carry = lines.pop()
+        if lines:
+            yield lines
+    if carry:
+        yield [carry]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
