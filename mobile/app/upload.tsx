@@ -69,7 +69,9 @@ export default function Upload() {
     if (result.canceled || !result.assets[0]) return;
     const chosen = result.assets[0];
     setAsset(chosen);
-    if (!title) setTitle(chosen.name.replace(/\.[^.]+$/, ''));
+    // The name suggests a title only if none was typed while the picker was open (the
+    // closure's `title` is the one from before it opened).
+    setTitle((typed) => typed || chosen.name.replace(/\.[^.]+$/, ''));
   });
 
   const start = useAction(async () => {
