@@ -424,3 +424,26 @@ def test_verifier_accepts_exactly_what_the_definition_accepts(mutation: int, see
     hashes, brk = verify_lines([lines[0], candidate])
     assert (brk is None) == expected, (candidate, brk)
     assert len(hashes) == (2 if expected else 1)
+
+
+@pytest.mark.parametrize(
+    "fraction",
+    ["123456Z", "12345xZ", "123456z", "1234567Z", "12345Z", "12345\u0661Z", "123456Z ", " 23456Z"],
+)
+def test_timestamps_within_one_second_are_checked_whole(fraction: str) -> None:
+    """Records of one second share a checked timestamp prefix; the rest of each is still
+    held to the canonical form."""
+    records, prev = [], GENESIS_PREV
+    for seq in (1, 2, 3):
+        record = Record(seq, T0 + timedelta(microseconds=seq), "t", None, None, {}, prev)
+        records.append(record)
+        prev = record_hash(record)
+    lines = _lines(records)
+    text = lines[1].decode().removesuffix("\n")
+    at = text.index('"ts":"') + len('"ts":"') + 20
+    candidate = _rehashed(text[:at] + fraction + text[at + 7 :]).encode()
+    expected = _reference_accepts(candidate, record_hash(records[0]), 2)
+    assert expected == (fraction == "123456Z")
+    hashes, brk = verify_lines([lines[0], candidate])
+    assert (brk is None) == expected, brk
+    assert len(hashes) == (2 if expected else 1)
