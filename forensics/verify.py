@@ -487,8 +487,7 @@ def _chain(
         ]
         tree.extend_packed(_leaves(prefix))
         for future, (start, _) in zip(futures, spans, strict=True):
-            # Hashes cross the process boundary packed: one buffer, not a million objects.
-            part, leaves, brk, head = future.result()
+            verified, tail, leaves, brk, head = future.result()
             if count and head != (first_seq + count, last):
                 # What the worker took on trust is wrong: check that line here against
                 # the real link, in the usual order.
@@ -496,9 +495,9 @@ def _chain(
                     f.seek(start)
                     _, brk = verify_lines([f.readline()], last, first_seq + count)
                 brk = brk or ChainBreak(first_seq + count, "prev does not match")
-            elif part:
-                count += len(part) // 32
-                last = part[-32:]
+            elif verified:
+                count += verified
+                last = tail
                 tree.extend_packed(leaves)
             if brk is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -526,9 +525,11 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int]]:
 
 def _verify_span(
     path: str, start: int, end: int, head: tuple[int, bytes] | None
-) -> tuple[bytes, bytes, ChainBreak | None, tuple[int, bytes] | None]:
+) -> tuple[int, bytes, bytes, ChainBreak | None, tuple[int, bytes] | None]:
     """Verify one span of records.jsonl from `head` (first seq, expected prev); without
-    it, from its first record's own seq and prev, which it returns for checking."""
+    it, from its first record's own seq and prev, which it returns for checking. Returns
+    how many records verified, the last one's hash, and their packed Merkle leaves (one
+    buffer crosses the process boundary, not a million objects)."""
     hashes: list[bytes] = []
     brk = None
     with open(path, "rb") as f:
@@ -540,7 +541,7 @@ def _verify_span(
                         raise TypeError("seq is not an integer")
                     head = (first["seq"], bytes.fromhex(first["prev"]))
                 except (ValueError, KeyError, TypeError, RecursionError):
-                    return b"", b"", None, None  # the caller checks this line itself
+                    return 0, b"", b"", None, None  # the caller checks this line itself
             if not hashes:
                 seq, prev = head
             part, brk = verify_lines(lines, prev, seq)
@@ -549,7 +550,7 @@ def _verify_span(
                 break
             seq += len(part)
             prev = part[-1] if part else prev
-    return b"".join(hashes), _leaves(hashes), brk, head
+    return len(hashes), hashes[-1] if hashes else b"", _leaves(hashes), brk, head
 
 
 def _line_chunks(f: BinaryIO, start: int, end: int, size: int = 4 << 20) -> Iterator[list[bytes]]:
