@@ -20,14 +20,17 @@ APPEND_LOCK = 0x6D6863_F0
 async def lock_and_tail(conn: asyncpg.Connection) -> tuple[int, bytes]:
     """Take the append lock (until commit) and return the last seq and hash."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-    row = await conn.fetchrow("SELECT seq, hash FROM forensic_log ORDER BY seq DESC LIMIT 1")
-    return (0, GENESIS_PREV) if row is None else (row["seq"], bytes(row["hash"]))
+    return await _tail(conn)
 
 
 async def try_lock_and_tail(conn: asyncpg.Connection) -> tuple[int, bytes] | None:
     """`lock_and_tail` when the append lock is free now; None when another process holds it."""
     if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", APPEND_LOCK):
         return None
+    return await _tail(conn)
+
+
+async def _tail(conn: asyncpg.Connection) -> tuple[int, bytes]:
     row = await conn.fetchrow("SELECT seq, hash FROM forensic_log ORDER BY seq DESC LIMIT 1")
     return (0, GENESIS_PREV) if row is None else (row["seq"], bytes(row["hash"]))
 

@@ -282,9 +282,9 @@ def _check_manifest_files(
     for name in sorted(set(files) & known):
         if name not in present:
             problems.append(f"{name} is missing")
-        elif (records_digest.result() if name == bf.RECORDS else bf.file_digest(d / name)) != files[
-            name
-        ]:
+            continue
+        digest = records_digest.result() if name == bf.RECORDS else bf.file_digest(d / name)
+        if digest != files[name]:
             problems.append(f"{name} does not match its SHA-256 digest")
     if problems:
         report.add("manifest", FAIL, "; ".join(problems))
