@@ -1,4 +1,4 @@
-"""Verification throughput: ``python -m forensics.benchmark [N] [--jobs J]``.
+"""Verification throughput: ``python -m forensics.benchmark [N] [--jobs J] [--check-form]``.
 
 Builds a signed bundle of N synthetic records (the whole log, with a previous
 checkpoint at N/2 and its consistency proof, so every check runs) and times
@@ -103,12 +103,12 @@ class Result:
         return self.records / self.seconds
 
 
-def benchmark_verify(n: int = 1_000_000, jobs: int = 0) -> Result:
+def benchmark_verify(n: int = 1_000_000, jobs: int = 0, check_form: bool = False) -> Result:
     """Build a bundle of n records in a temporary directory and time its verification."""
     with tempfile.TemporaryDirectory(prefix="mhc-bench-") as tmp:
         directory = build_bundle(Path(tmp) / "bundle", n)
         start, cpu = time.perf_counter(), time.process_time()
-        report = verify_bundle(directory, jobs=jobs)
+        report = verify_bundle(directory, jobs=jobs, check_form=check_form)
         # CPU time counts this process only: with jobs=1 it is all the work, and it
         # is what to compare on a busy machine.
         return Result(n, time.perf_counter() - start, time.process_time() - cpu, report.ok)
@@ -119,8 +119,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m forensics.benchmark")
     parser.add_argument("n", type=int, nargs="?", default=1_000_000)
     parser.add_argument("--jobs", type=int, default=0, help="0: auto")
+    parser.add_argument("--check-form", action="store_true", help="re-encode every line")
     args = parser.parse_args()
-    r = benchmark_verify(args.n, args.jobs)
+    r = benchmark_verify(args.n, args.jobs, args.check_form)
     status = "verified" if r.ok else "FAILED"
     print(
         f"{r.records} records {status} in {r.seconds:.2f} s ({r.rate:,.0f} records/s), "

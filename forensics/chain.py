@@ -27,9 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from binascii import hexlify
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any, TypeAlias
 
@@ -366,6 +368,47 @@ def verify_lines(
         seq += 1
     return hashes, None
 
+
+def exact_lines(
+    lines: Sequence[bytes], expected_prev: bytes = GENESIS_PREV, first_seq: int = 1, start: int = 0
+) -> list[bytes]:
+    """Hash lines from index start while each holds, byte for byte, the chain's next
+    record; stop at the first line that does not.
+
+    A line qualifies when it is some text P, then ``,"hash":"<hex>"``, then a text R that
+    is exactly the members after "hash" of a canonical line (prev, seq, subject, ts, type;
+    no quote in a string, since canonical strings escape theirs), with prev and seq the
+    expected ones and <hex> = SHA-256(P + R), the record hash it returns. Nothing here
+    parses P, so this proves nothing about form by itself: only when a signed root covers
+    the hashes are P + R the signer's canonical bytes, and then the fixed number of quotes
+    in R puts the "hash" member where the canonical line has it, so the line is the
+    canonical line. `verify_lines` checks form without a root.
+    """
+    hashes: list[bytes] = []
+    append = hashes.append
+    prev, seq = hexlify(expected_prev), first_seq
+    tail, sha256 = _EXACT_TAIL.fullmatch, hashlib.sha256
+    for raw in islice(lines, start, None):
+        cut = raw.rfind(_HASH_MEMBER_BYTES)
+        rest = tail(raw, cut + _HASH_MEMBER_LEN - 1) if cut >= 0 else None
+        if rest is None or rest[1] != prev or rest[2] != b"%d" % seq:
+            break
+        h = sha256(raw[:cut])
+        h.update(raw[cut + _HASH_MEMBER_LEN : len(raw) - raw.endswith(b"\n")])
+        digest = h.digest()
+        prev = raw[cut + len(_HASH_MEMBER) : cut + _HASH_MEMBER_LEN - 1]
+        if hexlify(digest) != prev:
+            break
+        append(digest)
+        seq += 1
+    return hashes
+
+
+# What follows the "hash" member's value in a canonical line, its closing quote first.
+_EXACT_TAIL = re.compile(
+    rb'","prev":"([0-9a-f]{64})","seq":([1-9][0-9]*),"subject":(?:null|"[^"]*"),'
+    rb'"ts":"[^"]{27}","type":"[^"]*"}\n?'
+)
 
 _fast_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
     parse_float=_no_float, parse_constant=_no_float

@@ -52,6 +52,10 @@ def add_parser(sub: Any) -> None:
     bundle.add_argument("--key", help="verifier key file obtained independently")
     bundle.add_argument("--log-url", help="the log's public /log prefix, to check against")
     bundle.add_argument("--tsa-certs", help="the TSA's PEM certificates, obtained independently")
+    bundle.add_argument("--jobs", type=int, help="processes hashing records (default: auto)")
+    bundle.add_argument(
+        "--check-form", action="store_true", help="re-encode every record line (slower)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -125,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             *(["--key", args.key] if args.key else []),
             *(["--log-url", args.log_url] if args.log_url else []),
             *(["--tsa-certs", args.tsa_certs] if args.tsa_certs else []),
+            *(["--jobs", str(args.jobs)] if args.jobs is not None else []),
+            *(["--check-form"] if args.check_form else []),
         ]
         return verify_main([args.bundle, *extra])
     cfg, fcfg = _settings()

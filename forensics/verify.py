@@ -4,7 +4,8 @@ It needs only the bundle (see forensics.bundle for the format), no database or
 server. Each check prints one line; the exit status is 0 when every check holds, 1
 when any fails and 2 on a usage error. Pass ``--key`` with a vkey obtained apart from
 the bundle: otherwise the bundle vouches for its own key and proves only that it is
-internally consistent.
+internally consistent. Records under the signed root are checked as the signed bytes,
+others (and all with ``--check-form``) are parsed and re-encoded: forensics/ENCODING.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, BinaryIO
 from forensics import bundle as bf
 from forensics import tiles
 from forensics import timestamp as tsp
-from forensics.chain import GENESIS_PREV, ChainBreak, loads_strict, verify_lines
+from forensics.chain import GENESIS_PREV, ChainBreak, exact_lines, loads_strict, verify_lines
 from forensics.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -101,18 +102,20 @@ def verify_bundle(
     jobs: int = 0,
     log_url: str | None = None,
     tsa_certs: bytes | None = None,
+    check_form: bool = False,
 ) -> Report:
     """Verify a bundle directory or .tar.gz; key, if given, replaces the bundled key.
 
     jobs is the number of processes hashing records; 0 picks one per CPU for big
     bundles and one otherwise. With log_url (the log's public /log/ prefix), the bundle's
     checkpoint is also proved consistent with the log's published checkpoint, from tiles.
-    tsa_certs (PEM), if given, replaces the bundled TSA certificates.
+    tsa_certs (PEM), if given, replaces the bundled TSA certificates. With check_form,
+    every record line is re-encoded even when the signed root already vouches for its bytes.
     """
     report = Report(str(path))
     try:
         with bf.open_bundle(path) as directory:
-            _verify_directory(directory, key, jobs, report)
+            _verify_directory(directory, key, jobs, report, check_form)
             _check_timestamp(directory, tsa_certs, report)
             if log_url is not None:
                 _check_log(directory, key or _bundled_key(directory), log_url, report)
@@ -211,33 +214,36 @@ def _check_log(d: Path, key: VerifierKey | None, log_url: str, report: Report) -
     )
 
 
-def _verify_directory(d: Path, key: VerifierKey | None, jobs: int, report: Report) -> None:
+def _verify_directory(
+    d: Path, key: VerifierKey | None, jobs: int, report: Report, check_form: bool
+) -> None:
     """Run every check on an unpacked bundle."""
     # The records file is nearly all of a bundle's bytes: its digest is taken in a thread
     # (hashlib lets go of the GIL) while the chain is checked, not before it.
     with ThreadPoolExecutor(1) as background:
         records_digest = background.submit(bf.file_digest, d / bf.RECORDS)
-        _verify_contents(d, key, jobs, report, records_digest)
+        _verify_contents(d, key, jobs, report, records_digest, check_form)
 
 
 def _verify_contents(
-    d: Path, key: VerifierKey | None, jobs: int, report: Report, records_digest: Future[str]
+    d: Path,
+    key: VerifierKey | None,
+    jobs: int,
+    report: Report,
+    records_digest: Future[str],
+    check_form: bool,
 ) -> None:
     manifest_checks = Report(report.bundle)
     manifest = _check_manifest_form(d, manifest_checks)
     used_key = _check_key(d, key, report)
     head = _check_checkpoint(d, used_key, manifest, report)
-    tree = MerkleTree()
-    prefix_and_count = _check_records(d, jobs, report, tree)
-    if prefix_and_count is None:
-        report.add("range", SKIP, "needs records that verify")
-        report.add("root", SKIP, "needs records that verify")
-    else:
-        prefix, count = prefix_and_count
-        if _check_range(len(prefix) + 1, len(prefix) + count, head, manifest, report):
-            _check_root(tree, head, report)
-        else:
-            report.add("root", SKIP, "needs records 1..size of a verified checkpoint")
+    # Where a signed root covers the records, their exact bytes are checked against it
+    # (see chain.exact_lines); only a bundle that fails that, or has no signed root to
+    # check against, or check_form, has every line parsed and re-encoded, which also
+    # names the first bad record.
+    signed = head is not None and not check_form
+    if not (signed and _check_tree(d, jobs, head, manifest, report, exact=True)):
+        _check_tree(d, jobs, head, manifest, report, exact=False)
     _check_consistency(d, used_key, head, report)
     if manifest is not None:
         _check_manifest_files(d, manifest, records_digest, manifest_checks)
@@ -344,12 +350,42 @@ def _check_checkpoint(
     return head
 
 
+def _check_tree(
+    d: Path,
+    jobs: int,
+    head: Checkpoint | None,
+    manifest: dict[str, Any] | None,
+    report: Report,
+    exact: bool,
+) -> bool:
+    """Check the records, their range and the root over them; report them unless exact
+    is set and any fails. Return whether all three held."""
+    checks = Report(report.bundle)
+    tree = MerkleTree()
+    prefix_and_count = _check_records(d, jobs, checks, tree, exact)
+    if prefix_and_count is None:
+        checks.add("range", SKIP, "needs records that verify")
+        checks.add("root", SKIP, "needs records that verify")
+    else:
+        prefix, count = prefix_and_count
+        if _check_range(len(prefix) + 1, len(prefix) + count, head, manifest, checks):
+            _check_root(tree, head, checks)
+        else:
+            checks.add("root", SKIP, "needs records 1..size of a verified checkpoint")
+    held = all(checks.status(name) == OK for name in ("records", "range", "root"))
+    if held or not exact:
+        report.checks += checks.checks
+        report.first_bad_seq = checks.first_bad_seq
+    return held
+
+
 def _check_records(
-    d: Path, jobs: int, report: Report, tree: MerkleTree
+    d: Path, jobs: int, report: Report, tree: MerkleTree, exact: bool
 ) -> tuple[list[bytes], int] | None:
     """Check the record chain from the last prefix hash; return prefix and record count.
 
-    The Merkle tree over prefix and records grows in `tree` as spans verify.
+    The Merkle tree over prefix and records grows in `tree` as spans verify. With exact,
+    lines are checked as the signed bytes (`_hash_lines`), which only the root can confirm.
     """
     try:
         prefix = bf.parse_hashes((d / bf.PREFIX).read_text(encoding="ascii"))
@@ -359,7 +395,7 @@ def _check_records(
     first = len(prefix) + 1
     try:
         count, brk = _chain(
-            d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs, prefix, tree
+            d / bf.RECORDS, prefix[-1] if prefix else GENESIS_PREV, first, jobs, prefix, tree, exact
         )
     except OSError as e:
         report.add("records", FAIL, f"{bf.RECORDS}: {e}")
@@ -371,7 +407,10 @@ def _check_records(
     if not count:
         report.add("records", FAIL, f"{bf.RECORDS} holds no records")
         return None
-    report.add("records", OK, f"seq {first}..{first + count - 1}: order, links and hashes hold")
+    form = "byte for byte under the signed root" if exact else "each line canonical"
+    report.add(
+        "records", OK, f"seq {first}..{first + count - 1}: order, links and hashes hold ({form})"
+    )
     return prefix, count
 
 
@@ -456,6 +495,7 @@ def _chain(
     jobs: int,
     prefix: Sequence[bytes],
     tree: MerkleTree,
+    exact: bool,
 ) -> tuple[int, ChainBreak | None]:
     """Verify records.jsonl as a chain, across worker processes when it is big; grow the
     Merkle tree over prefix and records alongside; return how many records verified."""
@@ -464,8 +504,15 @@ def _chain(
         jobs = min(os.cpu_count() or 1, 8) if size >= PARALLEL_MIN_BYTES else 1
     if jobs == 1 or size == 0:
         tree.extend_packed(_leaves(prefix))
+        alone: list[bytes] = []
+        brk = None
         with path.open("rb") as f:
-            alone, brk = verify_lines(f, expected_prev, first_seq)
+            for lines in _line_chunks(f, 0, size):
+                prev = alone[-1] if alone else expected_prev
+                part, brk = _hash_lines(lines, prev, first_seq + len(alone), exact)
+                alone += part
+                if brk is not None:
+                    break
         tree.extend_packed(_leaves(alone))
         return len(alone), brk
     # More spans than workers: the tree grows here from finished spans while later ones
@@ -482,6 +529,7 @@ def _chain(
                 start,
                 end,
                 (first_seq, expected_prev) if i == 0 else None,
+                exact,
             )
             for i, (start, end) in enumerate(spans)
         ]
@@ -523,8 +571,29 @@ def _spans(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(start, end) for start, end in pairwise(cuts) if end > start]
 
 
+def _hash_lines(
+    lines: Sequence[bytes], prev: bytes, seq: int, exact: bool
+) -> tuple[list[bytes], ChainBreak | None]:
+    """Check lines as the chain's next records from (prev, seq); return their hashes and
+    the first break. With exact, lines are taken as bytes for the root to confirm, and
+    only a line that is not the exact successor (a string with an escaped quote, or a bad
+    line) is parsed; without it, every line is parsed and re-encoded."""
+    if not exact:
+        return verify_lines(lines, prev, seq)
+    hashes: list[bytes] = []
+    while True:
+        hashes += exact_lines(lines, hashes[-1] if hashes else prev, seq + len(hashes), len(hashes))
+        if len(hashes) == len(lines):
+            return hashes, None
+        at = len(hashes)
+        one, brk = verify_lines(lines[at : at + 1], hashes[-1] if hashes else prev, seq + at)
+        if brk is not None:
+            return hashes, brk
+        hashes += one
+
+
 def _verify_span(
-    path: str, start: int, end: int, head: tuple[int, bytes] | None
+    path: str, start: int, end: int, head: tuple[int, bytes] | None, exact: bool
 ) -> tuple[int, bytes, bytes, ChainBreak | None, tuple[int, bytes] | None]:
     """Verify one span of records.jsonl from `head` (first seq, expected prev); without
     it, from its first record's own seq and prev, which it returns for checking. Returns
@@ -544,7 +613,7 @@ def _verify_span(
                     return 0, b"", b"", None, None  # the caller checks this line itself
             if not hashes:
                 seq, prev = head
-            part, brk = verify_lines(lines, prev, seq)
+            part, brk = _hash_lines(lines, prev, seq, exact)
             hashes += part
             if brk is not None:
                 break
@@ -589,6 +658,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tsa-certs", type=Path, help="the TSA's PEM certificates, obtained apart from the bundle"
     )
+    parser.add_argument(
+        "--check-form",
+        action="store_true",
+        help="re-encode every record line, even those the signed root vouches for",
+    )
     args = parser.parse_args(argv)
     if not args.bundle.exists():
         parser.error(f"no such bundle: {args.bundle}")
@@ -604,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tsa_certs = args.tsa_certs.read_bytes()
         except OSError as e:
             parser.error(f"cannot read --tsa-certs {args.tsa_certs}: {e}")
-    report = verify_bundle(args.bundle, key, args.jobs, args.log_url, tsa_certs)
+    report = verify_bundle(args.bundle, key, args.jobs, args.log_url, tsa_certs, args.check_form)
     sys.stdout.write(report.render())
     return 0 if report.ok else 1
 

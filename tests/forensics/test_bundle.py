@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from forensics.benchmark import benchmark_verify, synthetic_lines
-from forensics.bundle import BundleError, file_digest, pack_bundle, write_bundle
+from forensics.bundle import (
+    BundleError,
+    file_digest,
+    pack_bundle,
+    write_bundle,
+    write_bundle_lines,
+)
 from forensics.chain import GENESIS_PREV, Record, record_from_json, record_hash, record_line
 from forensics.checkpoint import VerifierKey, sign_checkpoint, verifier_key
 from forensics.merkle import MerkleTree, leaf_hashes
@@ -430,3 +437,73 @@ def test_benchmark_helper() -> None:
     """The benchmark builds and verifies a bundle."""
     result = benchmark_verify(3000, jobs=1)
     assert result.ok and result.rate > 0
+
+
+def _rehash(line: str) -> str:
+    """The line with its "hash" member taken over its own other bytes, as a writer makes it."""
+    cut = line.rindex(',"hash":"')
+    rest = line[:cut] + line[cut + 74 :]
+    return f'{line[:cut]},"hash":"{hashlib.sha256(rest.encode()).hexdigest()}"{line[cut + 74 :]}'
+
+
+def _signed_bundle(log: Log, directory: Path, lines: list[str]) -> Path:
+    """Write a bundle of export lines (whatever their form) that the log's key signs, as
+    the signer itself would: each line's record hash taken over its own bytes."""
+    hashes = [bytes.fromhex(json.loads(line)["hash"]) for line in lines]
+    tree = MerkleTree(leaf_hashes(hashes))
+    note = sign_checkpoint(ORIGIN, len(lines), tree.root(), KEY_NAME, log.key)
+    return write_bundle_lines(directory, lines, [], note, log.vkey, None, None, ORIGIN)
+
+
+def test_signed_lines_verify_by_their_bytes_and_check_form_re_encodes_them(
+    log: Log, tmp_path: Path
+) -> None:
+    """Under a signed root the lines are checked as bytes; --check-form also re-encodes
+    each, and both agree on a genuine bundle, including strings with escaped quotes."""
+    records, prev = [], GENESIS_PREV
+    for seq in range(1, 41):
+        r = Record(
+            seq,
+            datetime(2025, 6, 1, tzinfo=UTC) + timedelta(seconds=seq),
+            'said "hi"' if seq % 4 == 0 else "chat.message",
+            'user:"7"' if seq % 3 == 0 else None,
+            'ticket:"x"\\' if seq % 5 == 0 else "event:1",
+            {"text": 'a "quote" and a \\ backslash', "n": seq},
+            prev,
+        )
+        prev = record_hash(r)
+        records.append(r)
+    bundle = _signed_bundle(log, tmp_path / "b", [record_line(r) for r in records])
+    fast, form = run_verify(bundle), run_verify(bundle, "--check-form")
+    assert fast.returncode == 0 and form.returncode == 0, fast.stdout + form.stdout
+    assert "seq 1..40: order, links and hashes hold (byte for byte under the signed root)" in (
+        line_of(fast.stdout, "records")
+    )
+    assert "(each line canonical)" in line_of(form.stdout, "records")
+
+
+def test_a_signers_noncanonical_line_fails_only_the_form_check(log: Log, tmp_path: Path) -> None:
+    """A line signed as it stands is the signed text, whatever its form; --check-form holds
+    the signer to canonical lines too and names the first that is not."""
+    lines = [record_line(r) for r in log.records[:20]]
+    lines[19] = _rehash(lines[19].replace('"currency":"EUR"', '"currency": "EUR"'))
+    bundle = _signed_bundle(log, tmp_path / "b", lines)
+    assert run_verify(bundle).returncode == 0
+    form = run_verify(bundle, "--check-form")
+    assert form.returncode == 1
+    assert "seq 20: line is not in canonical form" in line_of(form.stdout, "records")
+    assert form.stdout.rstrip().endswith("result: FAILED (first bad seq 20)")
+
+
+def test_a_root_that_differs_gets_every_line_re_encoded(log: Log, tmp_path: Path) -> None:
+    """When the bytes do not give the signed root, the verifier re-reads the lines to say
+    which record is wrong: a respaced line the forger re-hashed is named, not the root."""
+    lines = [record_line(r) for r in log.records[:20]]
+    lines[-1] = _rehash(lines[-1].replace('"currency":"EUR"', '"currency": "EUR"'))
+    bundle = log.bundle(tmp_path / "b", last=20, previous=None)
+    (bundle / "records.jsonl").write_text("".join(x + "\n" for x in lines))
+    redigest(bundle)
+    result = run_verify(bundle)
+    assert result.returncode == 1
+    assert "seq 20: line is not in canonical form" in line_of(result.stdout, "records")
+    assert line_of(result.stdout, "root").split()[0] == "SKIP"

@@ -16,6 +16,7 @@ from forensics.chain import (
     Record,
     canonical_bytes,
     canonical_json,
+    exact_lines,
     format_ts,
     loads_strict,
     parse_ts,
@@ -447,3 +448,61 @@ def test_timestamps_within_one_second_are_checked_whole(fraction: str) -> None:
     hashes, brk = verify_lines([lines[0], candidate])
     assert (brk is None) == expected, brk
     assert len(hashes) == (2 if expected else 1)
+
+
+def _with_member_at(canonical: bytes, at: int) -> bytes:
+    """The record's canonical bytes with its "hash" member put in at byte offset at."""
+    member = b',"hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'"'
+    return canonical[:at] + member + canonical[at:]
+
+
+def test_exact_lines_take_the_hash_member_only_where_the_canonical_line_has_it() -> None:
+    """Given a record's canonical bytes (what a signed root pins), the "hash" member put in
+    at any other offset is not taken, even where `data` holds a copy of the members that
+    follow it; a line is taken only when it is the canonical line."""
+    rng = random.Random(15)
+    prev = bytes(range(32))
+    ts = "2025-03-01T20:15:00.250000Z"
+    tail = {"prev": prev.hex(), "seq": 7, "subject": None, "ts": ts, "type": "t"}
+    datas: list[Any] = [{"a": 1, **tail}, {"x": {"a": 1, **tail}}, {"z": [{"a": 1, **tail}]}]
+    datas += [{rng.choice(KEYS): _random_value(rng) for _ in range(3)} for _ in range(40)]
+    for i, data in enumerate(datas):
+        subject = rng.choice([None, "s", 'say "hi"', "a\\b"]) if i >= 3 else None
+        kind = rng.choice(["t", 'a "quoted" type']) if i >= 3 else "t"
+        record = Record(7, parse_ts(ts), kind, rng.choice([None, 'x"y', "é"]), subject, data, prev)
+        canonical, line = canonical_bytes(record), record_line(record).encode()
+        taken = [
+            candidate
+            for at in range(len(canonical) + 1)
+            if exact_lines([candidate := _with_member_at(canonical, at)], prev, 7)
+        ]
+        quoted = '"' in kind or '"' in (subject or "")
+        assert taken == ([] if quoted else [line]), (data, taken)
+        assert exact_lines([line + b"\n"], prev, 7) == ([] if quoted else [record_hash(record)])
+
+
+@pytest.mark.parametrize(
+    ("mangle", "taken"),
+    [
+        (lambda b: b, 3),
+        (lambda b: b.replace(b'"seq":2,', b'"seq":3,'), 1),
+        (lambda b: b.replace(b'"seq":2,', b'"seq":02,'), 1),
+        (lambda b: b.replace(b'"prev":"', b'"prev":"0', 1)[:-1], 1),
+        (lambda b: b.replace(b'"amount":200', b'"amount":201'), 1),
+        (lambda b: b.replace(b'"hash":"', b'"hash":"0')[:-1], 1),
+        (lambda b: b.replace(b'"hash":"', b'"hash" :"'), 1),
+        (lambda b: b.replace(b'","prev"', b'" ,"prev"'), 1),
+        (lambda b: b.rstrip(b"\n") + b" \n", 1),
+        (lambda b: b[:-2] + b"\n", 1),
+        (lambda b: b"", 1),
+    ],
+)
+def test_exact_lines_stop_at_the_first_line_that_is_not_the_next_record(
+    mangle: Any, taken: int
+) -> None:
+    """Record 2 mangled in one place: its hash, link, seq or text; exact_lines stops there."""
+    records = make_chain(3, seed=4)
+    lines = _lines(records)
+    lines[1] = mangle(lines[1])
+    assert exact_lines(lines) == [record_hash(r) for r in records][:taken]
+    assert exact_lines(lines, record_hash(records[1]), 3, start=2) == [record_hash(records[2])]

@@ -455,13 +455,24 @@ async def test_daily_job_cli_runs_once_and_writes_worm_bundle(trail: Trail) -> N
     exports = list((cfg.state_dir / "forensic-exports").glob("audit-*.tar.gz"))
     assert len(exports) == 1
     assert exports[0].stat().st_mode & 0o222 == 0, "bundles are written read-only"
-    verify = subprocess.run(
-        [sys.executable, "-m", "server.cli", "forensics", "verify-bundle", str(exports[0])],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert verify.returncode == 0, verify.stdout
+    for options in ([], ["--check-form", "--jobs", "1"]):
+        verify = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "forensics",
+                "verify-bundle",
+                str(exports[0]),
+                *options,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert verify.returncode == 0, verify.stdout
+        form = "each line canonical" if options else "byte for byte under the signed root"
+        assert form in verify.stdout, verify.stdout
     from forensics.worm import AlreadyExists, LocalWormStore
 
     store = LocalWormStore(cfg.state_dir / "forensic-exports")
