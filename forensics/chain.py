@@ -31,7 +31,6 @@ from binascii import hexlify
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any, TypeAlias
 
@@ -370,10 +369,10 @@ def verify_lines(
 
 
 def exact_lines(
-    lines: Sequence[bytes], expected_prev: bytes = GENESIS_PREV, first_seq: int = 1, start: int = 0
-) -> list[bytes]:
-    """Hash lines from index start while each holds, byte for byte, the chain's next
-    record; stop at the first line that does not.
+    lines: Iterable[bytes], expected_prev: bytes = GENESIS_PREV, first_seq: int = 1
+) -> tuple[list[bytes], bytes | None]:
+    """Hash lines while each holds, byte for byte, the chain's next record; return the
+    hashes and the first line that does not (None if every line did).
 
     A line qualifies when it is some text P, then ``,"hash":"<hex>"``, then a text R that
     is exactly the members after "hash" of a canonical line (prev, seq, subject, ts, type;
@@ -388,20 +387,20 @@ def exact_lines(
     append = hashes.append
     prev, seq = hexlify(expected_prev), first_seq
     tail, sha256 = _EXACT_TAIL.fullmatch, hashlib.sha256
-    for raw in islice(lines, start, None):
+    for raw in lines:
         cut = raw.rfind(_HASH_MEMBER_BYTES)
         rest = tail(raw, cut + _HASH_MEMBER_LEN - 1) if cut >= 0 else None
         if rest is None or rest[1] != prev or rest[2] != b"%d" % seq:
-            break
+            return hashes, raw
         h = sha256(raw[:cut])
         h.update(raw[cut + _HASH_MEMBER_LEN : len(raw) - raw.endswith(b"\n")])
         digest = h.digest()
         prev = raw[cut + len(_HASH_MEMBER) : cut + _HASH_MEMBER_LEN - 1]
         if hexlify(digest) != prev:
-            break
+            return hashes, raw
         append(digest)
         seq += 1
-    return hashes
+    return hashes, None
 
 
 # What follows the "hash" member's value in a canonical line, its closing quote first.

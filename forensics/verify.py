@@ -581,12 +581,13 @@ def _hash_lines(
     if not exact:
         return verify_lines(lines, prev, seq)
     hashes: list[bytes] = []
+    rest = iter(lines)
     while True:
-        hashes += exact_lines(lines, hashes[-1] if hashes else prev, seq + len(hashes), len(hashes))
-        if len(hashes) == len(lines):
+        part, other = exact_lines(rest, hashes[-1] if hashes else prev, seq + len(hashes))
+        hashes += part
+        if other is None:
             return hashes, None
-        at = len(hashes)
-        one, brk = verify_lines(lines[at : at + 1], hashes[-1] if hashes else prev, seq + at)
+        one, brk = verify_lines([other], hashes[-1] if hashes else prev, seq + len(hashes))
         if brk is not None:
             return hashes, brk
         hashes += one

@@ -474,11 +474,12 @@ def test_exact_lines_take_the_hash_member_only_where_the_canonical_line_has_it()
         taken = [
             candidate
             for at in range(len(canonical) + 1)
-            if exact_lines([candidate := _with_member_at(canonical, at)], prev, 7)
+            if exact_lines([candidate := _with_member_at(canonical, at)], prev, 7)[0]
         ]
         quoted = '"' in kind or '"' in (subject or "")
         assert taken == ([] if quoted else [line]), (data, taken)
-        assert exact_lines([line + b"\n"], prev, 7) == ([] if quoted else [record_hash(record)])
+        hashes, other = exact_lines([line + b"\n"], prev, 7)
+        assert (hashes, other) == (([], line + b"\n") if quoted else ([record_hash(record)], None))
 
 
 @pytest.mark.parametrize(
@@ -504,5 +505,6 @@ def test_exact_lines_stop_at_the_first_line_that_is_not_the_next_record(
     records = make_chain(3, seed=4)
     lines = _lines(records)
     lines[1] = mangle(lines[1])
-    assert exact_lines(lines) == [record_hash(r) for r in records][:taken]
-    assert exact_lines(lines, record_hash(records[1]), 3, start=2) == [record_hash(records[2])]
+    hashes = [record_hash(r) for r in records]
+    assert exact_lines(lines) == (hashes[:taken], None if taken == 3 else lines[1])
+    assert exact_lines(lines[2:], hashes[1], 3) == (hashes[2:], None)
