@@ -296,7 +296,7 @@ async def worker(pipe: Connection, job: dict[str, Any], tokens: list[str], gate:
     start_at = await receive(pipe)
     await sleep_until(start_at)
     connect_ns = await open_all(receivers, job["url"], job["event_id"], gate)
-    pipe.send((array("q", connect_ns).tobytes(), time.monotonic()))
+    pipe.send(array("q", connect_ns).tobytes())
     measure_from, measure_to = await receive(pipe)
     stats.window_ns = (int(measure_from * 1e9), int(measure_to * 1e9))
     cpu = Window(measure_from, measure_to)
@@ -345,7 +345,7 @@ async def run(job: dict[str, Any], pipes: list[Connection], shares: list[int]) -
     server_began = process_cpu(job.get("server_pid"))
     connected = await asyncio.gather(*(receive(p) for p in pipes))
     connect_ns: list[int] = []
-    for raw, _ in connected:
+    for raw in connected:
         connect_ns.extend(array("q", raw))
     connect_ns.extend(await open_all(senders, url, event_id, CONNECT_GATE))
     connect_s = time.monotonic() - began
@@ -460,6 +460,8 @@ def main() -> None:
         # delivery of both servers on the cores they run on, and must not fall behind first.
         result = uvloop.run(run(job, pipes, shares))
     finally:
+        for pipe in pipes:  # a worker still waiting for its next step stops at once
+            pipe.close()
         for proc in workers:
             proc.join(30)
             if proc.is_alive():
