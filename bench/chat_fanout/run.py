@@ -6,11 +6,14 @@ rate limit) sending --rate messages per second in total. All of them connect at 
 fans do in the minute before a show: the join storm. Ours runs as a real `mhc serve`
 process on private PostgreSQL and Redis (auth, validation, rate limits, Redis fan-out,
 batched persistence all on); the baseline is bare.py. The load generator is a separate
-process. Prints, per size, connects per second (connect + authenticate + join), message
-latency p50/p99 and lost messages for both side by side; the LAST line is the ratio of
-deliveries per second, ours/bare, at the largest size.
+process that splits the receivers over --load-procs processes (default: one per core), the
+same for both servers. Prints, per size, connects per second (connect + authenticate +
+join) and connect p99, message latency p50/p99, lost messages, each server's CPU per
+message and per connect and the generator's CPU per delivery, for both side by side; the
+LAST line is the ratio of deliveries per second, ours/bare, at the largest size.
 
     .venv/bin/python bench/chat_fanout/run.py [--clients 1000,3000] [--rate 20] [--duration 10]
+        [--load-procs N]
         [--profile FILE]   (ours runs under cProfile; stats written to FILE at exit)
 """
 
@@ -141,7 +144,7 @@ def run_load(
     path = work / f"job-{name}.json"
     path.write_text(json.dumps(job))
     out = subprocess.run(
-        [sys.executable, str(HERE / "load.py"), str(path)],
+        [sys.executable, str(HERE / "load.py"), str(path), "--procs", str(args.load_procs)],
         capture_output=True,
         text=True,
         timeout=args.duration + args.warmup + 180,
@@ -161,7 +164,9 @@ def show(name: str, r: dict[str, Any]) -> None:
         f"deliveries/s={r['deliveries_per_s']:.0f} (offered {r['offered_per_s']:.0f}) "
         f"lost={r['lost']} sent={r['sent']} acks={r['acks']} "
         f"dropped={r['dropped_connections']} "
-        f"server CPU/message={r['server_cpu_ms_per_message']:.1f}ms",
+        f"server CPU/message={r['server_cpu_ms_per_message']:.1f}ms "
+        f"(/connect {r['server_cpu_ms_per_connect']:.2f}ms) "
+        f"load CPU/delivery={r['load_cpu_us_per_delivery']:.2f}us in {r['load_processes']} processes",
         flush=True,
     )
 
@@ -178,6 +183,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second, total")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    parser.add_argument(
+        "--load-procs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="load generator processes reading the receivers' deliveries",
+    )
     parser.add_argument("--profile", help="run ours under cProfile, writing stats here")
     args = parser.parse_args()
     sizes = [int(n) for n in str(args.clients).split(",") if n.strip()]
