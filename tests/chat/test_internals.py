@@ -50,6 +50,14 @@ def test_majors_are_the_pinned_ones() -> None:
         (socketio.AsyncManager, "get_participants", ["self", "namespace", "room"]),
         (socketio.AsyncManager, "is_connected", ["self", "sid", "namespace"]),
         (socketio.AsyncManager, "initialize", ["self"]),
+        (
+            socketio.AsyncManager,
+            "basic_enter_room",
+            ["self", "sid", "namespace", "room", "eio_sid"],
+        ),
+        (socketio.AsyncManager, "basic_leave_room", ["self", "sid", "namespace", "room"]),
+        (socketio.AsyncManager, "basic_disconnect", ["self", "sid", "namespace", "kwargs"]),
+        (socketio.AsyncManager, "get_rooms", ["self", "sid", "namespace"]),
         (socketio.AsyncServer, "_engineio_server_class", ["self"]),
         (engineio.AsyncServer, "create_queue", ["self", "args", "kwargs"]),
         (eio_aiohttp.WebSocket, "__init__", ["self", "handler", "server"]),
@@ -146,3 +154,38 @@ async def test_the_running_server_has_the_internals_the_fanout_uses(
         and "callback" in m
         for m in seen
     ), seen
+
+
+class _Unscannable(dict[Any, Any]):
+    """A room table that fails any walk over all of its rooms."""
+
+    def items(self) -> Any:
+        raise AssertionError("walked every room")
+
+    def copy(self) -> Any:
+        raise AssertionError("copied every room")
+
+
+async def test_a_leaving_socket_is_taken_out_of_its_own_rooms_without_a_walk(
+    app_server: tuple[web.Application, str], api: Api, url: str, clients: Callable[[], Client]
+) -> None:
+    """Every connected socket has a room of its own, so finding a leaver's rooms by testing
+    each room costs the square of the crowd when a show ends; the managers keep an index."""
+    manager = app_server[0][HUB].sio.manager
+    show = await new_show(api)
+    stay = await joined(clients, url, show.artist_token, show.id)
+    leave = await joined(clients, url, show.artist_token, show.id)
+    room, gone = f"ev:{show.id}", leave.sio.get_sid("/")
+    assert room in manager.get_rooms(gone, "/") and gone in manager.get_rooms(gone, "/")
+    manager.rooms["/"] = _Unscannable(manager.rooms["/"])
+    try:
+        await leave.sio.disconnect()
+        async with asyncio.timeout(5):
+            while manager.eio_sid_from_sid(gone, "/") is not None:
+                await asyncio.sleep(0.01)
+    finally:
+        manager.rooms["/"] = dict(manager.rooms["/"])
+    assert manager.get_rooms(gone, "/") == [] and gone not in manager.rooms["/"]
+    assert [sid for sid, _ in manager.get_participants("/", room)] == [stay.sio.get_sid("/")]
+    assert (await stay.call("send", {"event_id": show.id, "text": "still here"}))["ok"]
+    await stay.wait_for("message", lambda m: m["text"] == "still here")
