@@ -23,7 +23,7 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from forensics import store, tilefiles, tiles, tilestore
-from forensics.chain import Record, canonical_json, record_hash
+from forensics.chain import EncodingError, Record, record_hash
 from server.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,9 @@ class LogWriter:
         key: uuid.UUID | None = None,
     ) -> int:
         """Append one record; returns its seq once committed. With `key`, a record already
-        appended under that key is not appended again (its seq is returned)."""
-        canonical_json(dict(data))  # refuse unencodable data here, not in someone's batch
+        appended under that key is not appended again (its seq is returned). A record the
+        chain cannot encode is refused (EncodingError) and takes no seq; the rest of its
+        batch is appended."""
         if self._task is None:
             raise RuntimeError("forensic writer is not running")
         pending = _Pending(event_type, actor, subject, data, key)
@@ -109,7 +110,11 @@ class LogWriter:
                         item.done.set_exception(exc)
             else:
                 for item, seq in zip(batch, seqs, strict=True):
-                    if not item.done.done():
+                    if item.done.done():
+                        continue
+                    if isinstance(seq, EncodingError):
+                        item.done.set_exception(seq)
+                    else:
                         item.done.set_result(seq)
                 await self._write_files(changed)
             finally:
@@ -126,7 +131,9 @@ class LogWriter:
         except OSError:  # the database holds them; the next start rewrites what is missing
             log.exception("writing forensic tile files failed")
 
-    async def _write(self, batch: list[_Pending]) -> tuple[list[int], list[tuple[int, int, bytes]]]:
+    async def _write(
+        self, batch: list[_Pending]
+    ) -> tuple[list[int | EncodingError], list[tuple[int, int, bytes]]]:
         async with self._pool.acquire() as conn, conn.transaction():
             seq, prev = await store.lock_and_tail(conn)
             # Records the tiles lack (written before tiles existed) are covered first.
@@ -137,32 +144,28 @@ class LogWriter:
             seen = await store.outbox_seqs(conn, keys) if keys else {}
             now = self._clock.now()
             rows = []
-            seqs: list[int] = []
+            seqs: list[int | EncodingError] = []
             remembered: list[tuple[uuid.UUID, int]] = []
             for item in batch:
                 if item.key is not None and item.key in seen:
                     seqs.append(seen[item.key])
+                    continue
+                data = dict(item.data)
+                record = Record(seq + 1, now, item.event_type, item.actor, item.subject, data, prev)
+                try:
+                    # The one encoding of the record: its hash input. Data that cannot be
+                    # encoded is refused here, for its caller only.
+                    digest = record_hash(record)
+                except EncodingError as exc:
+                    seqs.append(exc)
                     continue
                 seq += 1
                 seqs.append(seq)
                 if item.key is not None:
                     seen[item.key] = seq
                     remembered.append((item.key, seq))
-                record = Record(
-                    seq, now, item.event_type, item.actor, item.subject, dict(item.data), prev
-                )
-                digest = record_hash(record)
                 rows.append(
-                    (
-                        seq,
-                        now,
-                        item.event_type,
-                        item.actor,
-                        item.subject,
-                        dict(item.data),
-                        prev,
-                        digest,
-                    )
+                    (seq, now, item.event_type, item.actor, item.subject, data, prev, digest)
                 )
                 prev = digest
             if rows:

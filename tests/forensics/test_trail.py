@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from forensics import privacy, registry, service
+from forensics.chain import EncodingError
 from forensics.merkle import leaf_hash, verify_consistency, verify_inclusion
 from forensics.store import APPEND_LOCK
 from server.app import create_app
@@ -97,6 +98,31 @@ async def test_concurrent_appends_form_one_contiguous_chain(trail: Trail) -> Non
     assert sorted(seqs) == list(range(1, 401))
     result = await service.verify(trail.app)
     assert result.ok and result.checked == 400
+
+
+async def test_an_unencodable_record_is_refused_alone(trail: Trail) -> None:
+    """Appends in flight together share a batch; one whose data the chain cannot encode is
+    refused to its caller, takes no seq, and the others are appended around it."""
+    before = (await service.verify(trail.app)).last
+    bad = {"reason": 1.5}, {"reason": "\ud800"}
+    results = await asyncio.gather(
+        *(
+            service.log_event(
+                trail.app,
+                "PLAYBACK_REVOKED",
+                None,
+                f"batch-{i}",
+                bad[i // 6] if i in (3, 6) else {"reason": "x"},
+            )
+            for i in range(10)
+        ),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert [type(r) for r in refused] == [EncodingError, EncodingError], results
+    assert sorted(r for r in results if isinstance(r, int)) == list(range(before + 1, before + 9))
+    result = await service.verify(trail.app)
+    assert result.ok and result.last == before + 8, result
 
 
 async def test_two_processes_share_one_chain(trail: Trail) -> None:
