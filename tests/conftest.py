@@ -87,13 +87,16 @@ class Api:
                 return resp.status, await resp.json()
             return resp.status, await resp.text()
 
-    async def register(self, role: str = "fan", **extra: Any) -> dict[str, Any]:
+    async def register(
+        self, role: str = "fan", display_name: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         """A new account with a unique email; returns the session reply (+ password)."""
         email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
         password = secrets.token_urlsafe(12)
-        status, body = await self.call(
-            "POST", "/api/auth/register", json={"email": email, "password": password, "role": role}
-        )
+        account = {"email": email, "password": password, "role": role}
+        if display_name is not None:
+            account["display_name"] = display_name
+        status, body = await self.call("POST", "/api/auth/register", json=account)
         assert status == 201, body
         return {**body, "email": email, "password": password, **extra}
 

@@ -29,7 +29,7 @@ async def test_message_is_cleaned_broadcast_and_persisted(
     assert reply["ok"] is True
     message = reply["message"]
     assert message["text"] == "hello world again"
-    assert message["author"] == {"id": fan["user"]["id"], "name": fan["user"]["display_name"]}
+    assert message["author"] == {"id": fan["user"]["id"], "name": "Fan One"}
     assert message["event_id"] == show.id and message["ts"].endswith("+00:00")
     uuid.UUID(message["id"])
     assert await reader.wait_for("message") == message

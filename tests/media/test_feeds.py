@@ -201,17 +201,7 @@ async def test_a_renamed_artist_shows_under_the_new_name_within_the_names_bound(
 
 
 async def test_pages_are_utf8_json_that_keep_names_as_written(api: Api) -> None:
-    status, artist = await api.call(
-        "POST",
-        "/api/auth/register",
-        json={
-            "email": f"artist-{uuid.uuid4().hex[:10]}@example.test",
-            "password": "a long enough password",
-            "role": "artist",
-            "display_name": "Béatrice «Vita Nova» Portinari",
-        },
-    )
-    assert status == 201, artist
+    artist = await api.register("artist", display_name="Béatrice «Vita Nova» Portinari")
     video = await ready_video(api, artist["access"])
     async with api.session.get(api.base_url + "/api/feed/trending?limit=1") as resp:
         assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
