@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from server.scriptbatch import BatchedScript
+
 # A Lua function: take_buckets(keys, first, n, args, at, now, cost) checks the n bucket keys
 # keys[first..first+n-1], whose (capacity, refill per second) pairs start at args[at], and
 # spends `cost` from each only if all have it. Returns allowed (0/1), retry_after_ms.
@@ -53,6 +55,8 @@ return {allowed, wait}
 """
 )
 
+_TAKE_SCRIPT = BatchedScript(_TAKE)
+
 
 @dataclass(frozen=True)
 class RateLimit:
@@ -72,10 +76,11 @@ class RateLimit:
 
 
 class RateLimiter:
-    """Spends from named token buckets, atomically across processes, in one round trip."""
+    """Spends from named token buckets, atomically across processes, in one round trip
+    (shared with the other script calls of the same event-loop turn: server.scriptbatch)."""
 
     def __init__(self, redis: Redis) -> None:
-        self._script = redis.register_script(_TAKE)
+        self._redis = redis
 
     async def take(
         self, checks: Sequence[tuple[RateLimit, str]], now: float, cost: float = 1.0
@@ -86,8 +91,8 @@ class RateLimiter:
         args: list[str] = []
         for limit, _ in checks:
             args += limit.args()
-        allowed, wait = await self._script(
-            keys=[limit.key(key) for limit, key in checks], args=[*args, repr(now), repr(cost)]
+        allowed, wait = await _TAKE_SCRIPT(
+            self._redis, [limit.key(key) for limit, key in checks], [*args, repr(now), repr(cost)]
         )
         return bool(allowed), int(wait)
 

@@ -13,6 +13,7 @@ from server.errors import ApiError, unauthorized
 from server.keys import CLOCK, CONFIG, REDIS
 from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
 from server.revocations import DENIED_PREFIX, LOADED_KEY, VALID_AFTER_PREFIX
+from server.scriptbatch import BatchedScript
 
 _PRINCIPAL = web.RequestKey("principal", Principal)
 __all__ = ["DENIED_PREFIX", "VALID_AFTER_PREFIX"]
@@ -64,6 +65,9 @@ return {0, allowed, wait}
 )
 
 
+_STANDING_SCRIPT = BatchedScript(_STANDING_AND_TAKE)
+
+
 async def take_if_not_revoked(
     app: web.Application,
     principal: Principal,
@@ -73,16 +77,15 @@ async def take_if_not_revoked(
 ) -> tuple[bool, int]:
     """`ensure_not_revoked`, then for a token that stands the rate limiter's (allowed,
     retry_after_ms), in one Redis round trip: a hot path's two calls as one."""
-    script = app[REDIS].register_script(_STANDING_AND_TAKE)
     keys = [DENIED_PREFIX + principal.jti, VALID_AFTER_PREFIX + str(principal.user_id)]
     keys += [LOADED_KEY, *(limit.key(key) for limit, key in checks)]
     limits = [arg for limit, _ in checks for arg in limit.args()]
     args = [str(principal.issued_ms), "1", *limits, repr(now), repr(cost)]
-    state, allowed, wait = await script(keys=keys, args=args)
+    state, allowed, wait = await _STANDING_SCRIPT(app[REDIS], keys, args)
     if state == 3:  # Redis lost its copy: rebuild it from PostgreSQL, then check again
         await revocations.rebuild(app)
         args[1] = "0"
-        state, allowed, wait = await script(keys=keys, args=args)
+        state, allowed, wait = await _STANDING_SCRIPT(app[REDIS], keys, args)
     if state == 1:
         raise unauthorized("access token was revoked", "invalid_token")
     if state == 2:

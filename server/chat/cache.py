@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from server.chat.lookups import Batcher
 from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
+from server.scriptbatch import BatchedScript
 
 MIRROR_TTL_MS = 6 * 3600 * 1000
 VERSION_TTL_S = 7 * 24 * 3600
@@ -121,19 +121,18 @@ def _key(event_id: uuid.UUID, part: str) -> str:
     return f"chat:ev:{event_id}:{part}"
 
 
+_ADMIT_SCRIPT = BatchedScript(_ADMIT)
+_JOIN_SCRIPT = BatchedScript(_JOIN_STATE)
+_LOAD_SCRIPT = BatchedScript(_LOAD)
+_TAKE_SCRIPT = BatchedScript(_TAKE_RECENT)
+
+
 class ChatCache:
-    """Typed access to the mirror; every method is one Redis round trip."""
+    """Typed access to the mirror; every method is one Redis round trip, and the scripts of
+    concurrent callers (the join storm at show start, a busy room's messages) share theirs."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._admit = redis.register_script(_ADMIT)
-        self._join = redis.register_script(_JOIN_STATE)
-        self._load = redis.register_script(_LOAD)
-        self._take = redis.register_script(_TAKE_RECENT)
-        # Joins arriving together (the storm at show start) read their state in one pipeline.
-        self._join_batch: Batcher[tuple[uuid.UUID, uuid.UUID, int], JoinState] = Batcher(
-            self._join_states
-        )
 
     async def admit(
         self,
@@ -145,8 +144,9 @@ class ChatCache:
         message_json: str,
     ) -> tuple[str, float]:
         """Check ban, timeout, slow mode and the user's `limit`; on success keep the message."""
-        outcome, detail = await self._admit(
-            keys=[
+        outcome, detail = await _ADMIT_SCRIPT(
+            self._redis,
+            [
                 _key(event_id, "warm"),
                 _key(event_id, "bans"),
                 _key(event_id, "timeouts"),
@@ -155,7 +155,7 @@ class ChatCache:
                 limit.key(str(user_id)),
                 _key(event_id, "recent"),
             ],
-            args=[
+            [
                 str(user_id),
                 repr(now),
                 "1" if exempt else "0",
@@ -171,36 +171,26 @@ class ChatCache:
         self, event_id: uuid.UUID, user_id: uuid.UUID, history: int
     ) -> JoinState | None:
         """The user's standing and the room's state, or None when the event is cold."""
-        return await self._join_batch.get((event_id, user_id, history))
-
-    async def _join_states(
-        self, wanted: list[tuple[uuid.UUID, uuid.UUID, int]]
-    ) -> dict[tuple[uuid.UUID, uuid.UUID, int], JoinState]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for event_id, user_id, history in wanted:
-                await self._join(
-                    keys=[
-                        _key(event_id, "warm"),
-                        _key(event_id, "bans"),
-                        _key(event_id, "timeouts"),
-                        _key(event_id, "room"),
-                        _key(event_id, "recent"),
-                    ],
-                    args=[str(user_id), history],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        states = {}
-        for key, out in zip(wanted, results, strict=True):
-            if out[0] == "ok":
-                states[key] = JoinState(
-                    banned=out[1] == "1",
-                    timed_out_until=float(out[2]),
-                    slow_mode=int(float(out[3])),
-                    pinned_json=out[4] or None,
-                    recent_json=list(out[5:]),
-                )
-        return states
+        out = await _JOIN_SCRIPT(
+            self._redis,
+            [
+                _key(event_id, "warm"),
+                _key(event_id, "bans"),
+                _key(event_id, "timeouts"),
+                _key(event_id, "room"),
+                _key(event_id, "recent"),
+            ],
+            [str(user_id), history],
+        )
+        if out[0] != "ok":
+            return None
+        return JoinState(
+            banned=out[1] == "1",
+            timed_out_until=float(out[2]),
+            slow_mode=int(float(out[3])),
+            pinned_json=out[4] or None,
+            recent_json=list(out[5:]),
+        )
 
     async def version(self, event_id: uuid.UUID) -> str:
         """The event's moderation version, read before a snapshot is taken."""
@@ -225,8 +215,9 @@ class ChatCache:
         for user, until in timeouts:
             args += [str(user), repr(until)]
         args += list(recent_json)
-        done = await self._load(
-            keys=[
+        done = await _LOAD_SCRIPT(
+            self._redis,
+            [
                 _key(event_id, "warm"),
                 _key(event_id, "bans"),
                 _key(event_id, "timeouts"),
@@ -234,7 +225,7 @@ class ChatCache:
                 _key(event_id, "recent"),
                 _key(event_id, "ver"),
             ],
-            args=args,
+            args,
         )
         return bool(done)
 
@@ -271,7 +262,7 @@ class ChatCache:
         self, event_id: uuid.UUID, message_id: uuid.UUID, remove: bool
     ) -> str | None:
         """The recent message with this id (removed from history when `remove`), or None."""
-        found = await self._take(
-            keys=[_key(event_id, "recent")], args=[str(message_id), "1" if remove else "0"]
+        found = await _TAKE_SCRIPT(
+            self._redis, [_key(event_id, "recent")], [str(message_id), "1" if remove else "0"]
         )
         return None if found is None else str(found)
