@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.access import WATCH_RULES
-from server.keys import CONFIG, REDIS
+from server.keys import CONFIG, DB, REDIS
 from server.live.service import STATUS_OUTBOX
 from server.playback.service import RENEWAL_CHECKS
 from server.ratelimit import RateLimit, RateLimiter
@@ -25,6 +25,7 @@ from ticketing import (
     tips,
     validation,
 )
+from ticketing.admissions import Admissions
 from ticketing.keys import RUNTIME, TICKETING_CONFIG, Runtime
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     limiter = RateLimiter(redis)
     rt = Runtime(
         provider=provider,
+        admissions=Admissions(app[DB]),
         purchase_limit=limiter.bucket(
             RateLimit("ticket_purchase", cfg.purchase_burst, cfg.purchase_per_minute / 60)
         ),

@@ -10,15 +10,18 @@ from typing import Any
 from aiohttp import web
 
 from server.ratelimit import Bucket, RateLimit, RateLimiter
+from ticketing.admissions import Admissions
 from ticketing.config import TicketingConfig
 from ticketing.payments import PaymentProvider
 
 
 @dataclass
 class Runtime:
-    """What ticketing opens at start: the payment provider, limiters and its tasks."""
+    """What ticketing opens at start: the payment provider, limiters, admissions and its
+    tasks."""
 
     provider: PaymentProvider
+    admissions: Admissions
     purchase_limit: Bucket
     limits: RateLimiter
     validate_ip_limit: RateLimit

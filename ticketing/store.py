@@ -8,6 +8,8 @@ in the same statement or transaction, so `held` never exceeds capacity and never
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -305,37 +307,43 @@ async def admit(
     return bool(result.endswith(" 1"))
 
 
-async def admit_and_open(
-    conn: asyncpg.Connection,
-    ticket_id: uuid.UUID,
-    user_id: uuid.UUID,
-    event_id: uuid.UUID,
-    now: datetime,
-    session_id: uuid.UUID,
-) -> tuple[bool, uuid.UUID | None]:
-    """The single-use admission and its first viewing session, in one statement: while the
+@dataclass(frozen=True)
+class Admit:
+    """One admission to try: the owner's ticket for the event, opening session `session_id`."""
+
+    ticket_id: uuid.UUID
+    user_id: uuid.UUID
+    event_id: uuid.UUID
+    at: datetime
+    session_id: uuid.UUID
+
+
+async def admit_and_open(conn: asyncpg.Connection, admits: Sequence[Admit]) -> set[uuid.UUID]:
+    """Single-use admissions and their first viewing sessions, in one statement: while the
     event is open (server.live's `live_event_open`), admit the owner's paid ticket, make
     `session_id` its session and open that session (server.playback's
-    `playback_open_session`). (admitted, the ticket's previous session); nothing is written
-    unless admitted."""
-    row = await conn.fetchrow(
-        """WITH old AS (SELECT id, session_id AS previous FROM tickets
-                        WHERE id = $1 AND user_id = $2 AND event_id = $3 AND status = 'paid'
-                          AND admitted_at IS NULL AND live_event_open($3)
-                        FOR UPDATE),
-                won AS (UPDATE tickets SET admitted_at = $4, updated_at = $4, session_id = $5
-                        FROM old WHERE tickets.id = old.id AND tickets.admitted_at IS NULL
-                        RETURNING old.previous)
-           SELECT previous, playback_open_session($5, $2, $3, 'live') AS opened FROM won""",
-        ticket_id,
-        user_id,
-        event_id,
-        now,
-        session_id,
+    `playback_open_session`). Returns the session ids of the admissions made; nothing is
+    written for the others."""
+    # A ticket gets a session only here and, once admitted, in swap_session, so one not yet
+    # admitted has none to hand over: no row lock to read a previous session first. Of
+    # concurrent admissions of a ticket the UPDATE's re-check of `admitted_at IS NULL` lets
+    # one win; of two in this statement, PostgreSQL updates the row once, from one of them,
+    # and returns only that one.
+    rows = await conn.fetch(
+        """UPDATE tickets AS t
+              SET admitted_at = a.at, updated_at = a.at, session_id = a.session_id
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::uuid[])
+                  AS a(ticket_id, user_id, event_id, at, session_id)
+            WHERE t.id = a.ticket_id AND t.user_id = a.user_id AND t.event_id = a.event_id
+              AND t.status = 'paid' AND t.admitted_at IS NULL AND live_event_open(a.event_id)
+        RETURNING playback_open_session(a.session_id, a.user_id, a.event_id, 'live')""",
+        [a.ticket_id for a in admits],
+        [a.user_id for a in admits],
+        [a.event_id for a in admits],
+        [a.at for a in admits],
+        [a.session_id for a in admits],
     )
-    if row is None:
-        return False, None
-    return True, row["previous"]
+    return {row[0] for row in rows}
 
 
 async def swap_session(

@@ -176,15 +176,15 @@ async def _validate(
     )
     now = app[CLOCK].now()
     session_id = uuid.uuid4()
-    won, previous = False, None
+    won = False
     if stream_id is None or stream_id == claims.event_id:
-        # One round trip on the admitting path: the event's open check (server.live's SQL
-        # function), the single-use UPDATE and the session's opening (server.playback's) are
-        # one statement; the reasons for a refusal are read only when it matched nothing.
-        async with app[DB].acquire() as conn:
-            won, previous = await store.admit_and_open(
-                conn, claims.ticket_id, principal.user_id, claims.event_id, now, session_id
-            )
+        # One statement on the admitting path, shared with the admissions arriving alongside:
+        # the event's open check (server.live's SQL function), the single-use UPDATE and the
+        # session's opening (server.playback's); the reasons for a refusal are read only when
+        # it matched nothing.
+        won = await rt.admissions.admit(
+            store.Admit(claims.ticket_id, principal.user_id, claims.event_id, now, session_id)
+        )
     if not won:
         event = await get_event(app, claims.event_id)
         if not event.is_open:
@@ -193,7 +193,7 @@ async def _validate(
             ticket = await store.get(conn, claims.ticket_id)
         raise _explain(ticket, claims, principal, stream_id)
     # The admission is committed: its forensic record (a group commit) is written while the
-    # session settles, rather than after it; usually there is nothing to settle.
+    # ticket's place is recorded (only when geolocation is configured), rather than after it.
     record = audit.log(
         app,
         "TICKET_VALIDATED",
@@ -203,37 +203,28 @@ async def _validate(
         session=session_id,
         reentry=False,
     )
-    if previous is None and geo.locate(app, ip) is None:
+    if geo.locate(app, ip) is None:
         await record
     else:
         await asyncio.gather(
-            _settle_admission(app, claims.ticket_id, principal.user_id, ip, session_id, previous),
-            record,
+            _record_place(app, claims.ticket_id, principal.user_id, ip, session_id), record
         )
     grant = issue(app, principal.user_id, claims.event_id, session_id)
     VALIDATIONS.labels("admitted").inc()
     return _reply(claims.ticket_id, claims.event_id, timestamp(now), grant, reentry=False)
 
 
-async def _settle_admission(
-    app: web.Application,
-    ticket_id: uuid.UUID,
-    user_id: uuid.UUID,
-    ip: str,
-    session_id: uuid.UUID,
-    previous: uuid.UUID | None,
+async def _record_place(
+    app: web.Application, ticket_id: uuid.UUID, user_id: uuid.UUID, ip: str, session_id: uuid.UUID
 ) -> None:
-    """After an admission: remember where the ticket is watched, end any earlier session."""
-    if geo.locate(app, ip) is not None:
-        # An admitted ticket had no session before, so it has no earlier place to jump from
-        # and this only records the place; were it ever refused, the new session ends.
-        try:
-            await location.check_move(app, ticket_id, user_id, ip)
-        except ApiError:
-            await revoke(app, [session_id], "suspicious_location", user_id)
-            raise
-    if previous is not None and previous != session_id:
-        await revoke(app, [previous], "ticket_session_moved", user_id)
+    """After an admission: remember where the ticket is watched."""
+    # An admitted ticket had no session before, so it has no earlier place to jump from and
+    # this only records the place; were it ever refused, the new session ends.
+    try:
+        await location.check_move(app, ticket_id, user_id, ip)
+    except ApiError:
+        await revoke(app, [session_id], "suspicious_location", user_id)
+        raise
 
 
 def _reply(

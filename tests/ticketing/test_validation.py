@@ -9,17 +9,18 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import stripe
 
 from server.clock import Clock
-from server.keys import DB, REDIS
+from server.keys import CLOCK, DB, REDIS
 from server.playback import store as playback_store
 from server.revocations import DENIED_PREFIX, LOADED_KEY
 from tests.conftest import Api, login
 from tests.ticketing.conftest import buy, code_for, make_fans, make_user, paid_event
 from tests.ticketing.test_replays import hook as rtmp_hook
-from ticketing import qr
-from ticketing.keys import TICKETING_CONFIG
+from ticketing import qr, store
+from ticketing.keys import RUNTIME, TICKETING_CONFIG
 
 
 async def gate(api: Api, url: str) -> int:
@@ -96,6 +97,91 @@ async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
     async with tapi.app[DB].acquire() as conn:
         sessions = await playback_store.active_for(conn, fan["id"], uuid.UUID(event["id"]))
     assert [str(s) for s in sessions] == [granted]
+
+
+async def test_concurrent_validations_of_many_tickets_each_get_their_own_answer(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fans = await make_fans(tapi, 12)
+    tickets = [await buy(tapi, stripe_client, fan, event["id"]) for fan in fans]
+    codes = [await code_for(tapi, fan, t["id"]) for fan, t in zip(fans, tickets, strict=True)]
+    used_fan, stranger, holder = fans[9], fans[10], fans[11]
+    status, _ = await check(tapi, used_fan, codes[9])
+    assert status == 200
+    status, held = await tapi.call(
+        "POST",
+        "/api/tickets/purchase",
+        token=(await make_user(tapi))["access"],
+        json={"streamId": event["id"]},
+    )
+    assert status == 201, held
+    key = tapi.app[TICKETING_CONFIG].qr_key
+    now = int(tapi.app[CLOCK].time())
+    unpaid_code = qr.sign(
+        key, uuid.UUID(held["ticket"]["id"]), uuid.UUID(event["id"]), now - 5, now + 300
+    )
+    # Nine good codes, a used one, a stranger's use of a fan's code and an unpaid ticket's,
+    # all at once, so they are tried together.
+    attempts = [(fans[i], codes[i]) for i in range(9)]
+    attempts += [(used_fan, codes[9]), (stranger, codes[0]), (holder, unpaid_code)]
+    results = await asyncio.gather(
+        *(check(tapi, fan, code, ip=f"198.18.1.{i}") for i, (fan, code) in enumerate(attempts))
+    )
+    good, (used, not_owner, unpaid) = results[:9], results[9:]
+    # The stranger's try and the owner's race for ticket 0: only the owner can win it.
+    assert [s for s, _ in good] == [200] * 9, good
+    assert used[0] == 409 and used[1]["error"]["code"] == "already_redeemed"
+    assert not_owner[0] in (403, 409), not_owner
+    assert not_owner[1]["error"]["code"] in ("not_owner", "already_redeemed")
+    assert unpaid[0] == 403 and unpaid[1]["error"]["code"] == "unpaid"
+    sessions = {b["playback"]["session_id"] for _, b in good}
+    assert len(sessions) == 9
+    for (fan, _), (_, body) in zip(attempts[:9], good, strict=True):
+        assert body["ticket_id"] in {t["id"] for t in tickets}
+        assert await gate(tapi, body["playback"]["url"]) == 200
+        async with tapi.app[DB].acquire() as conn:
+            active = await playback_store.active_for(conn, fan["id"], uuid.UUID(event["id"]))
+        assert [str(s) for s in active] == [body["playback"]["session_id"]]
+
+
+async def test_an_admission_that_fails_fails_alone(
+    tapi: Api, stripe_client: stripe.StripeClient
+) -> None:
+    artist = await make_user(tapi, "artist")
+    event = await paid_event(tapi, artist)
+    fans = await make_fans(tapi, 5)
+    tickets = [await buy(tapi, stripe_client, fan, event["id"]) for fan in fans]
+    doomed = fans[2]["id"]
+    name = f"refuse_{uuid.uuid4().hex}"
+    async with tapi.app[DB].acquire() as conn:
+        # A session insert that fails for one viewer only: its statement fails whole.
+        await conn.execute(
+            f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+                CREATE TRIGGER {name} BEFORE INSERT ON playback_sessions FOR EACH ROW
+                WHEN (NEW.user_id = '{doomed}') EXECUTE FUNCTION {name}();"""
+        )
+    try:
+        admissions = tapi.app[RUNTIME].admissions
+        now = tapi.app[CLOCK].now()
+        admits = [
+            store.Admit(uuid.UUID(t["id"]), fan["id"], uuid.UUID(event["id"]), now, uuid.uuid4())
+            for fan, t in zip(fans, tickets, strict=True)
+        ]
+        results = await asyncio.gather(
+            *(admissions.admit(a) for a in admits), return_exceptions=True
+        )
+    finally:
+        async with tapi.app[DB].acquire() as conn:
+            await conn.execute(f"DROP TRIGGER {name} ON playback_sessions; DROP FUNCTION {name}()")
+    assert isinstance(results[2], asyncpg.RaiseError), results
+    assert [r for i, r in enumerate(results) if i != 2] == [True] * 4
+    # Nothing of the failed one was written: its owner can still be admitted.
+    code = await code_for(tapi, fans[2], tickets[2]["id"])
+    status, body = await check(tapi, fans[2], code)
+    assert status == 200, body
 
 
 async def test_bad_codes_are_refused_with_reasons_and_burn_nothing(
