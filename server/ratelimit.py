@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from server.scriptbatch import BatchedScript
+from server.redisbatch import BatchedScript
 
 # A Lua function: take_buckets(keys, first, n, args, at, now, cost) checks the n bucket keys
 # keys[first..first+n-1], whose (capacity, refill per second) pairs start at args[at], and
@@ -77,7 +77,7 @@ class RateLimit:
 
 class RateLimiter:
     """Spends from named token buckets, atomically across processes, in one round trip
-    (shared with the other script calls of the same event-loop turn: server.scriptbatch)."""
+    (shared with the other script calls of the same event-loop turn: server.redisbatch)."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis

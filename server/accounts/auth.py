@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from server import revocations
+from server import redisbatch, revocations
 from server.accounts.tokens import InvalidToken, Principal, decode_access
 from server.errors import ApiError, unauthorized
 from server.keys import CLOCK, CONFIG, REDIS
 from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
+from server.redisbatch import BatchedScript
 from server.revocations import DENIED_PREFIX, LOADED_KEY, VALID_AFTER_PREFIX
-from server.scriptbatch import BatchedScript
 
 _PRINCIPAL = web.RequestKey("principal", Principal)
 __all__ = ["DENIED_PREFIX", "VALID_AFTER_PREFIX"]
@@ -33,10 +33,10 @@ async def tokens_revoked(app: web.Application, user_id: uuid.UUID, jti: str | No
 async def ensure_not_revoked(app: web.Application, principal: Principal) -> None:
     """Refuse a token that was logged out, or issued before its user's role last changed."""
     keys = (DENIED_PREFIX + principal.jti, VALID_AFTER_PREFIX + str(principal.user_id), LOADED_KEY)
-    denied, valid_after, loaded = await app[REDIS].mget(*keys)
+    denied, valid_after, loaded = await redisbatch.read(app[REDIS], *keys)
     if loaded is None:  # Redis lost its copy: rebuild it from PostgreSQL, then read again
         await revocations.rebuild(app)
-        denied, valid_after, loaded = await app[REDIS].mget(*keys)
+        denied, valid_after, loaded = await redisbatch.read(app[REDIS], *keys)
     if denied is not None:
         raise unauthorized("access token was revoked", "invalid_token")
     if valid_after is not None and principal.issued_ms < int(valid_after):

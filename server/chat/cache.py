@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from server.ratelimit import TAKE_BUCKETS_LUA, RateLimit
-from server.scriptbatch import BatchedScript
+from server.redisbatch import BatchedScript
 
 MIRROR_TTL_MS = 6 * 3600 * 1000
 VERSION_TTL_S = 7 * 24 * 3600

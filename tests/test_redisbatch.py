@@ -1,4 +1,4 @@
-"""Script calls of one loop turn share a round trip; each caller still gets its own answer."""
+"""Redis calls of one loop turn share a round trip; each caller still gets its own answer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from server import redisbatch
 from server.ratelimit import RateLimit, RateLimiter
-from server.scriptbatch import BatchedScript
+from server.redisbatch import BatchedScript
 
 _ECHO = BatchedScript("return {KEYS[1], ARGV[1]}")
 _INCR = BatchedScript("return redis.call('INCR', KEYS[1])")
@@ -61,3 +62,19 @@ async def test_a_lost_connection_fails_every_caller_of_the_batch(redis: Redis) -
         await dead.aclose()
     assert all(isinstance(r, RedisConnectionError) for r in results), results
     assert await _ECHO(redis, ["k"], ["alive"]) == ["k", "alive"]  # other clients' batches run
+
+
+async def test_concurrent_reads_share_one_mget_and_each_gets_its_own_keys(redis: Redis) -> None:
+    prefix = f"sb:{uuid.uuid4().hex}"
+    await redis.mset({f"{prefix}:{i}": str(i) for i in range(0, 300, 2)})  # odd keys missing
+    await redisbatch.read(redis, "warm")
+    wanted = [(f"{prefix}:{i}", f"{prefix}:{i + 1}", f"{prefix}:0") for i in range(150)]
+    before = await _reads(redis)
+    replies = await asyncio.gather(*(redisbatch.read(redis, *keys) for keys in wanted))
+    reads = await _reads(redis) - before
+    expected = [
+        tuple(None if int(k.rsplit(":", 1)[1]) % 2 else k.rsplit(":", 1)[1] for k in keys)
+        for keys in wanted
+    ]
+    assert replies == expected
+    assert reads < 20, reads

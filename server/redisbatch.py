@@ -1,12 +1,12 @@
-"""Lua scripts of concurrent callers sent to Redis together: one pipeline per loop turn.
+"""Redis calls of concurrent callers sent together: one round trip per loop turn.
 
 redis-py spends far more CPU on a command (a pool checkout, timeouts, a write and a read, and
-waking Redis) than Redis spends running a small script. Hot paths that each make one script
-call (rate limits, the revocation check, chat's admissions and joins) therefore share that
-cost: calls made during one turn of the event loop leave together, on the next turn, as one
-non-transactional pipeline. Nobody waits for more callers to arrive, and each caller gets its
-own reply or error as from a direct call. Each script still runs atomically in Redis; only
-the round trip is shared.
+waking Redis) than Redis spends answering it. Hot paths that each make one call therefore
+share that cost: script calls (rate limits, the revocation check, chat's admissions and
+joins) made during one turn of the event loop leave together, on the next turn, as one
+non-transactional pipeline, and key reads (every request's revocation check) as one MGET.
+Nobody waits for more callers to arrive, and each caller gets its own reply or error as from
+a direct call. Each script still runs atomically in Redis; only the round trip is shared.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import hashlib
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -66,15 +66,53 @@ class ScriptBatch:
         return dict(zip(calls, results, strict=True))
 
 
-_BATCHES: weakref.WeakKeyDictionary[Redis, ScriptBatch] = weakref.WeakKeyDictionary()
+class ReadBatch:
+    """One Redis client's key reads, gathered per loop turn into one MGET."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._batcher: Batcher[tuple[str, ...], tuple[str | None, ...]] = Batcher(self._read)
+
+    async def get(self, keys: tuple[str, ...]) -> tuple[str | None, ...]:
+        """The keys' values (None for a missing key), in order."""
+        values = await self._batcher.get(keys)
+        assert values is not None  # every asked-for tuple is answered
+        return values
+
+    async def _read(
+        self, wanted: list[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], tuple[str | None, ...]]:
+        keys = list(dict.fromkeys(key for group in wanted for key in group))
+        # The app's clients decode responses (decode_responses=True): values are text.
+        found = cast("list[str | None]", await self._redis.mget(keys))
+        values = dict(zip(keys, found, strict=True))
+        return {group: tuple(values[key] for key in group) for group in wanted}
+
+
+@dataclass
+class _Batches:
+    scripts: ScriptBatch
+    reads: ReadBatch
+
+
+_BATCHES: weakref.WeakKeyDictionary[Redis, _Batches] = weakref.WeakKeyDictionary()
+
+
+def _batches(redis: Redis) -> _Batches:
+    batches = _BATCHES.get(redis)
+    if batches is None:
+        batches = _BATCHES[redis] = _Batches(ScriptBatch(redis), ReadBatch(redis))
+    return batches
 
 
 def batch_for(redis: Redis) -> ScriptBatch:
-    """The one batch of a Redis client, so all its scripts share round trips."""
-    batch = _BATCHES.get(redis)
-    if batch is None:
-        batch = _BATCHES[redis] = ScriptBatch(redis)
-    return batch
+    """The one script batch of a Redis client, so all its scripts share round trips."""
+    return _batches(redis).scripts
+
+
+async def read(redis: Redis, *keys: str) -> tuple[str | None, ...]:
+    """MGET of `keys`, shared with the other reads of this loop turn."""
+    return await _batches(redis).reads.get(keys)
 
 
 class BatchedScript:
