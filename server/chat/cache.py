@@ -121,6 +121,11 @@ def _key(event_id: uuid.UUID, part: str) -> str:
     return f"chat:ev:{event_id}:{part}"
 
 
+def _state_keys(event_id: uuid.UUID) -> list[str]:
+    """The mirror's keys a join reads and a load writes: warm, bans, timeouts, room, recent."""
+    return [_key(event_id, part) for part in ("warm", "bans", "timeouts", "room", "recent")]
+
+
 _ADMIT_SCRIPT = BatchedScript(_ADMIT)
 _JOIN_SCRIPT = BatchedScript(_JOIN_STATE)
 _LOAD_SCRIPT = BatchedScript(_LOAD)
@@ -171,17 +176,7 @@ class ChatCache:
         self, event_id: uuid.UUID, user_id: uuid.UUID, history: int
     ) -> JoinState | None:
         """The user's standing and the room's state, or None when the event is cold."""
-        out = await _JOIN_SCRIPT(
-            self._redis,
-            [
-                _key(event_id, "warm"),
-                _key(event_id, "bans"),
-                _key(event_id, "timeouts"),
-                _key(event_id, "room"),
-                _key(event_id, "recent"),
-            ],
-            [str(user_id), history],
-        )
+        out = await _JOIN_SCRIPT(self._redis, _state_keys(event_id), [str(user_id), history])
         if out[0] != "ok":
             return None
         return JoinState(
@@ -216,16 +211,7 @@ class ChatCache:
             args += [str(user), repr(until)]
         args += list(recent_json)
         done = await _LOAD_SCRIPT(
-            self._redis,
-            [
-                _key(event_id, "warm"),
-                _key(event_id, "bans"),
-                _key(event_id, "timeouts"),
-                _key(event_id, "room"),
-                _key(event_id, "recent"),
-                _key(event_id, "ver"),
-            ],
-            args,
+            self._redis, [*_state_keys(event_id), _key(event_id, "ver")], args
         )
         return bool(done)
 

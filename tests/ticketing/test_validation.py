@@ -99,13 +99,19 @@ async def test_50_concurrent_validations_of_one_code_admit_exactly_once(
     assert [str(s) for s in sessions] == [granted]
 
 
+async def _fans_with_tickets(
+    tapi: Api, stripe_client: stripe.StripeClient, n: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A paid event and n fans, each holding a paid ticket for it."""
+    event = await paid_event(tapi, await make_user(tapi, "artist"))
+    fans = await make_fans(tapi, n)
+    return event, fans, [await buy(tapi, stripe_client, fan, event["id"]) for fan in fans]
+
+
 async def test_concurrent_validations_of_many_tickets_each_get_their_own_answer(
     tapi: Api, stripe_client: stripe.StripeClient
 ) -> None:
-    artist = await make_user(tapi, "artist")
-    event = await paid_event(tapi, artist)
-    fans = await make_fans(tapi, 12)
-    tickets = [await buy(tapi, stripe_client, fan, event["id"]) for fan in fans]
+    event, fans, tickets = await _fans_with_tickets(tapi, stripe_client, 12)
     codes = [await code_for(tapi, fan, t["id"]) for fan, t in zip(fans, tickets, strict=True)]
     used_fan, stranger, holder = fans[9], fans[10], fans[11]
     status, _ = await check(tapi, used_fan, codes[9])
@@ -149,10 +155,7 @@ async def test_concurrent_validations_of_many_tickets_each_get_their_own_answer(
 async def test_an_admission_that_fails_fails_alone(
     tapi: Api, stripe_client: stripe.StripeClient
 ) -> None:
-    artist = await make_user(tapi, "artist")
-    event = await paid_event(tapi, artist)
-    fans = await make_fans(tapi, 5)
-    tickets = [await buy(tapi, stripe_client, fan, event["id"]) for fan in fans]
+    event, fans, tickets = await _fans_with_tickets(tapi, stripe_client, 5)
     doomed = fans[2]["id"]
     name = f"refuse_{uuid.uuid4().hex}"
     async with tapi.app[DB].acquire() as conn:
